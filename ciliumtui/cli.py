@@ -1,0 +1,158 @@
+"""Command line (DESIGN §4). Parses arguments and hands off to ciliumtui.commands.*.
+
+Every subcommand module exposes `main(args, opts) -> int` and is imported only
+when used, so `ciliumtui --help` and the TUI's first frame stay fast.
+Usage errors exit 3 (not argparse's 2, which would read as CRITICAL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import CiliumtuiError
+from .options import Options
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"ciliumtui: error: {message}", file=sys.stderr)
+        sys.exit(3)
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("where to look")
+    g.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, k3s)")
+    g.add_argument("--context", help="kubeconfig context")
+    g.add_argument("--node", help="this node's Kubernetes name (default: the hostname)")
+    g.add_argument("--netns", help="probe inside this network namespace (ip netns name)")
+    g.add_argument("--host-root", default=None, help="read host files under this root (default: /)")
+    g.add_argument("--agent-socket", help="cilium agent API socket (default: /var/run/cilium/cilium.sock)")
+    g.add_argument("--read-only", action="store_true", default=None, help="never change anything")
+    g.add_argument("--timeout", type=float, default=None, help="apiserver timeout in seconds (default 3)")
+    g.add_argument("--public-name", default=None, help="public name the DNS checks resolve (default example.com)")
+    g.add_argument("-v", "--verbose", action="count", default=None)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    # The shared options are accepted before and after the subcommand; SUPPRESS keeps a
+    # subparser's unset default from overwriting a value given before the subcommand.
+    for action in common._actions:
+        action.default = argparse.SUPPRESS
+    parser = _Parser(
+        prog="ciliumtui",
+        description="Troubleshoot a Kubernetes node whose Cilium networking is broken. "
+        "With no subcommand, opens the live dashboard.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"ciliumtui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("diagnose", parents=[common], help="run every check, print findings")
+    p.add_argument("--json", action="store_true", help="machine-readable output (DESIGN §4)")
+    p.add_argument("--fail-on", choices=["warning", "critical"], default="warning",
+                   help="lowest severity that makes the exit code non-zero (default: warning)")
+    p.add_argument("--from", dest="from_file", metavar="FILE",
+                   help="diagnose a snapshot saved with `ciliumtui snapshot --json` (no probing)")
+
+    p = sub.add_parser("snapshot", parents=[common], help="print what the probes see")
+    p.add_argument("--json", action="store_true", help="JSON, loadable by `diagnose --from`")
+    p.add_argument("--no-cluster", action="store_true", help="node probes only")
+
+    p = sub.add_parser("run", parents=[common], help="run a playbook headless")
+    p.add_argument("playbook", help="playbook id (see `playbooks list`) or a YAML file")
+    p.add_argument("--dry-run", action="store_true", help="show the plan; run only read steps")
+    p.add_argument("--yes", action="store_true", help="confirm every step (destructive included)")
+    p.add_argument("--input", action="append", default=[], metavar="K=V", help="playbook input")
+    p.add_argument("--resume", metavar="RUN_ID", help="resume an interrupted run")
+    p.add_argument("--json", action="store_true", help="progress events as JSON lines")
+
+    p = sub.add_parser("playbooks", parents=[common], help="list, show or validate playbooks")
+    pb = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    pb.add_parser("list", help="list the built-in playbooks")
+    x = pb.add_parser("show", help="print a playbook's steps")
+    x.add_argument("playbook")
+    x = pb.add_parser("validate", help="validate playbook files (errors carry file:line)")
+    x.add_argument("files", nargs="+")
+
+    p = sub.add_parser("cidr", parents=[common], help="pod CIDR planning before installing Cilium")
+    cb = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    x = cb.add_parser("check", help="does the pool overlap anything in use?")
+    x.add_argument("pool", nargs="*", help="pool CIDRs (default: the configured pool, else 10.0.0.0/8)")
+    x.add_argument("--json", action="store_true")
+    x = cb.add_parser("suggest", help="propose a free private pool and the helm --set line")
+    x.add_argument("--prefix", type=int, default=16, help="size of the proposed pool (default /16)")
+    x.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("train", parents=[common], help="training mode on a simulated broken node")
+    p.add_argument("scenario", nargs="?", help="scenario name (omit to list them)")
+    p.add_argument("--headless", action="store_true", help="no TUI: set up, print the briefing, wait")
+
+    p = sub.add_parser("sim", parents=[common], help="the simulated cluster")
+    sb = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    x = sb.add_parser("serve", help="serve a scenario's cluster on loopback")
+    x.add_argument("scenario")
+    x.add_argument("--kubeconfig-out", metavar="FILE", help="write a kubeconfig for it here")
+    x.add_argument("--port", type=int, default=0, help="apiserver port (default: any free)")
+    x.add_argument("--node-netns", metavar="NAME", help="also build the scenario's node in this netns (root)")
+    x.add_argument("--host-root-out", metavar="DIR", help="also write the scenario's host files here")
+    sb.add_parser("list", help="list the scenarios")
+    x = sb.add_parser("generate", help="write a large scenario (scale tests)")
+    x.add_argument("--nodes", type=int, default=5000)
+    x.add_argument("--pods", type=int, default=100000)
+    x.add_argument("--out", required=True)
+
+    p = sub.add_parser("report", parents=[common], help="Markdown incident report from the journal")
+    p.add_argument("run_id", nargs="?", help="run id (default: the latest run)")
+    p.add_argument("--out", help="write to this file instead of stdout")
+    return parser
+
+
+def _options(args: argparse.Namespace) -> Options:
+    return Options(
+        kubeconfig=getattr(args, "kubeconfig", None),
+        context=getattr(args, "context", None),
+        node=getattr(args, "node", None),
+        netns=getattr(args, "netns", None),
+        host_root=getattr(args, "host_root", None) or "/",
+        agent_socket=getattr(args, "agent_socket", None),
+        read_only=bool(getattr(args, "read_only", False)),
+        verbose=getattr(args, "verbose", None) or 0,
+        timeout=getattr(args, "timeout", None) or 3.0,
+        public_name=getattr(args, "public_name", None) or "example.com",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        opts = _options(args)
+        if args.command is None:
+            from .app import run_tui
+
+            return run_tui(opts.validate())
+        module = importlib.import_module(f"ciliumtui.commands.{args.command}")
+        return int(module.main(args, opts) or 0)
+    except CiliumtuiError as exc:
+        print(f"ciliumtui: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ciliumtui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

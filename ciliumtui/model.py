@@ -1,0 +1,429 @@
+"""The Snapshot: everything the probes saw, as plain dataclasses.
+
+Data flows one way: probes fill these, checks read them, views show them.
+Nothing here does I/O. `Snapshot.to_dict()` / `Snapshot.from_dict()` round-trip
+through JSON so a snapshot taken on a broken node can be diagnosed elsewhere
+(`ciliumtui snapshot --json > f; ciliumtui diagnose --from f`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+
+Severity = Literal["critical", "warning", "info"]
+SEVERITY_RANK: dict[str, int] = {"critical": 2, "warning": 1, "info": 0}
+
+
+@dataclass
+class ProbeStatus:
+    """How one probe went: it never raises, it records its error and duration."""
+
+    ok: bool
+    error: str | None = None
+    ms: float = 0.0
+
+
+# --------------------------------------------------------------------------- node
+
+
+@dataclass
+class Link:
+    name: str
+    index: int
+    kind: str | None = None  # "veth", "vxlan", "bridge", None for plain devices
+    state: str = "UNKNOWN"  # operstate: UP, DOWN, UNKNOWN, LOWERLAYERDOWN
+    mtu: int = 0
+    mac: str | None = None
+    addresses: list[str] = field(default_factory=list)  # "10.0.0.1/24", "fe80::1/64"
+    master: str | None = None
+    peer: str | None = None  # veth peer / lower device name when known ("link" in ip -j)
+    altnames: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    cilium: bool = False  # owned by Cilium (DESIGN §6)
+
+
+@dataclass
+class Route:
+    dst: str  # "default", "10.0.0.0/24", "10.0.0.5/32" (always with a prefix length)
+    family: int = 4  # 4 or 6
+    table: str = "main"  # "main", "local", "2004", ...
+    dev: str | None = None
+    gateway: str | None = None
+    protocol: str | None = None
+    scope: str | None = None
+    type: str | None = None  # "unicast", "local", "broadcast", ...
+    prefsrc: str | None = None
+    metric: int | None = None
+    cilium: bool = False
+
+
+@dataclass
+class IpRule:
+    priority: int
+    family: int = 4
+    src: str | None = None  # "all" when absent
+    dst: str | None = None
+    fwmark: str | None = None  # "0x200/0xf00"
+    table: str | None = None  # "2004", "main", "local", ...
+    action: str | None = None
+    iif: str | None = None
+    oif: str | None = None
+    cilium: bool = False
+
+
+@dataclass
+class NfChain:
+    name: str
+    policy: str | None = None  # "ACCEPT"/"DROP" for built-in chains, None for user chains
+    cilium: bool = False
+
+
+@dataclass
+class NfRule:
+    chain: str
+    spec: str  # the full iptables-save line, e.g. '-A INPUT -m comment --comment "..." -j X'
+    target: str | None = None  # the -j/-g target
+    comment: str | None = None
+    cilium: bool = False
+
+
+@dataclass
+class NfTable:
+    name: str  # filter, nat, mangle, raw, security
+    chains: list[NfChain] = field(default_factory=list)
+    rules: list[NfRule] = field(default_factory=list)
+
+
+@dataclass
+class NetfilterDump:
+    """One `iptables-save` run: one backend, one family."""
+
+    backend: Literal["legacy", "nft"]
+    family: int  # 4 or 6
+    available: bool = True  # False when the binary is missing
+    error: str | None = None
+    tables: list[NfTable] = field(default_factory=list)
+
+    @property
+    def cilium_chains(self) -> list[str]:
+        return [c.name for t in self.tables for c in t.chains if c.cilium]
+
+    @property
+    def cilium_rule_count(self) -> int:
+        return sum(1 for t in self.tables for r in t.rules if r.cilium)
+
+    @property
+    def rule_count(self) -> int:
+        return sum(len(t.rules) for t in self.tables)
+
+
+@dataclass
+class CniFile:
+    name: str
+    cilium: bool = False  # 05-cilium.conflist and friends
+    backup: bool = False  # *.cilium_bak (a foreign config Cilium renamed)
+
+
+@dataclass
+class K3sInfo:
+    present: bool = False
+    unit_file: str | None = None  # path (under host root) of k3s.service / k3s-agent.service
+    kubeconfig: str | None = None  # /etc/rancher/k3s/k3s.yaml when present
+    flannel_backend: str | None = None  # "none" when Cilium replaces flannel
+    cluster_cidr: list[str] = field(default_factory=list)
+    service_cidr: list[str] = field(default_factory=list)
+    cluster_dns: str | None = None
+    cluster_domain: str | None = None
+    disable_kube_proxy: bool = False
+    disable_network_policy: bool = False
+    max_pods: int | None = None  # from kubelet-arg max-pods
+    stop_hook: bool = False  # the unit cleans Cilium's links/rules on stop
+
+
+@dataclass
+class HostInfo:
+    hostname: str | None = None
+    kernel: str | None = None  # release, "6.1.0-18-amd64"
+    bpffs_mounted: bool = False
+    cgroup2_mounts: list[str] = field(default_factory=list)
+    nameservers: list[str] = field(default_factory=list)  # from resolv.conf
+    cni_files: list[CniFile] = field(default_factory=list)
+    k3s: K3sInfo | None = None
+
+
+@dataclass
+class AgentHealth:
+    """The parts of the agent's StatusResponse (GET /v1/healthz) we use."""
+
+    state: str | None = None  # cilium.state: Ok | Warning | Failure | Disabled
+    msg: str | None = None
+    version: str | None = None  # "1.18.4"
+    kubernetes_state: str | None = None
+    kubernetes_msg: str | None = None
+    kvstore_state: str | None = None
+    cluster_health_state: str | None = None
+    ipam: str | None = None
+    kube_proxy_replacement: str | None = None  # "True"/"False" (older: Strict/Disabled/...)
+    routing_mode: str | None = None
+    tunnel_protocol: str | None = None
+    masquerading: str | None = None
+    components: dict[str, str] = field(default_factory=dict)  # name -> state
+    failing_controllers: list[str] = field(default_factory=list)  # "name: last error"
+    stale: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AgentState:
+    pidfile: str | None = None  # path when present
+    pid: int | None = None
+    pid_alive: bool = False
+    socket: str | None = None  # the socket path probed
+    socket_present: bool = False
+    reachable: bool = False  # the API answered with a parseable body
+    error: str | None = None
+    health: AgentHealth | None = None
+
+    @property
+    def alive(self) -> bool:
+        """A live agent: its API answers, or its pid runs."""
+        return self.reachable or self.pid_alive
+
+
+@dataclass
+class NodeState:
+    links: list[Link] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    rules: list[IpRule] = field(default_factory=list)
+    netfilter: list[NetfilterDump] = field(default_factory=list)
+    kube_backend: str | None = None  # "legacy"/"nft": where KUBE-* chains / canaries live
+    host: HostInfo = field(default_factory=HostInfo)
+    agent: AgentState = field(default_factory=AgentState)
+
+
+# ------------------------------------------------------------------------ cluster
+
+
+@dataclass
+class Taint:
+    key: str
+    value: str | None = None
+    effect: str | None = None
+
+
+@dataclass
+class NodeInfo:
+    name: str
+    addresses: list[tuple[str, str]] = field(default_factory=list)  # (type, address)
+    taints: list[Taint] = field(default_factory=list)
+    pod_cidrs: list[str] = field(default_factory=list)
+    allocatable_pods: int | None = None
+    kubelet_version: str | None = None
+    ready: bool | None = None
+
+
+@dataclass
+class ContainerInfo:
+    name: str
+    ready: bool = False
+    restarts: int = 0
+    state: str | None = None  # running | waiting | terminated
+    reason: str | None = None  # CrashLoopBackOff, ContainerCreating, Error, ...
+    exit_code: int | None = None
+    last_reason: str | None = None
+    last_exit_code: int | None = None
+    image: str | None = None
+
+
+@dataclass
+class PodInfo:
+    name: str
+    namespace: str
+    node: str | None = None
+    phase: str | None = None
+    ready: bool = False
+    ip: str | None = None
+    host_network: bool = False
+    owner_kind: str | None = None  # DaemonSet, ReplicaSet, Node (mirror pod), None
+    owner_name: str | None = None
+    mirror: bool = False
+    deleting: bool = False
+    containers: list[ContainerInfo] = field(default_factory=list)
+    init_containers: list[ContainerInfo] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def restarts(self) -> int:
+        return sum(c.restarts for c in self.containers)
+
+    @property
+    def reason(self) -> str | None:
+        """The most telling waiting/terminated reason of any container."""
+        for c in self.init_containers + self.containers:
+            if c.reason and c.reason not in ("Running", "Completed"):
+                return c.reason
+        return None
+
+
+@dataclass
+class WorkloadInfo:
+    kind: str  # DaemonSet | Deployment
+    name: str
+    namespace: str
+    desired: int = 0
+    ready: int = 0
+    available: int = 0
+    image: str | None = None
+
+
+@dataclass
+class CiliumConfig:
+    """The keys of the cilium-config ConfigMap we reason about (raw keeps all)."""
+
+    ipam: str | None = None
+    pool: list[str] = field(default_factory=list)  # cluster-pool-ipv4-cidr, space separated
+    mask_size: int | None = None  # cluster-pool-ipv4-mask-size
+    routing_mode: str | None = None
+    tunnel_protocol: str | None = None
+    kube_proxy_replacement: str | None = None
+    enable_ipv4: bool = True
+    enable_ipv6: bool = False
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CiliumNodeInfo:
+    name: str
+    pod_cidrs: list[str] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ServiceInfo:
+    name: str
+    namespace: str
+    cluster_ip: str | None = None
+    ports: list[tuple[str, int, str]] = field(default_factory=list)  # (name, port, protocol)
+
+
+@dataclass
+class LbPool:
+    kind: str  # IPAddressPool (MetalLB) | CiliumLoadBalancerIPPool
+    name: str
+    cidrs: list[str] = field(default_factory=list)  # ranges "a-b" are normalised to CIDRs
+
+
+@dataclass
+class ClusterState:
+    reachable: bool = False
+    error: str | None = None  # one line: why the apiserver could not be used
+    kubeconfig: str | None = None
+    context: str | None = None
+    server: str | None = None
+    node: NodeInfo | None = None
+    cilium_pod: PodInfo | None = None
+    cilium_daemonset: WorkloadInfo | None = None
+    operator: WorkloadInfo | None = None
+    config: CiliumConfig | None = None
+    cilium_version: str | None = None  # from the agent image tag
+    ciliumnodes: list[CiliumNodeInfo] = field(default_factory=list)
+    kube_dns: ServiceInfo | None = None
+    coredns_pods: list[PodInfo] = field(default_factory=list)
+    kube_proxy: bool | None = None  # a kube-proxy DaemonSet/pod exists (None: unknown)
+    lb_pools: list[LbPool] = field(default_factory=list)
+    node_pods: list[PodInfo] = field(default_factory=list)  # every pod on this node
+    service_cidr: list[str] = field(default_factory=list)  # when known (k3s config, sim)
+    cluster_domain: str = "cluster.local"
+
+
+# ---------------------------------------------------------------------------- DNS
+
+
+@dataclass
+class DnsCheck:
+    qname: str
+    server: str  # "10.43.0.10:53"
+    via: str  # "service" | "pod/<name>"
+    kind: Literal["cluster", "external"] = "cluster"
+    rcode: str | None = None  # NOERROR, NXDOMAIN, SERVFAIL, ...; None on timeout/error
+    answers: list[str] = field(default_factory=list)
+    ms: float | None = None
+    error: str | None = None  # "timeout after 2.0s", "connection refused"
+
+    @property
+    def ok(self) -> bool:
+        return self.rcode == "NOERROR" and bool(self.answers)
+
+
+@dataclass
+class DnsState:
+    cluster_domain: str = "cluster.local"
+    public_name: str = "example.com"
+    checks: list[DnsCheck] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------- snapshot
+
+
+@dataclass
+class Snapshot:
+    node_name: str
+    taken_at: str  # ISO 8601, UTC
+    schema: int = SCHEMA_VERSION
+    netns: str | None = None
+    host_root: str = "/"
+    node: NodeState | None = None
+    cluster: ClusterState | None = None
+    dns: DnsState | None = None
+    probes: dict[str, ProbeStatus] = field(default_factory=dict)
+
+    @property
+    def cilium_version(self) -> str | None:
+        if self.cluster and self.cluster.cilium_version:
+            return self.cluster.cilium_version
+        if self.node and self.node.agent.health and self.node.agent.health.version:
+            return self.node.agent.health.version
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        """Rebuild from `to_dict()` output; raises ValueError with a one-line reason."""
+        # pydantic comes with the kubernetes client; imported here so start-up never pays for it.
+        from pydantic import TypeAdapter, ValidationError
+
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
+            raise ValueError(f"not a ciliumtui snapshot (schema {SCHEMA_VERSION} expected)")
+        try:
+            return TypeAdapter(cls).validate_python(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"invalid snapshot at {where}: {first['msg']}") from None
+
+
+# ------------------------------------------------------------------------ finding
+
+
+@dataclass
+class Finding:
+    id: str  # stable, from DESIGN §5
+    severity: Severity
+    title: str
+    evidence: list[str] = field(default_factory=list)
+    playbook: str | None = None
+    docs: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "title": self.title,
+            "evidence": list(self.evidence),
+            "remediation": {"playbook": self.playbook, "docs": self.docs},
+        }

@@ -1,0 +1,98 @@
+"""Running things inside `--netns`: subprocesses and sockets.
+
+Subprocesses go through `ip netns exec NAME ...`. A socket is created in a
+short-lived thread that has entered the namespace with setns(2): the socket
+stays in that namespace and can then be used from any thread or the event loop
+(DESIGN §3). Nothing here changes the calling thread's namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import CiliumtuiError
+
+CLONE_NEWNET = 0x40000000
+
+
+def ns_argv(netns: str | None, argv: Sequence[str]) -> list[str]:
+    """The argv that runs `argv` inside `netns` (unchanged when netns is None)."""
+    if netns is None:
+        return list(argv)
+    return ["ip", "netns", "exec", netns, *argv]
+
+
+@dataclass
+class Completed:
+    argv: list[str]
+    rc: int
+    stdout: str
+    stderr: str
+    ms: float
+
+
+async def run(
+    argv: Sequence[str], *, netns: str | None = None, timeout: float = 10.0, stdin: bytes | None = None
+) -> Completed:
+    """Run argv (in netns), capture output; a missing binary or timeout is a CiliumtuiError."""
+    full = ns_argv(netns, argv)
+    start = time.perf_counter()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *full,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        raise CiliumtuiError(f"{full[0]}: command not found") from None
+    except PermissionError:
+        raise CiliumtuiError(f"{full[0]}: permission denied") from None
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise CiliumtuiError(f"{' '.join(full)}: timed out after {timeout:g}s") from None
+    return Completed(
+        full,
+        proc.returncode if proc.returncode is not None else -1,
+        out.decode(errors="replace"),
+        err.decode(errors="replace"),
+        (time.perf_counter() - start) * 1000,
+    )
+
+
+def socket_in_netns(
+    netns: str | None, family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM
+) -> socket.socket:
+    """A socket that lives in `netns` (the current namespace when None)."""
+    if netns is None:
+        return socket.socket(family, type)
+    result: list[socket.socket] = []
+    errors: list[BaseException] = []
+
+    def enter_and_create() -> None:
+        try:
+            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+            try:
+                os.setns(fd, CLONE_NEWNET)
+            finally:
+                os.close(fd)
+            result.append(socket.socket(family, type))
+        except BaseException as exc:  # reported to the caller below
+            errors.append(exc)
+
+    # The thread dies right after; its namespace change dies with it.
+    t = threading.Thread(target=enter_and_create, name=f"netns-{netns}", daemon=True)
+    t.start()
+    t.join()
+    if errors:
+        raise CiliumtuiError(f"cannot enter network namespace {netns}: {errors[0]}")
+    return result[0]

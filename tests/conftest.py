@@ -1,0 +1,67 @@
+"""Shared fixtures.
+
+Tests marked `root` need root and network namespaces. Without root they skip —
+except in CI (CI=true or CILIUMTUI_REQUIRE_ROOT=1), where any skipped root test
+turns the run red: a green CI must mean the real-kernel tests ran.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+IS_ROOT = os.geteuid() == 0
+REQUIRE_ROOT_TESTS = os.environ.get("CI") == "true" or os.environ.get("CILIUMTUI_REQUIRE_ROOT") == "1"
+
+_skipped_root: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if IS_ROOT:
+        return
+    skip = pytest.mark.skip(reason="needs root (network namespaces, iptables)")
+    for item in items:
+        if "root" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and "root" in report.keywords:
+        _skipped_root.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if REQUIRE_ROOT_TESTS and _skipped_root:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if REQUIRE_ROOT_TESTS and _skipped_root:
+        terminalreporter.write_line(
+            f"FAILED: {len(_skipped_root)} root/netns test(s) were skipped in CI:", red=True
+        )
+        for nodeid in _skipped_root[:20]:
+            terminalreporter.write_line(f"  {nodeid}", red=True)
+
+
+@pytest.fixture
+def make_netns() -> Iterator[Callable[[str], str]]:
+    """Create uniquely named network namespaces; every one is removed afterwards."""
+    if not IS_ROOT:
+        pytest.skip("needs root")
+    created: list[str] = []
+
+    def make(prefix: str = "ct") -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["ip", "netns", "add", name], check=True)
+        created.append(name)
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        return name
+
+    yield make
+    for name in created:
+        subprocess.run(["ip", "netns", "del", name], check=False)
