@@ -254,6 +254,8 @@ class PodInfo:
     containers: list[ContainerInfo] = field(default_factory=list)
     init_containers: list[ContainerInfo] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    # containerPorts of all containers: (name, port, protocol), e.g. ("dns", 53, "UDP")
+    ports: list[tuple[str, int, str]] = field(default_factory=list)
 
     @property
     def restarts(self) -> int:

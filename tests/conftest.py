@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+# The simulated Cilium node fixtures (cilium_node, node_factory).
+pytest_plugins = ["fixtures_node"]
+
 IS_ROOT = os.geteuid() == 0
 REQUIRE_ROOT_TESTS = os.environ.get("CI") == "true" or os.environ.get("CILIUMTUI_REQUIRE_ROOT") == "1"
 

@@ -1,1 +1,44 @@
+"""Node probes: links, routes, ip rules, netfilter, host files, the agent.
 
+`collect_node` runs them concurrently; each goes through probe.guarded, so a
+failing probe leaves its part of NodeState empty and records why in `probes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..model import AgentState, HostInfo, NodeState, ProbeStatus
+from ..options import Options
+from ..probe import guarded
+from .agent import AGENT_TIMEOUT, probe_agent
+from .host import read_host
+from .links import probe_links
+from .netfilter import probe_netfilter
+from .routes import probe_routes
+from .rules import probe_rules
+
+NODE_PROBE_TIMEOUT = 20.0  # a hung `ip`/`iptables-save` must not hold the snapshot forever
+
+__all__ = ["collect_node"]
+
+
+async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeState:
+    ns = opts.netns
+    links, routes, rules, (netfilter, kube_backend), host, agent = await asyncio.gather(
+        guarded(probes, "links", probe_links(ns), [], timeout=NODE_PROBE_TIMEOUT),
+        guarded(probes, "routes", probe_routes(ns), [], timeout=NODE_PROBE_TIMEOUT),
+        guarded(probes, "rules", probe_rules(ns), [], timeout=NODE_PROBE_TIMEOUT),
+        guarded(probes, "netfilter", probe_netfilter(ns), ([], None), timeout=NODE_PROBE_TIMEOUT),
+        guarded(probes, "host", lambda: read_host(opts), HostInfo(), timeout=NODE_PROBE_TIMEOUT),
+        guarded(probes, "agent", probe_agent(opts), AgentState(), timeout=AGENT_TIMEOUT + 1.0),
+    )
+    return NodeState(
+        links=links,
+        routes=routes,
+        rules=rules,
+        netfilter=netfilter,
+        kube_backend=kube_backend,
+        host=host,
+        agent=agent,
+    )

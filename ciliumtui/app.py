@@ -1,0 +1,353 @@
+"""The Textual app: the dashboard fed by probe workers, plus detail, help,
+wizard and journal screens.
+
+Data flow: workers ask the snapshot source (ciliumtui.sources) for the node
+state (fast, first), the cluster state (slow; backs off while the apiserver is
+unreachable) and DNS checks; each cycle reschedules itself with `set_timer`
+after it finishes, so workers never overlap. Netlink events re-read the node
+panels. Findings are recomputed after every update. Handlers never probe.
+
+Imports stay light: kubernetes, pydantic and dnspython are only imported by
+the probes, inside their worker threads, after the first frame.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from importlib.resources import files
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.timer import Timer
+
+from .model import Finding, ProbeStatus, Snapshot
+from .options import Options
+from .probe import one_line
+from .sources import ProbeSource, SnapshotSource
+from .widgets.palette import CiliumtuiCommands
+
+DEFAULT_THEME = "ansi-dark"  # follows the terminal's own palette: right over SSH
+
+
+def css_path() -> str:
+    return str(files("ciliumtui.assets").joinpath("ciliumtui.tcss"))
+
+
+def playbook_ids() -> list[str]:
+    """Built-in playbook ids (file stems under ciliumtui.playbooks)."""
+    try:
+        return sorted(
+            p.name[: -len(".yaml")]
+            for p in files("ciliumtui.playbooks").iterdir()
+            if p.name.endswith(".yaml")
+        )
+    except (ModuleNotFoundError, OSError):
+        return []
+
+
+class CiliumtuiApp(App[int]):
+    CSS_PATH = css_path()
+    TITLE = "ciliumtui"
+    COMMANDS = App.COMMANDS | {CiliumtuiCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("colon", "command_mode", "Command"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    NODE_INTERVAL = 5.0  # periodic node re-read besides netlink events
+    CLUSTER_INTERVAL = 10.0
+    DNS_INTERVAL = 5.0
+    BACKOFF_FIRST, BACKOFF_MAX = 2.0, 30.0
+    EVENT_DEBOUNCE = 0.05
+
+    def __init__(
+        self,
+        opts: Options,
+        source: SnapshotSource | None = None,
+        *,
+        live: bool = True,
+        dry_run: bool = False,
+        theme: str = DEFAULT_THEME,
+    ) -> None:
+        super().__init__()
+        self.opts = opts
+        self.source: SnapshotSource = source if source is not None else ProbeSource(opts)
+        self.live = live  # False: probe once, no timers, no events (tests, screenshots)
+        self.dry_run = dry_run
+        self._initial_theme = theme
+        self.snapshot = Snapshot(
+            node_name=opts.node_name,
+            taken_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            netns=opts.netns,
+            host_root=opts.host_root,
+        )
+        self.findings: list[Finding] = []
+        self.cluster_note = "connecting to the apiserver…"
+        self._backoff = 0.0
+        self._cycles_running: set[str] = set()
+        self._cycles_dirty: set[str] = set()
+        self._cycle_timers: dict[str, Timer] = {}
+        # What the benchmarks and tests watch.
+        self.started_at = time.perf_counter()
+        self.node_shown_at: float | None = None
+        self.updates: dict[str, int] = {"node": 0, "cluster": 0, "dns": 0, "findings": 0}
+
+    # ----------------------------------------------------------------- start-up
+
+    def get_default_screen(self) -> Any:
+        from ciliumtui.screens.dashboard import DashboardScreen
+
+        return DashboardScreen()
+
+    @property
+    def dashboard(self) -> Any:
+        return self.screen_stack[0]
+
+    def on_mount(self) -> None:
+        self.theme = self._initial_theme
+
+    def start_probing(self) -> None:
+        """Called by the dashboard once its panels exist."""
+        self.dashboard.set_header(dry_run=self.dry_run)
+        self.refresh_node()
+        self.refresh_cluster()
+        if self.live:
+            events = self.source.events()
+            if events is not None:
+                self.run_worker(self._watch_events(events), group="events", exit_on_error=False)
+
+    # ------------------------------------------------------------------ workers
+
+    def _start(self, name: str, work: Any) -> bool:
+        """Start cycle `name` unless one runs (then it re-runs once when done)."""
+        if name in self._cycles_running:
+            self._cycles_dirty.add(name)
+            return False
+        timer = self._cycle_timers.pop(name, None)
+        if timer is not None:
+            timer.stop()
+        self._cycles_running.add(name)
+        self.run_worker(work(), group=name, exit_on_error=False)
+        return True
+
+    def _finish(self, name: str, again: Any, delay: float) -> None:
+        self._cycles_running.discard(name)
+        if name in self._cycles_dirty:
+            self._cycles_dirty.discard(name)
+            again()
+        elif self.live and delay > 0:
+            self._cycle_timers[name] = self.set_timer(delay, again, name=f"{name}-cycle")
+
+    def refresh_node(self) -> None:
+        self._start("node", self._node_cycle)
+
+    def refresh_cluster(self) -> None:
+        self._start("cluster", self._cluster_cycle)
+
+    def refresh_dns(self) -> None:
+        self._start("dns", self._dns_cycle)
+
+    def refresh_findings(self) -> None:
+        self._start("findings", self._findings_cycle)
+
+    def action_refresh_all(self) -> None:
+        self._backoff = 0.0
+        self.refresh_node()
+        self.refresh_cluster()
+        self.notify("Refreshing…", timeout=1.5)
+
+    async def _node_cycle(self) -> None:
+        probes: dict[str, ProbeStatus] = {}
+        try:
+            node = await self.source.node(probes)
+        except Exception as exc:  # the source broke its promise; keep the UI alive
+            probes["node"] = ProbeStatus(False, one_line(exc))
+            node = None
+        try:
+            self.snapshot.probes.update(probes)
+            if node is not None:
+                self.snapshot.node = node
+                self.dashboard.show_node(node, self.snapshot.cluster)
+                self._show_address_space()
+                self.updates["node"] += 1
+                if self.node_shown_at is None:
+                    self.node_shown_at = time.perf_counter()
+            self.refresh_findings()
+        finally:
+            self._finish("node", self.refresh_node, self.NODE_INTERVAL)
+
+    async def _cluster_cycle(self) -> None:
+        from .model import ClusterState
+
+        probes: dict[str, ProbeStatus] = {}
+        delay = self.BACKOFF_FIRST
+        try:
+            cluster = await self.source.cluster(probes)
+        except Exception as exc:
+            cluster = ClusterState(reachable=False, error=one_line(exc))
+        try:
+            self.snapshot.probes.update(probes)
+            self.snapshot.cluster = cluster
+            if cluster.reachable:
+                self._backoff = 0.0
+                delay = self.CLUSTER_INTERVAL
+                self.cluster_note = ""
+                state = f"apiserver ok ({cluster.server or 'connected'})"
+            else:
+                self._backoff = min(self.BACKOFF_MAX, self._backoff * 2 or self.BACKOFF_FIRST)
+                delay = self._backoff
+                why = cluster.error or "no kubeconfig works"
+                self.cluster_note = f"apiserver unreachable: {why} — retry in {delay:g}s"
+                state = "apiserver UNREACHABLE"
+            dash = self.dashboard
+            dash.set_header(
+                context=cluster.context or self.opts.context,
+                version=self.snapshot.cilium_version,
+                cluster=state,
+            )
+            dash.show_cluster(self.snapshot.node, cluster, self.cluster_note)
+            self._show_address_space()
+            self.updates["cluster"] += 1
+            self.refresh_findings()
+            if "dns" not in self._cycle_timers:
+                self.refresh_dns()
+        finally:
+            self._finish("cluster", self.refresh_cluster, delay if self.live else 0)
+
+    async def _dns_cycle(self) -> None:
+        from .model import ClusterState
+
+        probes: dict[str, ProbeStatus] = {}
+        cluster = self.snapshot.cluster or ClusterState()
+        try:
+            dns = await self.source.dns(cluster, probes)
+        except Exception as exc:
+            probes["dns"] = ProbeStatus(False, one_line(exc))
+            dns = None
+        try:
+            self.snapshot.probes.update(probes)
+            if dns is not None:
+                self.snapshot.dns = dns
+                self.dashboard.show_dns(self.snapshot.cluster, dns)
+                self.updates["dns"] += 1
+                self.refresh_findings()
+        finally:
+            self._finish("dns", self.refresh_dns, self.DNS_INTERVAL)
+
+    async def _findings_cycle(self) -> None:
+        note = ""
+        try:
+            findings = await self.source.findings(self.snapshot)
+        except Exception as exc:
+            findings = self.findings
+            note = f"checks failed: {one_line(exc)}"
+        try:
+            self.findings = findings
+            self.dashboard.show_findings(findings, note)
+            self.updates["findings"] += 1
+        finally:
+            self._finish("findings", self.refresh_findings, 0)
+
+    async def _watch_events(self, events: Any) -> None:
+        """Each netlink burst re-reads the node panels once (debounced)."""
+        try:
+            async for _event in events:
+                if "node-event" not in self._cycle_timers:
+                    self._cycle_timers["node-event"] = self.set_timer(
+                        self.EVENT_DEBOUNCE, self._on_node_event
+                    )
+        except Exception as exc:
+            self.snapshot.probes["node.events"] = ProbeStatus(False, one_line(exc))
+
+    def _on_node_event(self) -> None:
+        self._cycle_timers.pop("node-event", None)
+        self.refresh_node()
+
+    def _show_address_space(self) -> None:
+        self.dashboard.show_address_space(
+            self.snapshot.node, self.snapshot.cluster, self.snapshot.node_name
+        )
+
+    # ---------------------------------------------------------------- navigation
+
+    def action_help(self) -> None:
+        from ciliumtui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_command_mode(self) -> None:
+        if self.screen is self.dashboard:
+            self.dashboard.action_command()
+        else:
+            self.notify("Command mode works on the dashboard (esc to go back).")
+
+    def show_finding(self, finding: Finding) -> None:
+        from ciliumtui.screens.finding_detail import FindingDetailScreen
+
+        self.push_screen(FindingDetailScreen(finding, read_only=self.opts.read_only))
+
+    def start_wizard(self, playbook: str, *, finding: Finding | None = None, dry_run: bool = False) -> None:
+        """Open the wizard; read-only (or --dry-run) always means a dry run."""
+        from ciliumtui.screens.wizard import WizardScreen
+
+        forced = self.opts.read_only or self.dry_run
+        if forced and not dry_run:
+            self.notify(f"read-only: {playbook} runs as a dry run (plan only).", severity="warning")
+        self.push_screen(WizardScreen(playbook, dry_run=dry_run or forced, finding=finding))
+
+    def show_journal(self) -> None:
+        from ciliumtui.screens.journal import JournalScreen
+
+        self.push_screen(JournalScreen())
+
+    # -------------------------------------------------------------- command mode
+
+    def execute_command(self, line: str) -> None:
+        """`:` commands (k9s habit); unknown ones say so instead of failing silently."""
+        words = line.split()
+        if not words:
+            return
+        cmd, args = words[0].lower(), words[1:]
+        if cmd in ("q", "q!", "quit", "exit"):
+            self.exit(0)
+        elif cmd in ("run", "dry-run", "dryrun"):
+            dry = cmd != "run" or "--dry-run" in args
+            names = [a for a in args if not a.startswith("-")]
+            if not names:
+                self.notify(f"usage: :{cmd} PLAYBOOK ({', '.join(playbook_ids()) or 'none found'})", severity="error")
+                return
+            known = playbook_ids()
+            if known and names[0] not in known:
+                self.notify(f"no playbook {names[0]!r}; known: {', '.join(known)}", severity="error")
+                return
+            self.start_wizard(names[0], dry_run=dry)
+        elif cmd in ("diagnose", "diag"):
+            self.action_refresh_all()
+            self.dashboard.query_one("#findings DataTable").focus()
+        elif cmd in ("refresh", "r"):
+            self.action_refresh_all()
+        elif cmd == "theme":
+            if not args:
+                self.notify("themes: " + ", ".join(sorted(self.available_themes)))
+            elif args[0] in self.available_themes:
+                self.theme = args[0]
+            else:
+                self.notify(f"no theme {args[0]!r}; try :theme with no name for a list", severity="error")
+        elif cmd == "journal":
+            self.show_journal()
+        elif cmd in ("help", "h", "?"):
+            self.action_help()
+        else:
+            self.notify(f"unknown command :{cmd} (try :help)", severity="error")
+
+
+def run_tui(opts: Options) -> int:
+    app = CiliumtuiApp(opts)
+    result = app.run()
+    return int(result or 0)

@@ -1,0 +1,255 @@
+"""Facts derived from a Snapshot that several checks share. Pure, no I/O.
+
+Each helper answers None (or an empty list) when the data needed is absent, so
+a check can tell "not applicable" from "fine".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from .. import cidr
+from ..model import K3sInfo, PodInfo, Snapshot
+
+# Links whose addresses are not "the node's network": loopback (the sim and
+# node-local DNS put service/pod IPs there) and kube-proxy's IPVS dummy (it holds
+# every ClusterIP, which the service-CIDR check covers).
+_NOT_NODE_NETWORK = frozenset({"lo", "kube-ipvs0", "nodelocaldns"})
+_VERSION_RE = re.compile(r"v?(\d+)\.(\d+)")
+
+
+def version_tuple(text: str | None) -> tuple[int, int] | None:
+    """'v1.18.4' / '1.18.4' / '6.1.0-18-amd64' → (major, minor); None when unparsable."""
+    if not text:
+        return None
+    m = _VERSION_RE.match(text.strip())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def cilium_cli(snap: Snapshot) -> str:
+    """The in-pod CLI: `cilium` until 1.14, `cilium-dbg` from 1.15 (and when unknown)."""
+    v = version_tuple(snap.cilium_version)
+    return "cilium" if v is not None and v < (1, 15) else "cilium-dbg"
+
+
+def k3s(snap: Snapshot) -> K3sInfo | None:
+    if snap.node and snap.node.host.k3s and snap.node.host.k3s.present:
+        return snap.node.host.k3s
+    return None
+
+
+def cluster_ok(snap: Snapshot) -> bool:
+    """Cluster-side data is usable: the apiserver answered."""
+    return snap.cluster is not None and snap.cluster.reachable
+
+
+# ------------------------------------------------------------------------ pods
+
+
+def pod_line(pod: PodInfo) -> str:
+    """'cilium-abcde in kube-system: CrashLoopBackOff, exit code 1, 12 restarts'."""
+    parts: list[str] = []
+    reason = pod.reason
+    if reason:
+        parts.append(reason)
+    elif pod.deleting:
+        parts.append("Terminating")
+    else:
+        parts.append(f"{pod.phase or 'Unknown'}, {'Ready' if pod.ready else 'not Ready'}")
+    codes = [
+        c.exit_code if c.exit_code is not None else c.last_exit_code
+        for c in pod.init_containers + pod.containers
+    ]
+    code = next((c for c in codes if c not in (None, 0)), None)
+    if code is not None:
+        parts.append(f"exit code {code}")
+    if pod.restarts:
+        parts.append(f"{pod.restarts} restart{'s' if pod.restarts != 1 else ''}")
+    return f"{pod.name} in {pod.namespace}: {', '.join(parts)}"
+
+
+# ----------------------------------------------------------------------- agent
+
+
+@dataclass
+class AgentVerdict:
+    running: bool
+    evidence: list[str]
+
+
+def agent_verdict(snap: Snapshot) -> AgentVerdict | None:
+    """Does a Cilium agent run on this node? None when the node was not probed.
+
+    "No agent runs" = no Ready cilium pod on this node AND no live agent (API or
+    pid). With a working agent, Cilium's links and chains are normal.
+    """
+    if snap.node is None:
+        return None
+    agent = snap.node.agent
+    if agent.alive:
+        how = "agent API answers" if agent.reachable else f"agent pid {agent.pid} runs"
+        return AgentVerdict(True, [how])
+    pod = snap.cluster.cilium_pod if cluster_ok(snap) else None  # type: ignore[union-attr]
+    if pod is not None and pod.ready:
+        return AgentVerdict(True, [f"{pod.name} in {pod.namespace} is Ready"])
+    evidence: list[str] = []
+    if cluster_ok(snap):
+        evidence.append(
+            f"no Ready cilium pod on this node ({pod_line(pod)})"
+            if pod
+            else "no cilium pod on this node"
+        )
+    else:
+        evidence.append("cilium pod unknown (apiserver unreachable)")
+    pidfile = agent.pidfile or "/var/run/cilium/cilium.pid"
+    sock = agent.socket or "/var/run/cilium/cilium.sock"
+    if agent.pidfile:
+        pid_part = f"pidfile {pidfile} names pid {agent.pid}, not running"
+    else:
+        pid_part = f"no pidfile {pidfile}"
+    if agent.socket_present:
+        sock_part = f"socket {sock} does not answer" + (f" ({agent.error})" if agent.error else "")
+    else:
+        sock_part = f"no socket {sock}"
+    evidence.append(f"no live agent: {pid_part}, {sock_part}")
+    return AgentVerdict(False, evidence)
+
+
+# ----------------------------------------------------------------- address space
+
+
+@dataclass
+class Space:
+    """A network with a human label: 'eth0 10.0.3.7/22', 'pool 10.0.0.0/8'."""
+
+    net: cidr.Net
+    label: str
+    addr: cidr.Addr | None = None  # a single address in use (interface address, DNS IP)
+
+
+def pools(snap: Snapshot) -> list[Space]:
+    """Cilium's pod pool: cilium-config (cluster-pool), k3s cluster-cidr (ipam kubernetes),
+    else — apiserver unreachable — the per-node pod CIDRs Cilium routed on this node."""
+    cl = snap.cluster
+    if cl is not None and cl.reachable and cl.config is not None:
+        ipam = cl.config.ipam or "cluster-pool"
+        if ipam.startswith("cluster-pool"):
+            nets = [n for n in map(cidr.try_net, cl.config.pool) if n is not None]
+            return [Space(n, f"pool {n}") for n in nets]
+        if ipam == "kubernetes":
+            src = (k3s(snap).cluster_cidr if k3s(snap) else []) or (
+                cl.node.pod_cidrs if cl.node else []
+            )
+            nets = [n for n in map(cidr.try_net, src) if n is not None]
+            return [Space(n, f"pod CIDR {n}") for n in nets]
+        return []
+    if cl is not None and cl.reachable:
+        return []
+    if snap.node is None:
+        return []
+    seen: dict[cidr.Net, Space] = {}
+    for r in snap.node.routes:
+        n = cidr.try_net(r.dst)
+        if (
+            r.cilium
+            and r.table == "main"
+            and r.dev == "cilium_host"
+            and n is not None
+            and n.prefixlen < n.max_prefixlen
+        ):
+            seen.setdefault(n, Space(n, f"pod CIDR {n} (route dev cilium_host)"))
+    return list(seen.values())
+
+
+def per_node_cidrs(snap: Snapshot) -> set[cidr.Net]:
+    """Every per-node pod CIDR the cluster knows (CiliumNodes, Node.spec.podCIDRs)."""
+    out: set[cidr.Net] = set()
+    cl = snap.cluster
+    if cl is None:
+        return out
+    texts = [c for cn in cl.ciliumnodes for c in cn.pod_cidrs]
+    if cl.node:
+        texts += cl.node.pod_cidrs
+    for t in texts:
+        n = cidr.try_net(t)
+        if n is not None:
+            out.add(n)
+    return out
+
+
+def node_networks(snap: Snapshot) -> list[Space]:
+    """The node's own address space: non-Cilium interface addresses and routes.
+
+    Cilium's links/routes (model `cilium` flags), loopback, link-local, default
+    routes and routes to known per-node pod CIDRs (native-routing peers) are not
+    the node's network. A connected route duplicating an address is reported once.
+    """
+    if snap.node is None:
+        return []
+    out: list[Space] = []
+    connected: set[tuple[str, cidr.Net]] = set()
+    for link in snap.node.links:
+        if link.cilium or link.name in _NOT_NODE_NETWORK:
+            continue
+        for a in link.addresses:
+            try:
+                iface = ipaddress.ip_interface(a)
+            except ValueError:
+                continue
+            if iface.ip.is_link_local or iface.ip.is_loopback:
+                continue
+            connected.add((link.name, iface.network))
+            out.append(Space(iface.network, f"{link.name} {a}", iface.ip))
+    pod_routes = per_node_cidrs(snap)
+    for r in snap.node.routes:
+        if r.cilium or r.table == "local" or r.dev in _NOT_NODE_NETWORK:
+            continue
+        if r.type not in (None, "unicast"):
+            continue
+        n = cidr.try_net(r.dst) if r.dst != "default" else None
+        if n is None or n.prefixlen == 0 or n.is_link_local or n.is_loopback:
+            continue
+        if n in pod_routes or (r.dev or "", n) in connected:
+            continue
+        where = f" dev {r.dev}" if r.dev else ""
+        via = f" via {r.gateway}" if r.gateway else ""
+        table = f" table {r.table}" if r.table not in ("main", None) else ""
+        out.append(Space(n, f"route {r.dst}{via}{where}{table}"))
+    return out
+
+
+def service_cidrs(snap: Snapshot) -> list[Space]:
+    """The service CIDR: from the cluster when it says, else from the k3s config."""
+    cl, k = snap.cluster, k3s(snap)
+    if cl is not None and cl.service_cidr:
+        src, texts = "service CIDR", cl.service_cidr
+    elif k is not None and k.service_cidr:
+        src, texts = "k3s service-cidr", k.service_cidr
+    else:
+        return []
+    return [Space(n, f"{src} {n}") for n in map(cidr.try_net, texts) if n is not None]
+
+
+def cluster_dns(snap: Snapshot) -> Space | None:
+    """The cluster DNS address: the kube-dns Service's ClusterIP, else k3s cluster-dns."""
+    cl, k = snap.cluster, k3s(snap)
+    text, src = None, ""
+    if cl is not None and cl.reachable and cl.kube_dns and cl.kube_dns.cluster_ip:
+        text, src = cl.kube_dns.cluster_ip, "cluster DNS (kube-dns Service)"
+    elif k is not None and k.cluster_dns:
+        text, src = k.cluster_dns, "k3s cluster-dns"
+    n = cidr.try_net(text)
+    if n is None:
+        return None
+    return Space(n, f"{src} {n.network_address}", n.network_address)
+
+
+def relation(thing: Space, pool: Space) -> str:
+    """One evidence line: how `thing` sits against `pool`."""
+    if cidr.contains(pool.net, thing.net):
+        return f"{thing.label} lies inside {pool.label}"
+    if cidr.contains(thing.net, pool.net):
+        return f"{pool.label} lies inside {thing.label}"
+    return f"{thing.label} overlaps {pool.label}"

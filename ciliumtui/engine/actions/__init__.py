@@ -1,0 +1,12 @@
+"""The action registry: importing this package registers every action."""
+
+from __future__ import annotations
+
+from . import cluster, diagnose, k3s, links, netfilter, routes, shell  # noqa: F401  (registration)
+from .base import REGISTRY, Action, ActionContext, ActionResult, Param, register
+
+__all__ = ["REGISTRY", "Action", "ActionContext", "ActionResult", "Param", "register", "get_action"]
+
+
+def get_action(name: str) -> type[Action] | None:
+    return REGISTRY.get(name)

@@ -1,0 +1,336 @@
+"""Cluster actions: pod.delete, pod.wait-ready, pods.restart-on-node, ds.rollout-restart,
+ciliumnode.delete.
+
+The client comes from ciliumtui.cluster.client.api_client(opts) (retries=0,
+explicit timeouts); calls are sync and run in a worker thread. Pod choices are
+made on plain dicts (ApiClient.sanitize_for_serialization) by pure functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from ...errors import CiliumtuiError
+from .base import Action, ActionContext, ActionResult, Param, register
+
+CILIUM_SELECTOR = "k8s-app=cilium"
+
+
+def _client(ctx: ActionContext) -> Any:
+    from ...cluster.client import api_client
+
+    return api_client(ctx.opts)
+
+
+def _api_error(exc: Exception) -> CiliumtuiError:
+    status = getattr(exc, "status", None)
+    reason = getattr(exc, "reason", None) or str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return CiliumtuiError(f"apiserver: {status} {reason}" if status else f"apiserver: {reason}")
+
+
+async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except CiliumtuiError:
+        raise
+    except Exception as exc:  # ApiException, urllib3 errors: one line for the user
+        raise _api_error(exc) from None
+
+
+def _list_pods(ctx: ActionContext, namespace: str | None, selector: str | None, this_node: bool) -> list[dict]:
+    from kubernetes import client as k
+
+    api_client = _client(ctx)
+    api = k.CoreV1Api(api_client)
+    kw: dict[str, Any] = {"_request_timeout": ctx.opts.timeout}
+    if selector:
+        kw["label_selector"] = selector
+    if this_node:
+        kw["field_selector"] = f"spec.nodeName={ctx.node}"
+    if namespace:
+        res = api.list_namespaced_pod(namespace, **kw)
+    else:
+        res = api.list_pod_for_all_namespaces(**kw)
+    return [api_client.sanitize_for_serialization(p) for p in res.items]
+
+
+def pod_ready(pod: dict) -> bool:
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    conds = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+
+
+def classify_pods(pods: list[dict], skip_selector: str = CILIUM_SELECTOR) -> dict[str, list[str]]:
+    """Which pods on the node a restart deletes, and which it skips and why.
+
+    restart: pods with an owner (their controller recreates them);
+    lost: pods without an owner (deleting them would lose them: never deleted);
+    skipped: mirror/static pods, hostNetwork pods, the cilium pod, pods already terminating.
+    """
+    key, _, value = skip_selector.partition("=")
+    out: dict[str, list[str]] = {"restart": [], "lost": [], "skipped": []}
+    for p in pods:
+        meta = p.get("metadata") or {}
+        spec = p.get("spec") or {}
+        ref = f"{meta.get('namespace')}/{meta.get('name')}"
+        owners = meta.get("ownerReferences") or []
+        annotations = meta.get("annotations") or {}
+        labels = meta.get("labels") or {}
+        if "kubernetes.io/config.mirror" in annotations or any(o.get("kind") == "Node" for o in owners):
+            out["skipped"].append(f"{ref} (mirror pod)")
+        elif key and labels.get(key) == value:
+            out["skipped"].append(f"{ref} (the cilium pod)")
+        elif spec.get("hostNetwork"):
+            out["skipped"].append(f"{ref} (hostNetwork: unaffected by Cilium)")
+        elif meta.get("deletionTimestamp"):
+            out["skipped"].append(f"{ref} (already terminating)")
+        elif not owners:
+            out["lost"].append(ref)
+        else:
+            out["restart"].append(ref)
+    return out
+
+
+class _PodAction(Action):
+    params = {
+        "namespace": Param("str", default="kube-system"),
+        "selector": Param("str", default=CILIUM_SELECTOR, help="label selector"),
+        "name": Param("str", help="one pod by name (instead of the selector)"),
+        "this_node": Param("bool", default=True, help="only pods on this node"),
+    }
+
+    async def _pods(self, ctx: ActionContext) -> list[dict]:
+        p = ctx.params
+        pods = await _call(_list_pods, ctx, p.get("namespace"), None if p.get("name") else p.get("selector"),
+                           bool(p.get("this_node", True)) and not p.get("name"))
+        if p.get("name"):
+            pods = [x for x in pods if x["metadata"]["name"] == p["name"]]
+        return pods
+
+
+@register
+class PodDelete(_PodAction):
+    name = "pod.delete"
+    summary = "delete pods (default: this node's cilium pod); their controller recreates them"
+    mutates = True
+    default_risk = "high"
+
+    async def plan(self, ctx: ActionContext) -> list[str]:
+        pods = await self._pods(ctx)
+        if not pods:
+            return [f"no pod matches {ctx.params.get('name') or ctx.params.get('selector')} on {ctx.node}"]
+        return [f"kubectl -n {p['metadata']['namespace']} delete pod {p['metadata']['name']}" for p in pods]
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        from kubernetes import client as k
+
+        pods = await self._pods(ctx)
+        if not pods:
+            return ActionResult(ok=False, message=f"no pod matches on node {ctx.node}")
+        api = k.CoreV1Api(_client(ctx))
+        deleted, uids = [], []
+        for p in pods:
+            meta = p["metadata"]
+            await _call(api.delete_namespaced_pod, meta["name"], meta["namespace"],
+                        _request_timeout=ctx.opts.timeout)
+            deleted.append(f"{meta['namespace']}/{meta['name']}")
+            uids.append(meta.get("uid"))
+            ctx.out(f"deleted pod {meta['namespace']}/{meta['name']}")
+        return ActionResult(ok=True, changed=True, data={"deleted": deleted, "uids": uids})
+
+
+@register
+class PodWaitReady(_PodAction):
+    name = "pod.wait-ready"
+    summary = "wait (watch) until a matching pod is Ready (default: this node's cilium pod)"
+    waits = True
+    params = {
+        **_PodAction.params,
+        "timeout": Param("duration", default=120.0),
+        "not_uids": Param("any", help="ignore these pod uids (the pods just deleted)"),
+    }
+
+    def _ready(self, pods: list[dict], skip: set[str]) -> dict | None:
+        return next((p for p in pods if pod_ready(p) and p["metadata"].get("uid") not in skip), None)
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        from .. import loader
+
+        timeout = loader.parse_duration(ctx.params.get("timeout", 120.0))
+        skip = {str(u) for u in (ctx.params.get("not_uids") or [])}
+        deadline = time.monotonic() + timeout
+        while True:
+            pods = await self._pods(ctx)
+            ready = self._ready(pods, skip)
+            if ready:
+                ref = f"{ready['metadata']['namespace']}/{ready['metadata']['name']}"
+                ctx.out(f"{ref} is Ready")
+                return ActionResult(ok=True, data={"pod": ref, "name": ready["metadata"]["name"]})
+            left = deadline - time.monotonic()
+            if left <= 0:
+                states = ", ".join(f"{p['metadata']['name']} not Ready" for p in pods) or "no pod"
+                return ActionResult(ok=False, message=f"not Ready after {timeout:g}s ({states})")
+            await self._watch(ctx, min(left, 30.0))
+
+    async def _watch(self, ctx: ActionContext, seconds: float) -> None:
+        """Block until a pod event arrives (or `seconds` pass): a watch, not a poll loop."""
+        from kubernetes import client as k
+        from kubernetes import watch
+
+        p = ctx.params
+
+        def wait() -> None:
+            api = k.CoreV1Api(_client(ctx))
+            kw: dict[str, Any] = {"timeout_seconds": max(1, int(seconds)),
+                                  "_request_timeout": (ctx.opts.timeout, seconds + 5)}
+            if p.get("name"):
+                kw["field_selector"] = f"metadata.name={p['name']}"
+            else:
+                if p.get("selector"):
+                    kw["label_selector"] = p["selector"]
+                if p.get("this_node", True):
+                    kw["field_selector"] = f"spec.nodeName={ctx.node}"
+            w = watch.Watch()
+            try:
+                for _ in w.stream(api.list_namespaced_pod, p.get("namespace") or "kube-system", **kw):
+                    break  # something changed: re-list and re-check
+            finally:
+                w.stop()
+
+        try:
+            await asyncio.wait_for(asyncio.to_thread(wait), seconds + 6)
+        except Exception:
+            await asyncio.sleep(min(1.0, seconds))  # watch unsupported/broken: fall back to a short pause
+
+
+@register
+class PodsRestartOnNode(Action):
+    name = "pods.restart-on-node"
+    summary = "delete this node's pods that have an owner, so they restart with working networking"
+    mutates = True
+    default_risk = "high"
+    params = {
+        "namespace": Param("str", help="only this namespace (default: all)"),
+        "skip_selector": Param("str", default=CILIUM_SELECTOR, help="pods never touched"),
+    }
+
+    async def _classify(self, ctx: ActionContext) -> tuple[dict[str, list[str]], list[dict]]:
+        pods = await _call(_list_pods, ctx, ctx.params.get("namespace"), None, True)
+        return classify_pods(pods, ctx.params.get("skip_selector") or CILIUM_SELECTOR), pods
+
+    async def plan(self, ctx: ActionContext) -> list[str]:
+        c, _ = await self._classify(ctx)
+        lines = [f"kubectl -n {r.split('/')[0]} delete pod {r.split('/')[1]}" for r in c["restart"]]
+        lines += [f"would be lost, NOT deleted (no owner): {r}" for r in c["lost"]]
+        lines += [f"skipped: {r}" for r in c["skipped"]]
+        return lines or [f"no pods on {ctx.node}"]
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        from kubernetes import client as k
+
+        c, _ = await self._classify(ctx)
+        api = k.CoreV1Api(_client(ctx))
+        for ref in c["restart"]:
+            ns, name = ref.split("/", 1)
+            await _call(api.delete_namespaced_pod, name, ns, _request_timeout=ctx.opts.timeout)
+            ctx.out(f"deleted pod {ref}")
+        for ref in c["lost"]:
+            ctx.out(f"not deleted, would be lost (no owner): {ref}")
+        return ActionResult(ok=True, changed=bool(c["restart"]),
+                            data={"restarted": c["restart"], "lost": c["lost"], "skipped": c["skipped"]})
+
+
+@register
+class DaemonSetRolloutRestart(Action):
+    name = "ds.rollout-restart"
+    summary = "kubectl rollout restart for a DaemonSet (default kube-system/cilium)"
+    mutates = True
+    default_risk = "high"
+    params = {"namespace": Param("str", default="kube-system"), "name": Param("str", default="cilium")}
+
+    async def plan(self, ctx: ActionContext) -> list[str]:
+        return [f"kubectl -n {ctx.params.get('namespace', 'kube-system')} rollout restart daemonset "
+                f"{ctx.params.get('name', 'cilium')}"]
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        from kubernetes import client as k
+
+        ns, name = ctx.params.get("namespace", "kube-system"), ctx.params.get("name", "cilium")
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        body = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}}
+        api = k.AppsV1Api(_client(ctx))
+        await _call(api.patch_namespaced_daemon_set, name, ns, body, _request_timeout=ctx.opts.timeout)
+        ctx.out(f"daemonset {ns}/{name} restarted at {now}")
+        return ActionResult(ok=True, changed=True, data={"restarted_at": now})
+
+
+def stale_ciliumnodes(nodes: list[dict], pool: list[str]) -> list[str]:
+    """CiliumNodes whose spec.ipam.podCIDRs lie outside every pool CIDR."""
+    nets = [ipaddress.ip_network(c, strict=False) for c in pool]
+    out = []
+    for n in nodes:
+        cidrs = ((n.get("spec") or {}).get("ipam") or {}).get("podCIDRs") or []
+        for c in cidrs:
+            try:
+                net = ipaddress.ip_network(c, strict=False)
+            except ValueError:
+                continue
+            if not any(net.version == p.version and net.subnet_of(p) for p in nets):  # type: ignore[arg-type]
+                out.append(n["metadata"]["name"])
+                break
+    return out
+
+
+@register
+class CiliumNodeDelete(Action):
+    name = "ciliumnode.delete"
+    summary = "delete CiliumNode objects (stale pod CIDRs); agents recreate them from the pool"
+    mutates = True
+    default_risk = "high"
+    params = {
+        "names": Param("list", help="CiliumNode names"),
+        "stale": Param("bool", default=False, help="every CiliumNode outside the pool"),
+        "pool": Param("any", help="pool CIDRs (default: cilium-config cluster-pool-ipv4-cidr)"),
+    }
+
+    async def _targets(self, ctx: ActionContext) -> list[str]:
+        if ctx.params.get("names"):
+            return [str(n) for n in ctx.params["names"]]
+        if not ctx.params.get("stale"):
+            return []
+        from kubernetes import client as k
+
+        def read() -> list[str]:
+            cl = _client(ctx)
+            pool = ctx.params.get("pool")
+            if isinstance(pool, str):
+                pool = pool.split()
+            if not pool:
+                cm = k.CoreV1Api(cl).read_namespaced_config_map("cilium-config", "kube-system",
+                                                               _request_timeout=ctx.opts.timeout)
+                pool = ((cm.data or {}).get("cluster-pool-ipv4-cidr") or "").split()
+            res = k.CustomObjectsApi(cl).list_cluster_custom_object(
+                "cilium.io", "v2", "ciliumnodes", _request_timeout=ctx.opts.timeout)
+            return stale_ciliumnodes(res.get("items", []), pool)
+
+        return await _call(read)
+
+    async def plan(self, ctx: ActionContext) -> list[str]:
+        names = await self._targets(ctx)
+        return [f"kubectl delete ciliumnode {n}" for n in names] or ["no stale CiliumNodes"]
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        from kubernetes import client as k
+
+        names = await self._targets(ctx)
+        api = k.CustomObjectsApi(_client(ctx))
+        for n in names:
+            await _call(api.delete_cluster_custom_object, "cilium.io", "v2", "ciliumnodes", n,
+                        _request_timeout=ctx.opts.timeout)
+            ctx.out(f"deleted ciliumnode {n}")
+        return ActionResult(ok=True, changed=bool(names), data={"deleted": names})

@@ -1,0 +1,130 @@
+"""link.delete: remove Cilium's network links (cilium_host, cilium_net, lxc…) with pyroute2.
+
+Only names ownership.is_cilium_link accepts are ever deleted. A veth whose peer
+sits in the same namespace and is not Cilium's is refused too: deleting one end
+of a veth deletes the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+from pathlib import Path
+from typing import Any
+
+from ... import netns
+from ...errors import CiliumtuiError
+from ...ownership import is_cilium_link
+from .base import Action, ActionContext, ActionResult, Param, register
+
+
+async def ip_json(ctx_netns: str | None, *args: str) -> Any:
+    res = await netns.run(["ip", "-j", *args], netns=ctx_netns, timeout=30)
+    if res.rc != 0:
+        raise CiliumtuiError(f"ip -j {' '.join(args)}: {res.stderr.strip() or f'exit {res.rc}'}")
+    return json.loads(res.stdout or "[]")
+
+
+def choose_links(links: list[dict[str, Any]], wanted: str | list[str]) -> tuple[list[str], list[str]]:
+    """(names to delete, refusals) from `ip -j link` output and the links param."""
+    by_name = {link.get("ifname"): link for link in links}
+    if wanted == "all-cilium":
+        names = [n for n in by_name if n and is_cilium_link(n)]
+    else:
+        names = [n for n in wanted if n in by_name]
+    delete, refused = [], []
+    for name in names:
+        if not is_cilium_link(name):
+            refused.append(f"{name}: not a Cilium link, refused")
+            continue
+        link = by_name[name]
+        peer = link.get("link")
+        # `link` names the peer only when it lives in this namespace (else link_netnsid is set)
+        if peer and "link_netnsid" not in link and peer in by_name and not is_cilium_link(peer) \
+                and (link.get("linkinfo") or {}).get("info_kind") == "veth":
+            refused.append(f"{name}: its veth peer {peer} is not Cilium's and would go too, refused")
+            continue
+        delete.append(name)
+    return delete, refused
+
+
+def _delete_in_thread(ns: str | None, names: list[str]) -> tuple[list[str], list[str]]:
+    """Runs in a worker thread: a sync IPRoute cannot be built on a running loop."""
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    deleted, gone = [], []
+    kwargs: dict[str, Any] = {"netns": ns, "flags": 0} if ns else {}
+    with IPRoute(**kwargs) as ipr:
+        for name in names:
+            try:
+                ipr.link("del", ifname=name)
+                deleted.append(name)
+            except NetlinkError as exc:
+                if exc.code in (errno.ENODEV, errno.ENOENT):
+                    gone.append(name)  # e.g. the peer of a veth deleted just before
+                else:
+                    raise CiliumtuiError(f"deleting link {name}: {exc}") from None
+    return deleted, gone
+
+
+@register
+class LinkDelete(Action):
+    name = "link.delete"
+    summary = "delete Cilium's links (cilium_host/net/vxlan, lxc*, lxc_health); refuses anything else"
+    mutates = True
+    default_risk = "high"
+    params = {"links": Param("any", default="all-cilium", help="all-cilium, or a list of link names")}
+
+    @classmethod
+    def check_params(cls, params: dict) -> list[tuple[str, str]]:
+        links = params.get("links")
+        if isinstance(links, str) and "{{" in links:
+            return []
+        if links == "all-cilium":
+            return []
+        if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
+            return [("links", "must be 'all-cilium' or a list of link names")]
+        bad = [x for x in links if "{{" not in x and not is_cilium_link(x)]
+        if bad:
+            return [("links", f"not Cilium's, refused: {', '.join(bad)}")]
+        return []
+
+    async def _choose(self, ctx: ActionContext) -> tuple[list[str], list[str]]:
+        links = await ip_json(ctx.netns, "-d", "link", "show")
+        return choose_links(links, ctx.params.get("links", "all-cilium"))
+
+    async def plan(self, ctx: ActionContext) -> list[str]:
+        delete, refused = await self._choose(ctx)
+        where = f" in netns {ctx.netns}" if ctx.netns else ""
+        lines = [f"ip link delete {n}{where}" for n in delete] or ["no Cilium links present"]
+        return lines + refused
+
+    async def backup(self, ctx: ActionContext) -> list[Path]:
+        """Links cannot be put back, but what they were is kept as evidence."""
+        ctx.backup_dir.mkdir(parents=True, exist_ok=True)
+        out = []
+        for fname, args in (("links.json", ("-d", "link", "show")), ("addresses.json", ("addr", "show")),
+                            ("routes.json", ("route", "show", "table", "all"))):
+            data = await ip_json(ctx.netns, *args)
+            path = ctx.backup_dir / fname
+            path.write_text(json.dumps(data, indent=1))
+            out.append(path)
+        return out
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        delete, refused = await self._choose(ctx)
+        for line in refused:
+            ctx.out(line)
+        if not delete:
+            ctx.out("no Cilium links to delete")
+            return ActionResult(ok=True, rc=0, data={"deleted": [], "refused": refused})
+        deleted, gone = await asyncio.to_thread(_delete_in_thread, ctx.netns, delete)
+        ctx.out(f"deleted {len(deleted)} links: {', '.join(deleted[:12])}{' …' if len(deleted) > 12 else ''}")
+        if gone:
+            ctx.out(f"already gone (veth peers): {', '.join(gone)}")
+        return ActionResult(
+            ok=True, rc=0, changed=bool(deleted),
+            data={"deleted": deleted, "gone": gone, "refused": refused},
+        )

@@ -1,0 +1,110 @@
+"""The kinds the simulated apiserver serves, with what discovery says about them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_RW = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str  # "" for the core group
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = _RW
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def gvk(self) -> str:
+        """The store key of this kind: "v1/Pod", "apps/v1/DaemonSet"."""
+        return f"{self.group_version}/{self.kind}"
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    def discovery(self) -> dict:
+        out = {
+            "name": self.plural,
+            "singularName": self.singular,
+            "namespaced": self.namespaced,
+            "kind": self.kind,
+            "verbs": list(self.verbs),
+        }
+        if self.short_names:
+            out["shortNames"] = list(self.short_names)
+        return out
+
+
+POD = Resource("", "v1", "Pod", "pods", True, ("po",))
+NODE = Resource("", "v1", "Node", "nodes", False, ("no",))
+NAMESPACE = Resource("", "v1", "Namespace", "namespaces", False, ("ns",))
+SERVICE = Resource("", "v1", "Service", "services", True, ("svc",))
+CONFIGMAP = Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",))
+DAEMONSET = Resource("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",))
+DEPLOYMENT = Resource("apps", "v1", "Deployment", "deployments", True, ("deploy",))
+REPLICASET = Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",))
+CRD = Resource(
+    "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False,
+    ("crd", "crds"),
+)
+CILIUMNODE = Resource("cilium.io", "v2", "CiliumNode", "ciliumnodes", False, ("cn", "ciliumn"))
+CILIUM_LB_POOL = Resource(
+    "cilium.io", "v2alpha1", "CiliumLoadBalancerIPPool", "ciliumloadbalancerippools", False,
+    ("ippools", "ippool", "lbippool", "lbippools"),
+)
+METALLB_POOL = Resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools", True)
+
+BUILTIN: tuple[Resource, ...] = (
+    POD, NODE, NAMESPACE, SERVICE, CONFIGMAP, DAEMONSET, DEPLOYMENT, REPLICASET, CRD,
+)
+# Custom kinds: served only while their CustomResourceDefinition exists in the store,
+# so an absent CRD gives 404 like a real apiserver.
+CUSTOM: tuple[Resource, ...] = (CILIUMNODE, CILIUM_LB_POOL, METALLB_POOL)
+
+BY_GVK: dict[str, Resource] = {r.gvk: r for r in BUILTIN + CUSTOM}
+
+
+def crd_name(res: Resource) -> str:
+    return f"{res.plural}.{res.group}"
+
+
+def crd_object(res: Resource) -> dict:
+    """A CustomResourceDefinition good enough for discovery and `kubectl get crd`."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": crd_name(res)},
+        "spec": {
+            "group": res.group,
+            "names": {
+                "kind": res.kind,
+                "listKind": f"{res.kind}List",
+                "plural": res.plural,
+                "singular": res.singular,
+                "shortNames": list(res.short_names),
+            },
+            "scope": "Namespaced" if res.namespaced else "Cluster",
+            "versions": [
+                {
+                    "name": res.version,
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+        "status": {"conditions": [{"type": "Established", "status": "True"}]},
+    }

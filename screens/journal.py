@@ -1,0 +1,1 @@
+"""Journal screen (wired to the engine below)."""

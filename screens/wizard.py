@@ -1,0 +1,1 @@
+"""Wizard screen (wired to the engine below)."""

@@ -1,0 +1,234 @@
+"""Pilot tests of the dashboard: panels, navigation, filter, command mode, help,
+palette, read-only, and the worker cycles (no overlap, backoff)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual.widgets import Button, DataTable
+from tui_fixtures import (
+    NODE,
+    healthy_source,
+    node_state,
+    opts,
+    post_reboot_source,
+    unreachable_source,
+)
+
+from ciliumtui.app import CiliumtuiApp
+from ciliumtui.widgets.findings import FindingsPanel
+
+
+async def settle(app: CiliumtuiApp, pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def rows(app: CiliumtuiApp, panel: str) -> list[list[str]]:
+    table = app.screen.query_one(f"#{panel} DataTable", DataTable)
+    return [[str(getattr(c, "plain", c)) for c in table.get_row(r.key)] for r in table.ordered_rows]
+
+
+async def test_panels_show_node_cluster_dns_and_sorted_findings() -> None:
+    app = CiliumtuiApp(opts(), post_reboot_source(), live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        names = [r[0] for r in rows(app, "interfaces")]
+        assert {"eth0", "cilium_host", "lxcbr0"} <= set(names)
+        owner = {r[0]: r[5] for r in rows(app, "interfaces")}
+        assert owner["cilium_host"] == "cilium" and owner["lxcbr0"] == ""
+        severities = [r[0] for r in rows(app, "findings")]
+        assert severities == ["CRITICAL", "CRITICAL", "CRITICAL", "WARNING", "INFO"]
+        cilium = {r[0]: r for r in rows(app, "cilium")}
+        assert cilium["agent pod"][1] == "CrashLoopBackOff"
+        assert cilium["agent API"][1] == "down"
+        dns = {r[0]: r for r in rows(app, "dns")}
+        assert dns["external: example.com"][1] == "SERVFAIL"
+        header = app.screen.query_one("#header").render().plain
+        assert "ctx default" in header and f"node {NODE}" in header and "cilium 1.18.4" in header
+
+
+async def test_tab_moves_between_panels_and_enter_opens_detail_esc_returns() -> None:
+    app = CiliumtuiApp(opts(), post_reboot_source(), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        dash = app.screen
+        assert dash.focused_panel().id == "findings"
+        seen = []
+        for _ in range(5):
+            await pilot.press("tab")
+            seen.append(dash.focused_panel().id)
+        assert seen == ["interfaces", "cilium", "routes", "dns", "findings"]
+        # At 80x24 the focused panel is scrolled into view.
+        await pilot.press("shift+tab")
+        await pilot.pause()
+        dns = dash.query_one("#dns")
+        assert dns.region.y < 24 and dns.region.bottom > 0
+        await pilot.press("tab", "down", "enter")
+        await pilot.pause()
+        assert app.screen.id == "finding-detail"
+        text = app.screen.query_one("#detail-text").render()
+        shown = str(getattr(text, "plain", text))
+        assert "stale-cilium-interfaces" in shown or "dns-external-names-fail" in shown
+        assert "Evidence" in shown and "playbook: cleanup" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.dashboard
+
+
+async def test_slash_filters_the_focused_table_and_escape_clears() -> None:
+    app = CiliumtuiApp(opts(), healthy_source(), live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.screen.query_one("#routes DataTable").focus()
+        total = len(rows(app, "routes"))
+        await pilot.press("slash", *"cilium_host")
+        await pilot.pause()
+        filtered = rows(app, "routes")
+        assert 0 < len(filtered) < total
+        assert all("cilium_host" in " ".join(r) for r in filtered)
+        # Other panels are not filtered.
+        assert len(rows(app, "interfaces")) == len(node_state().links)
+        await pilot.press("enter")  # keep the filter, back to the table
+        await pilot.pause()
+        assert app.screen.focused is app.screen.query_one("#routes DataTable")
+        assert "/cilium_host" in str(app.screen.query_one("#routes").border_title)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(rows(app, "routes")) == total
+
+
+async def test_command_mode_theme_unknown_and_quit() -> None:
+    app = CiliumtuiApp(opts(), healthy_source(), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.theme == "ansi-dark"
+        await pilot.press("colon", *"theme nord", "enter")
+        await pilot.pause()
+        assert app.theme == "nord"
+        await pilot.press("colon", *"frobnicate", "enter")
+        await pilot.pause()
+        assert any("unknown command :frobnicate" in str(n.message) for n in app._notifications)
+        await pilot.press("colon", "q", "enter")
+        await pilot.pause()
+    assert app.return_value == 0
+
+
+async def test_help_lists_the_keys_of_the_screen_below() -> None:
+    app = CiliumtuiApp(opts(read_only=True), healthy_source(), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.id == "help"
+        text = str(app.screen.query_one("#help-text").render())
+        assert "Filter" in text and ":run PLAYBOOK" in text
+        assert "Fix finding" in text and "(disabled: read-only mode)" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.dashboard
+
+
+async def test_read_only_disables_fixing_visibly() -> None:
+    app = CiliumtuiApp(opts(read_only=True), post_reboot_source(), live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        banner = app.screen.query_one("#read-only-banner")
+        assert banner.display and "READ-ONLY" in str(banner.render())
+        assert "READ-ONLY" in app.screen.query_one("#header").render().plain
+        assert app.screen.active_bindings["f"].enabled is False
+        await pilot.press("f")  # disabled: nothing opens
+        await pilot.pause()
+        assert app.screen is app.dashboard
+        await pilot.press("enter")
+        await pilot.pause()
+        button = app.screen.query_one("#start-wizard", Button)
+        assert button.disabled and "read-only" in str(button.label)
+        assert not app.screen.query_one("#dry-run", Button).disabled
+
+
+async def test_not_read_only_has_no_banner_and_fix_enabled() -> None:
+    app = CiliumtuiApp(opts(), post_reboot_source(), live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert not app.screen.query_one("#read-only-banner").display
+        assert app.screen.active_bindings["f"].enabled is True
+
+
+async def test_palette_lists_actions_and_runs_one() -> None:
+    from ciliumtui.widgets.palette import palette_actions
+
+    app = CiliumtuiApp(opts(), healthy_source(), live=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        names = [n for n, _, _ in palette_actions(app)]
+        assert {"Refresh", "Diagnose", "Help", "Journal", "Quit", "Theme ansi-light"} <= set(names)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"theme nord")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.theme == "nord"
+
+
+async def test_apiserver_unreachable_says_so_and_retries_with_backoff_node_stays() -> None:
+    source = unreachable_source()
+    app = CiliumtuiApp(opts(), source, live=True)
+    app.BACKOFF_FIRST = 0.05
+    app.NODE_INTERVAL = 0.05
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.6)
+        panel = app.screen.query_one("#cilium")
+        assert "apiserver unreachable" in str(panel.border_subtitle)
+        assert "timed out" in str(panel.border_subtitle)
+        assert "UNREACHABLE" in app.screen.query_one("#header").render().plain
+        # Retried (backoff 0.05, 0.1, 0.2, ...) but not hammered.
+        assert 2 <= source.calls["cluster"] <= 6
+        # Node panels keep refreshing meanwhile.
+        assert source.calls["node"] >= 3
+        assert rows(app, "interfaces")
+
+
+async def test_cycles_never_overlap_even_when_refresh_is_spammed() -> None:
+    source = healthy_source()
+    source.cluster_delay = 0.2
+    app = CiliumtuiApp(opts(), source, live=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(6):
+            await pilot.press("r")
+            await pilot.pause(0.02)
+        await pilot.pause(0.6)
+        assert source.max_in_flight == 1
+        # Spammed refreshes collapse into one extra run after the current one.
+        assert source.calls["cluster"] <= 3
+
+
+async def test_rows_update_in_place_by_key() -> None:
+    source = healthy_source()
+    app = CiliumtuiApp(opts(), source, live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one("#interfaces DataTable", DataTable)
+        cleared = []
+        original_clear = table.clear
+        table.clear = lambda *a, **k: (cleared.append(1), original_clear(*a, **k))[1]  # type: ignore[method-assign]
+        node = node_state()
+        node.links[1] = dataclasses.replace(node.links[1], state="DOWN")
+        node.links.append(dataclasses.replace(node.links[1], name="eth1", index=30, state="UP"))
+        source.set_node(node)
+        app.refresh_node()
+        await settle(app, pilot)
+        assert not cleared
+        by_name = {r[0]: r for r in rows(app, "interfaces")}
+        assert by_name["eth0"][1] == "DOWN" and by_name["eth1"][1] == "UP"
+
+
+async def test_findings_panel_enter_posts_selection() -> None:
+    app = CiliumtuiApp(opts(), post_reboot_source(), live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        panel = app.screen.query_one(FindingsPanel)
+        first = panel.visible_keys()[0]
+        assert panel.findings[first].severity == "critical"
