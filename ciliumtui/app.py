@@ -13,8 +13,10 @@ the probes, inside their worker threads, after the first frame.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime, timezone
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
@@ -22,7 +24,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.timer import Timer
 
-from .model import Finding, ProbeStatus, Snapshot
+from .model import Finding, NodeState, ProbeStatus, Snapshot
 from .options import Options
 from .probe import one_line
 from .sources import ProbeSource, SnapshotSource
@@ -37,6 +39,12 @@ def css_path() -> str:
 
 def playbook_ids() -> list[str]:
     """Built-in playbook ids (file stems under ciliumtui.playbooks)."""
+    try:
+        from .engine.loader import builtin_ids
+
+        return builtin_ids()
+    except ImportError:
+        pass
     try:
         return sorted(
             p.name[: -len(".yaml")]
@@ -63,7 +71,7 @@ class CiliumtuiApp(App[int]):
     CLUSTER_INTERVAL = 10.0
     DNS_INTERVAL = 5.0
     BACKOFF_FIRST, BACKOFF_MAX = 2.0, 30.0
-    EVENT_DEBOUNCE = 0.05
+    EVENT_DEBOUNCE = 0.03  # collapses a burst (500 links deleted) into one re-read
 
     def __init__(
         self,
@@ -73,6 +81,7 @@ class CiliumtuiApp(App[int]):
         live: bool = True,
         dry_run: bool = False,
         theme: str = DEFAULT_THEME,
+        runner_factory: Any = None,
     ) -> None:
         super().__init__()
         self.opts = opts
@@ -80,6 +89,7 @@ class CiliumtuiApp(App[int]):
         self.live = live  # False: probe once, no timers, no events (tests, screenshots)
         self.dry_run = dry_run
         self._initial_theme = theme
+        self.runner_factory = runner_factory  # None: the engine's Runner (tests inject fakes)
         self.snapshot = Snapshot(
             node_name=opts.node_name,
             taken_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -88,6 +98,8 @@ class CiliumtuiApp(App[int]):
         )
         self.findings: list[Finding] = []
         self.cluster_note = "connecting to the apiserver…"
+        self._cluster_started = False
+        self._node_full = True  # the next node cycle reads everything, not just links/routes
         self._backoff = 0.0
         self._cycles_running: set[str] = set()
         self._cycles_dirty: set[str] = set()
@@ -95,6 +107,8 @@ class CiliumtuiApp(App[int]):
         # What the benchmarks and tests watch.
         self.started_at = time.perf_counter()
         self.node_shown_at: float | None = None
+        self.node_frame_at: float | None = None  # the first frame with node panels drawn
+        self.last_event_at: float | None = None  # when the last netlink event arrived
         self.updates: dict[str, int] = {"node": 0, "cluster": 0, "dns": 0, "findings": 0}
 
     # ----------------------------------------------------------------- start-up
@@ -115,7 +129,12 @@ class CiliumtuiApp(App[int]):
         """Called by the dashboard once its panels exist."""
         self.dashboard.set_header(dry_run=self.dry_run)
         self.refresh_node()
-        self.refresh_cluster()
+        # The cluster probes (and the kubernetes/pydantic imports they bring) start
+        # once the node panels are drawn, or after 1 s if the node probes are slow.
+        if self.live:
+            self.set_timer(1.0, self._start_cluster_once)
+        else:  # tests and screenshots: everything at once, deterministic
+            self._start_cluster_once()
         if self.live:
             events = self.source.events()
             if events is not None:
@@ -135,15 +154,18 @@ class CiliumtuiApp(App[int]):
         self.run_worker(work(), group=name, exit_on_error=False)
         return True
 
-    def _finish(self, name: str, again: Any, delay: float) -> None:
+    def _finish(self, name: str, again: Any, delay: float, periodic: Any = None) -> None:
+        """A cycle ended: re-run now if asked meanwhile, else in `delay` seconds."""
         self._cycles_running.discard(name)
         if name in self._cycles_dirty:
             self._cycles_dirty.discard(name)
             again()
         elif self.live and delay > 0:
-            self._cycle_timers[name] = self.set_timer(delay, again, name=f"{name}-cycle")
+            self._cycle_timers[name] = self.set_timer(delay, periodic or again, name=f"{name}-cycle")
 
-    def refresh_node(self) -> None:
+    def refresh_node(self, *, full: bool = True) -> None:
+        """Re-read the node; `full=False` (netlink events) re-reads links and routes only."""
+        self._node_full = self._node_full or full
         self._start("node", self._node_cycle)
 
     def refresh_cluster(self) -> None:
@@ -162,24 +184,50 @@ class CiliumtuiApp(App[int]):
         self.notify("Refreshing…", timeout=1.5)
 
     async def _node_cycle(self) -> None:
+        """Links and routes first (fast; all a netlink event needs), then the full node."""
+        full, self._node_full = self._node_full, False
         probes: dict[str, ProbeStatus] = {}
+        net = getattr(self.source, "net", None)
         try:
-            node = await self.source.node(probes)
-        except Exception as exc:  # the source broke its promise; keep the UI alive
-            probes["node"] = ProbeStatus(False, one_line(exc))
-            node = None
-        try:
-            self.snapshot.probes.update(probes)
-            if node is not None:
-                self.snapshot.node = node
-                self.dashboard.show_node(node, self.snapshot.cluster)
-                self._show_address_space()
-                self.updates["node"] += 1
-                if self.node_shown_at is None:
-                    self.node_shown_at = time.perf_counter()
+            if net is not None:
+                try:
+                    links, routes = await net(probes)
+                except Exception as exc:  # the source broke its promise; keep the UI alive
+                    probes["net"] = ProbeStatus(False, one_line(exc))
+                else:
+                    base = self.snapshot.node or NodeState()
+                    self._show_node(dataclasses.replace(base, links=links, routes=routes), probes)
+            if full or net is None:
+                try:
+                    node = await self.source.node(probes)
+                except Exception as exc:
+                    probes["node"] = ProbeStatus(False, one_line(exc))
+                else:
+                    self._show_node(node, probes)
             self.refresh_findings()
         finally:
-            self._finish("node", self.refresh_node, self.NODE_INTERVAL)
+            self._finish(
+                "node", partial(self.refresh_node, full=False), self.NODE_INTERVAL, self.refresh_node
+            )
+
+    def _show_node(self, node: NodeState, probes: dict[str, ProbeStatus]) -> None:
+        self.snapshot.probes.update(probes)
+        self.snapshot.node = node
+        self.dashboard.show_node(node, self.snapshot.cluster)
+        self._show_address_space()
+        self.updates["node"] += 1
+        if self.node_shown_at is None:
+            self.node_shown_at = time.perf_counter()
+            self.call_after_refresh(self._first_node_frame)
+
+    def _first_node_frame(self) -> None:
+        self.node_frame_at = time.perf_counter()
+        self._start_cluster_once()
+
+    def _start_cluster_once(self) -> None:
+        if not self._cluster_started:
+            self._cluster_started = True
+            self.refresh_cluster()
 
     async def _cluster_cycle(self) -> None:
         from .model import ClusterState
@@ -257,6 +305,7 @@ class CiliumtuiApp(App[int]):
         """Each netlink burst re-reads the node panels once (debounced)."""
         try:
             async for _event in events:
+                self.last_event_at = time.perf_counter()
                 if "node-event" not in self._cycle_timers:
                     self._cycle_timers["node-event"] = self.set_timer(
                         self.EVENT_DEBOUNCE, self._on_node_event
@@ -266,7 +315,7 @@ class CiliumtuiApp(App[int]):
 
     def _on_node_event(self) -> None:
         self._cycle_timers.pop("node-event", None)
-        self.refresh_node()
+        self.refresh_node(full=False)
 
     def _show_address_space(self) -> None:
         self.dashboard.show_address_space(
@@ -299,7 +348,11 @@ class CiliumtuiApp(App[int]):
         forced = self.opts.read_only or self.dry_run
         if forced and not dry_run:
             self.notify(f"read-only: {playbook} runs as a dry run (plan only).", severity="warning")
-        self.push_screen(WizardScreen(playbook, dry_run=dry_run or forced, finding=finding))
+        self.push_screen(
+            WizardScreen(
+                playbook, dry_run=dry_run or forced, finding=finding, runner_factory=self.runner_factory
+            )
+        )
 
     def show_journal(self) -> None:
         from ciliumtui.screens.journal import JournalScreen

@@ -33,13 +33,18 @@ def find_interpreters() -> list[str]:
     candidates = [sys.executable]
     for minor in range(MIN_MINOR, 16):
         candidates.append(shutil.which(f"python3.{minor}") or "")
-        candidates += sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3")))
+        candidates += sorted(
+            glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3"))
+        )
         candidates += sorted(glob.glob(f"/usr/bin/python3.{minor}"))
     for exe in filter(None, candidates):
         try:
             out = subprocess.run(
                 [exe, "-c", "import sys, pip; print('%d.%d' % sys.version_info[:2])"],
-                capture_output=True, text=True, timeout=20, check=True,
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=True,
             ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             continue
@@ -59,13 +64,33 @@ def project_dependencies(project: Path) -> list[str]:
 def build_wheelhouse(project: Path, wheelhouse: Path, interpreters: list[str]) -> None:
     wheelhouse.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheelhouse), str(project)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "-w",
+            str(wheelhouse),
+            str(project),
+        ],
         check=True,
     )
     deps = project_dependencies(project)
     for exe in interpreters:
         subprocess.run(
-            [exe, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(wheelhouse), *deps],
+            [
+                exe,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--only-binary=:all:",
+                "-d",
+                str(wheelhouse),
+                *deps,
+            ],
             check=True,
         )
 
@@ -73,12 +98,21 @@ def build_wheelhouse(project: Path, wheelhouse: Path, interpreters: list[str]) -
 def build_pex(out: Path, wheelhouse: Path, interpreters: list[str]) -> None:
     pex = shutil.which("pex") or str(Path(sys.executable).with_name("pex"))
     argv = [
-        pex, "ciliumtui", "-c", "ciliumtui", "-o", str(out),
-        "--no-pypi", "-f", str(wheelhouse),
+        pex,
+        "ciliumtui",
+        "-c",
+        "ciliumtui",
+        "-o",
+        str(out),
+        "--no-pypi",
+        "-f",
+        str(wheelhouse),
         # The 2020 resolver picks, per interpreter, the newest release that supports it
         # (e.g. dnspython 2.8 for 3.10 and 2.9 for 3.11+).
-        "--resolver-version", "pip-2020-resolver",
-        "--python-shebang", "/usr/bin/env python3",
+        "--resolver-version",
+        "pip-2020-resolver",
+        "--python-shebang",
+        "/usr/bin/env python3",
     ]
     for exe in interpreters:
         argv += ["--python", exe]
@@ -86,11 +120,16 @@ def build_pex(out: Path, wheelhouse: Path, interpreters: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ciliumtui.bundle", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m ciliumtui.bundle", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--out", default="ciliumtui.pex", help="output file (default: ciliumtui.pex)")
     ap.add_argument("--wheelhouse", help="reuse / keep the wheelhouse in this directory")
-    ap.add_argument("--project", default=str(Path(__file__).resolve().parent.parent),
-                    help="the ciliumtui source tree (default: this checkout)")
+    ap.add_argument(
+        "--project",
+        default=str(Path(__file__).resolve().parent.parent),
+        help="the ciliumtui source tree (default: this checkout)",
+    )
     args = ap.parse_args(argv)
     project = Path(args.project)
     if not (project / "pyproject.toml").is_file():

@@ -27,15 +27,25 @@ class _Parser(argparse.ArgumentParser):
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("where to look")
-    g.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, k3s)")
+    g.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, k3s)"
+    )
     g.add_argument("--context", help="kubeconfig context")
     g.add_argument("--node", help="this node's Kubernetes name (default: the hostname)")
     g.add_argument("--netns", help="probe inside this network namespace (ip netns name)")
     g.add_argument("--host-root", default=None, help="read host files under this root (default: /)")
-    g.add_argument("--agent-socket", help="cilium agent API socket (default: /var/run/cilium/cilium.sock)")
+    g.add_argument(
+        "--agent-socket", help="cilium agent API socket (default: /var/run/cilium/cilium.sock)"
+    )
     g.add_argument("--read-only", action="store_true", default=None, help="never change anything")
-    g.add_argument("--timeout", type=float, default=None, help="apiserver timeout in seconds (default 3)")
-    g.add_argument("--public-name", default=None, help="public name the DNS checks resolve (default example.com)")
+    g.add_argument(
+        "--timeout", type=float, default=None, help="apiserver timeout in seconds (default 3)"
+    )
+    g.add_argument(
+        "--public-name",
+        default=None,
+        help="public name the DNS checks resolve (default example.com)",
+    )
     g.add_argument("-v", "--verbose", action="count", default=None)
     return p
 
@@ -57,10 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("diagnose", parents=[common], help="run every check, print findings")
     p.add_argument("--json", action="store_true", help="machine-readable output (DESIGN §4)")
-    p.add_argument("--fail-on", choices=["warning", "critical"], default="warning",
-                   help="lowest severity that makes the exit code non-zero (default: warning)")
-    p.add_argument("--from", dest="from_file", metavar="FILE",
-                   help="diagnose a snapshot saved with `ciliumtui snapshot --json` (no probing)")
+    p.add_argument(
+        "--fail-on",
+        choices=["warning", "critical"],
+        default="warning",
+        help="lowest severity that makes the exit code non-zero (default: warning)",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="diagnose a snapshot saved with `ciliumtui snapshot --json` (no probing)",
+    )
 
     p = sub.add_parser("snapshot", parents=[common], help="print what the probes see")
     p.add_argument("--json", action="store_true", help="JSON, loadable by `diagnose --from`")
@@ -84,16 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cidr", parents=[common], help="pod CIDR planning before installing Cilium")
     cb = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-    x = cb.add_parser("check", help="does the pool overlap anything in use?")
-    x.add_argument("pool", nargs="*", help="pool CIDRs (default: the configured pool, else 10.0.0.0/8)")
+    x = cb.add_parser("check", parents=[common], help="does the pool overlap anything in use?")
+    x.add_argument(
+        "pool", nargs="*", help="pool CIDRs (default: the configured pool, else 10.0.0.0/8)"
+    )
     x.add_argument("--json", action="store_true")
-    x = cb.add_parser("suggest", help="propose a free private pool and the helm --set line")
+    x = cb.add_parser(
+        "suggest", parents=[common], help="propose a free private pool and the helm --set line"
+    )
     x.add_argument("--prefix", type=int, default=16, help="size of the proposed pool (default /16)")
     x.add_argument("--json", action="store_true")
 
     p = sub.add_parser("train", parents=[common], help="training mode on a simulated broken node")
     p.add_argument("scenario", nargs="?", help="scenario name (omit to list them)")
-    p.add_argument("--headless", action="store_true", help="no TUI: set up, print the briefing, wait")
+    p.add_argument(
+        "--headless", action="store_true", help="no TUI: set up, print the briefing, wait"
+    )
 
     p = sub.add_parser("sim", parents=[common], help="the simulated cluster")
     sb = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
@@ -101,8 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("scenario")
     x.add_argument("--kubeconfig-out", metavar="FILE", help="write a kubeconfig for it here")
     x.add_argument("--port", type=int, default=0, help="apiserver port (default: any free)")
-    x.add_argument("--node-netns", metavar="NAME", help="also build the scenario's node in this netns (root)")
-    x.add_argument("--host-root-out", metavar="DIR", help="also write the scenario's host files here")
+    x.add_argument(
+        "--node-netns", metavar="NAME", help="also build the scenario's node in this netns (root)"
+    )
+    x.add_argument(
+        "--host-root-out", metavar="DIR", help="also write the scenario's host files here"
+    )
     sb.add_parser("list", help="list the scenarios")
     x = sb.add_parser("generate", help="write a large scenario (scale tests)")
     x.add_argument("--nodes", type=int, default=5000)
@@ -135,9 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         opts = _options(args)
         if args.command is None:
+            opts = opts.validate()
+            # Start the node probes before the UI's imports so the first frame has data.
+            from .sources import prefetch_node
+
+            prefetch_node(opts)
             from .app import run_tui
 
-            return run_tui(opts.validate())
+            return run_tui(opts)
         module = importlib.import_module(f"ciliumtui.commands.{args.command}")
         return int(module.main(args, opts) or 0)
     except CiliumtuiError as exc:

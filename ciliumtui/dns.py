@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from .cluster.hints import k3s_hints
 from .model import ClusterState, DnsCheck, DnsState, PodInfo, ProbeStatus, ServiceInfo
 from .netns import socket_in_netns
 from .options import Options
@@ -86,7 +87,9 @@ def query(
 
     check = DnsCheck(qname=qname, server=_hostport(target), via=target.via, kind=kind)  # type: ignore[arg-type]
     try:
-        family = socket.AF_INET6 if ipaddress.ip_address(target.server).version == 6 else socket.AF_INET
+        family = (
+            socket.AF_INET6 if ipaddress.ip_address(target.server).version == 6 else socket.AF_INET
+        )
     except ValueError:
         check.error = f"not an IP address: {target.server}"
         return check
@@ -96,7 +99,9 @@ def query(
         sock = socket_in_netns(netns, family, socket.SOCK_DGRAM)
         sock.setblocking(False)  # dnspython requires a non-blocking socket
         msg = dns.message.make_query(qname, rdtype)
-        resp = dns.query.udp(msg, target.server, port=target.port, timeout=timeout, sock=sock, ignore_unexpected=True)
+        resp = dns.query.udp(
+            msg, target.server, port=target.port, timeout=timeout, sock=sock, ignore_unexpected=True
+        )
         check.ms = round((time.perf_counter() - start) * 1000, 2)
         check.rcode = dns.rcode.to_text(resp.rcode())
         check.answers = [rd.to_text() for rrset in resp.answer for rd in rrset]
@@ -119,7 +124,11 @@ def _hostport(t: DnsTarget) -> str:
 
 
 async def run_checks(
-    targets: list[DnsTarget], names: list[tuple[str, str]], *, netns: str | None, timeout: float = DNS_TIMEOUT
+    targets: list[DnsTarget],
+    names: list[tuple[str, str]],
+    *,
+    netns: str | None,
+    timeout: float = DNS_TIMEOUT,
 ) -> list[DnsCheck]:
     """Every (qname, kind) against every target, all at once; results in a stable order."""
     jobs = [(qname, kind, t) for t in targets for qname, kind in names]
@@ -130,32 +139,23 @@ async def run_checks(
     # behind timeouts and the probe would cost several timeouts instead of one.
     with ThreadPoolExecutor(max_workers=min(len(jobs), 64), thread_name_prefix="dns-probe") as pool:
         futures = [
-            loop.run_in_executor(pool, lambda q=q, k=k, t=t: query(q, t, kind=k, netns=netns, timeout=timeout))
+            loop.run_in_executor(
+                pool, lambda q=q, k=k, t=t: query(q, t, kind=k, netns=netns, timeout=timeout)
+            )
             for q, k, t in jobs
         ]
         return list(await asyncio.gather(*futures))
 
 
-async def collect_dns(opts: Options, cluster: ClusterState, probes: dict[str, ProbeStatus]) -> DnsState:
+async def collect_dns(
+    opts: Options, cluster: ClusterState, probes: dict[str, ProbeStatus]
+) -> DnsState:
     state = DnsState(cluster_domain=cluster.cluster_domain, public_name=opts.public_name)
-    fallback = None if cluster.reachable else _k3s_cluster_dns(opts)
+    # Apiserver down: no Service or pods to ask, but k3s's config names the cluster DNS IP.
+    fallback = None if cluster.reachable else k3s_hints(opts).cluster_dns
     if not cluster.reachable and not fallback:
         return state  # nothing to ask: no Service, no pods, no k3s hint
     targets = dns_targets(cluster, fallback)
     names = [(cluster_qname(cluster.cluster_domain), "cluster"), (opts.public_name, "external")]
     state.checks = await guarded(probes, "dns", run_checks(targets, names, netns=opts.netns), [])
     return state
-
-
-def _k3s_cluster_dns(opts: Options) -> str | None:
-    """k3s's --cluster-dns from the host config, via the host probe when it offers a reader."""
-    try:
-        from .node import host
-    except ImportError:
-        return None
-    reader = getattr(host, "read_k3s", None) or getattr(host, "k3s_info", None)
-    try:
-        info = reader(opts) if reader else None
-    except Exception:
-        return None
-    return getattr(info, "cluster_dns", None) if info is not None else None

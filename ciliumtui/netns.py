@@ -38,7 +38,11 @@ class Completed:
 
 
 async def run(
-    argv: Sequence[str], *, netns: str | None = None, timeout: float = 10.0, stdin: bytes | None = None
+    argv: Sequence[str],
+    *,
+    netns: str | None = None,
+    timeout: float = 10.0,
+    stdin: bytes | None = None,
 ) -> Completed:
     """Run argv (in netns), capture output; a missing binary or timeout is a CiliumtuiError."""
     full = ns_argv(netns, argv)
@@ -60,6 +64,12 @@ async def run(
         proc.kill()
         await proc.wait()
         raise CiliumtuiError(f"{' '.join(full)}: timed out after {timeout:g}s") from None
+    except asyncio.CancelledError:
+        # The caller gave up (a playbook step timed out): never leave the command running.
+        if proc.returncode is None:
+            proc.kill()
+            await asyncio.shield(proc.wait())
+        raise
     return Completed(
         full,
         proc.returncode if proc.returncode is not None else -1,
@@ -67,6 +77,19 @@ async def run(
         err.decode(errors="replace"),
         (time.perf_counter() - start) * 1000,
     )
+
+
+def _setns(fd: int, nstype: int) -> None:
+    """os.setns exists only from Python 3.12; libc's setns(2) on 3.10/3.11."""
+    if hasattr(os, "setns"):
+        os.setns(fd, nstype)
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, nstype) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
 
 
 def socket_in_netns(
@@ -82,7 +105,7 @@ def socket_in_netns(
         try:
             fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
             try:
-                os.setns(fd, CLONE_NEWNET)
+                _setns(fd, CLONE_NEWNET)
             finally:
                 os.close(fd)
             result.append(socket.socket(family, type))

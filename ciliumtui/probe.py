@@ -44,7 +44,11 @@ async def guarded(
     except BaseException as exc:  # the boundary: every failure becomes data
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        msg = f"timed out after {timeout:g}s" if isinstance(exc, asyncio.TimeoutError) and timeout else one_line(exc)
+        msg = (
+            f"timed out after {timeout:g}s"
+            if isinstance(exc, asyncio.TimeoutError) and timeout
+            else one_line(exc)
+        )
         probes[name] = ProbeStatus(False, msg, round((time.perf_counter() - start) * 1000, 2))
         return fallback
     probes[name] = ProbeStatus(True, None, round((time.perf_counter() - start) * 1000, 2))

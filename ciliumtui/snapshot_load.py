@@ -24,7 +24,7 @@ class _Bad(Exception):
         self.path, self.msg = path, msg
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, vars(model))
 
@@ -57,7 +57,9 @@ def _build(tp: Any, value: Any, path: list[str]) -> Any:
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise _Bad(path, f"expected a list of {len(args)} items")
-        return tuple(_build(a, v, [*path, str(i)]) for i, (a, v) in enumerate(zip(args, value)))
+        return tuple(
+            _build(a, v, [*path, str(i)]) for i, (a, v) in enumerate(zip(args, value, strict=True))
+        )
     if origin is dict:
         if not isinstance(value, dict):
             raise _Bad(path, "expected an object")

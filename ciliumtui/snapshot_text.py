@@ -86,8 +86,12 @@ def _netfilter(node: NodeState) -> list[str]:
             )
             if d.cilium_chains:
                 out.append(f"     Cilium chains: {' '.join(d.cilium_chains)}")
-            others = [c.name for t in d.tables for c in t.chains if c.policy is None and not c.cilium
-                      and not c.name.startswith("KUBE-")]
+            others = [
+                c.name
+                for t in d.tables
+                for c in t.chains
+                if c.policy is None and not c.cilium and not c.name.startswith("KUBE-")
+            ]
             if others:
                 out.append(f"     other user chains: {' '.join(others)}")
     return out
@@ -102,7 +106,9 @@ def _host(node: NodeState) -> list[str]:
         f" cgroup2: {', '.join(h.cgroup2_mounts) or 'none'}"
     )
     out.append(f"   nameservers: {', '.join(h.nameservers) or 'none'}")
-    cni = [f"{MARK if f.cilium else ''}{f.name}{' (backup)' if f.backup else ''}" for f in h.cni_files]
+    cni = [
+        f"{MARK if f.cilium else ''}{f.name}{' (backup)' if f.backup else ''}" for f in h.cni_files
+    ]
     out.append(f"   CNI files: {', '.join(cni) or 'none'}")
     k = h.k3s
     if k is None:
@@ -123,7 +129,11 @@ def _host(node: NodeState) -> list[str]:
 
 def _agent(node: NodeState) -> list[str]:
     a = node.agent
-    pid = "no pidfile" if a.pidfile is None else f"pid {a.pid} ({'running' if a.pid_alive else 'not running'})"
+    pid = (
+        "no pidfile"
+        if a.pidfile is None
+        else f"pid {a.pid} ({'running' if a.pid_alive else 'not running'})"
+    )
     out = [f"Cilium agent: {pid}; API socket {a.socket or '?'}"]
     if a.health:
         hl = a.health
@@ -153,7 +163,9 @@ def _cluster(snap: Snapshot) -> list[str]:
     out = [f"Cluster: {c.server or '?'} (context {c.context or '?'})"]
     if c.cilium_pod:
         p = c.cilium_pod
-        out.append(f"   cilium pod {p.name}: {p.phase or '?'}, ready {p.ready}, restarts {p.restarts}")
+        out.append(
+            f"   cilium pod {p.name}: {p.phase or '?'}, ready {p.ready}, restarts {p.restarts}"
+        )
     if c.config:
         out.append(f"   pool {' '.join(c.config.pool) or '?'}; ipam {c.config.ipam or '?'}")
     for p in c.coredns_pods:
@@ -177,15 +189,23 @@ def render_text(snap: Snapshot) -> str:
         where.append(f"netns {snap.netns}")
     if snap.host_root != "/":
         where.append(f"host root {snap.host_root}")
-    head = [f"Node {snap.node_name}{' (' + ', '.join(where) + ')' if where else ''} at {snap.taken_at}"
-            f"   [{MARK} = Cilium's]"]
+    head = [
+        f"Node {snap.node_name}{' (' + ', '.join(where) + ')' if where else ''} at {snap.taken_at}"
+        f"   [{MARK} = Cilium's]"
+    ]
     failed = [f"{name}: {p.error}" for name, p in snap.probes.items() if not p.ok]
     ok = [name for name, p in snap.probes.items() if p.ok]
     head.append(f"Probes ok: {', '.join(ok) or 'none'}")
     head += [f"Probe failed: {f}" for f in failed]
     sections: list[list[str]] = [head]
     if snap.node is not None:
-        sections += [_links(snap.node), _routes(snap.node), _rules(snap.node),
-                     _netfilter(snap.node), _host(snap.node), _agent(snap.node)]
+        sections += [
+            _links(snap.node),
+            _routes(snap.node),
+            _rules(snap.node),
+            _netfilter(snap.node),
+            _host(snap.node),
+            _agent(snap.node),
+        ]
     sections += [s for s in (_cluster(snap), _dns(snap)) if s]
     return "\n\n".join("\n".join(s) for s in sections) + "\n"

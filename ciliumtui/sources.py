@@ -15,11 +15,14 @@ waits for a hung apiserver.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from .model import ClusterState, DnsState, Finding, NodeState, ProbeStatus, Snapshot
+from .model import ClusterState, DnsState, Finding, Link, NodeState, ProbeStatus, Route, Snapshot
 from .options import Options
 
 T = TypeVar("T")
@@ -40,29 +43,74 @@ class SnapshotSource(Protocol):
         ...
 
 
-async def in_daemon_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run the coroutine made by `factory` on a fresh loop in a daemon thread."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
+class FastNetSource(Protocol):
+    """Optional: links and routes alone (`ip -j`, tens of ms) for the first frame and
+    for netlink events, ahead of the full node state (netfilter, agent API...)."""
 
-    def deliver(value: T | None, exc: BaseException | None) -> None:
-        if future.done():
-            return
-        if exc is not None:
-            future.set_exception(exc)
-        else:
-            future.set_result(value)  # type: ignore[arg-type]
+    async def net(self, probes: Probes) -> tuple[list[Link], list[Route]]: ...
+
+
+def _run_in_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> concurrent.futures.Future[T]:
+    """Start the coroutine made by `factory` on a fresh loop in a daemon thread."""
+    result: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def target() -> None:
         try:
             value = asyncio.run(factory())
-        except BaseException as exc:  # handed to the awaiting side
-            loop.call_soon_threadsafe(deliver, None, exc)
+        except BaseException as exc:  # handed to whoever awaits the future
+            with contextlib.suppress(concurrent.futures.InvalidStateError):  # cancelled: app quit
+                result.set_exception(exc)
         else:
-            loop.call_soon_threadsafe(deliver, value, None)
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                result.set_result(value)
 
     threading.Thread(target=target, name="ciliumtui-probe", daemon=True).start()
-    return await future
+    return result
+
+
+async def in_daemon_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Await the coroutine made by `factory`, run on its own loop in a daemon thread.
+
+    Unlike asyncio.to_thread, the thread is a daemon: quitting never waits for a
+    probe stuck on a black-holed apiserver.
+    """
+    return await asyncio.wrap_future(_run_in_thread(factory))
+
+
+async def _collect_net(opts: Options, probes: Probes) -> tuple[list[Link], list[Route]]:
+    from .node.links import probe_links
+    from .node.routes import probe_routes
+    from .probe import guarded
+
+    links, routes = await asyncio.gather(
+        guarded(probes, "links", probe_links(opts.netns), [], timeout=10.0),
+        guarded(probes, "routes", probe_routes(opts.netns), [], timeout=10.0),
+    )
+    return links, routes
+
+
+async def _collect_node(opts: Options, probes: Probes) -> NodeState:
+    from .node import collect_node
+
+    return await collect_node(opts, probes)
+
+
+# Started by `prefetch_node` before the UI is even imported; consumed once.
+_prefetched: dict[str, tuple[Options, Probes, concurrent.futures.Future[Any]]] = {}
+
+
+def prefetch_node(opts: Options) -> None:
+    """Start the node probes now, so they overlap the UI's imports and start-up."""
+    for name, collect in (("net", _collect_net), ("node", _collect_node)):
+        probes: Probes = {}
+        _prefetched[name] = (opts, probes, _run_in_thread(partial(collect, opts, probes)))
+
+
+async def _take_prefetched(name: str, opts: Options, probes: Probes) -> Any:
+    opts_then, probes_then, future = _prefetched.pop(name)
+    value = await asyncio.wrap_future(future)
+    probes.update(probes_then)
+    return value
 
 
 class ProbeSource:
@@ -71,13 +119,19 @@ class ProbeSource:
     def __init__(self, opts: Options) -> None:
         self.opts = opts
 
+    def _prefetched(self, name: str) -> bool:
+        entry = _prefetched.get(name)
+        return entry is not None and entry[0] == self.opts
+
+    async def net(self, probes: Probes) -> tuple[list[Link], list[Route]]:
+        if self._prefetched("net"):
+            return await _take_prefetched("net", self.opts, probes)
+        return await in_daemon_thread(partial(_collect_net, self.opts, probes))
+
     async def node(self, probes: Probes) -> NodeState:
-        async def work() -> NodeState:
-            from .node import collect_node
-
-            return await collect_node(self.opts, probes)
-
-        return await in_daemon_thread(work)
+        if self._prefetched("node"):
+            return await _take_prefetched("node", self.opts, probes)
+        return await in_daemon_thread(partial(_collect_node, self.opts, probes))
 
     async def cluster(self, probes: Probes) -> ClusterState:
         async def work() -> ClusterState:
@@ -104,14 +158,57 @@ class ProbeSource:
         return await in_daemon_thread(work)
 
     def events(self) -> AsyncIterator[Any] | None:
+        return netlink_events(self.opts.netns)
+
+
+async def netlink_events(netns: str | None) -> AsyncIterator[Any]:
+    """ciliumtui.node.events.NetEvents, subscribed and parsed in a daemon thread.
+
+    A burst (500 links deleted at once) is parsed off the UI loop; events reach
+    the caller through a queue. Errors (no such netns, no permission) end the
+    iteration by raising them here.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    done = object()
+    stop = threading.Event()
+
+    def post(item: tuple[str, Any]) -> None:
         try:
-            from .node import events as node_events
-        except ImportError:
-            return None
-        watch = getattr(node_events, "watch", None) or getattr(node_events, "events", None)
-        if watch is None:
-            return None
-        return watch(self.opts)
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the UI loop is gone (app quit): stop quietly
+            stop.set()
+
+    async def pump() -> None:
+        from .node.events import NetEvents
+
+        async with NetEvents(netns=netns) as events:
+            post(("ready", None))
+            async for event in events:
+                if stop.is_set():
+                    return
+                post(("event", event))
+
+    def target() -> None:
+        try:
+            asyncio.run(pump())
+        except BaseException as exc:
+            post(("error", exc))
+            return
+        post(("end", done))
+
+    threading.Thread(target=target, name="ciliumtui-netlink", daemon=True).start()
+    try:
+        while True:
+            kind, value = await queue.get()
+            if kind == "error":
+                raise value
+            if kind == "end":
+                return
+            if kind == "event":
+                yield value
+    finally:
+        stop.set()
 
 
 class StaticSource:

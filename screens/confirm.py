@@ -18,6 +18,7 @@ RISK_STYLE = {"destructive": "bold red", "high": "red", "low": "yellow", "read":
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    AUTO_FOCUS = "#cancel"  # never the first focusable by accident
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
@@ -29,7 +30,7 @@ class ConfirmScreen(ModalScreen[bool]):
         node: str = "?",
         context: str | None = None,
     ) -> None:
-        super().__init__(id="confirm")
+        super().__init__()
         self.title_text = title
         self.plan = plan
         self.risk = risk

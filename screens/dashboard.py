@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
@@ -24,9 +24,7 @@ from ciliumtui.widgets.interfaces import InterfacesPanel
 from ciliumtui.widgets.routes import RoutesPanel
 from ciliumtui.widgets.table_panel import TablePanel
 
-READ_ONLY_BANNER = (
-    "READ-ONLY (--read-only): fixing actions are disabled; wizards only show their plan."
-)
+READ_ONLY_BANNER = "READ-ONLY (--read-only): nothing will be changed; fixing is disabled."
 
 
 class DashboardScreen(Screen[None]):
@@ -46,14 +44,14 @@ class DashboardScreen(Screen[None]):
         yield StatusHeader(id="header")
         yield Static(READ_ONLY_BANNER, id="read-only-banner")
         with VerticalScroll(id="panels", can_focus=False):
-            yield FindingsPanel(id="findings", classes="panel")
-            with Horizontal(classes="panel-row"):
-                yield InterfacesPanel(id="interfaces", classes="panel")
-                yield CiliumPanel(id="cilium", classes="panel")
-            with Horizontal(classes="panel-row"):
-                yield RoutesPanel(id="routes", classes="panel")
-                yield DnsPanel(id="dns", classes="panel")
-            yield AddressSpacePanel(id="address-space", classes="panel")
+            # Wide: a two-column grid (findings and address space span both);
+            # narrow (80 columns): one panel per line (assets/ciliumtui.tcss).
+            yield FindingsPanel(id="findings", classes="panel wide-span")
+            yield InterfacesPanel(id="interfaces", classes="panel")
+            yield CiliumPanel(id="cilium", classes="panel")
+            yield RoutesPanel(id="routes", classes="panel")
+            yield DnsPanel(id="dns", classes="panel")
+            yield AddressSpacePanel(id="address-space", classes="panel wide-span")
         yield PromptBar(id="prompt")
         yield Footer()
 

@@ -51,6 +51,7 @@ def detail_text(finding: Finding) -> Text:
 
 
 class FindingDetailScreen(Screen[None]):
+    AUTO_FOCUS = "#detail-body"  # never the first focusable by accident
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("w", "wizard", "Start wizard"),
@@ -58,7 +59,7 @@ class FindingDetailScreen(Screen[None]):
     ]
 
     def __init__(self, finding: Finding, *, read_only: bool) -> None:
-        super().__init__(id="finding-detail")
+        super().__init__()
         self.finding = finding
         self.read_only = read_only
 

@@ -56,7 +56,7 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def __init__(self, below: Screen) -> None:
-        super().__init__(id="help")
+        super().__init__()
         self.below = below
 
     def compose(self) -> ComposeResult:

@@ -33,8 +33,12 @@ def node_factory(tmp_path: Path) -> Iterator[NodeFactory]:
         pytest.skip("needs root (network namespaces)")
     created: list[str] = []
 
-    def make(overrides: dict[str, Any] | None = None, *, scenario: dict[str, Any] | None = None,
-             name: str = "healthy") -> tuple[str, Path]:
+    def make(
+        overrides: dict[str, Any] | None = None,
+        *,
+        scenario: dict[str, Any] | None = None,
+        name: str = "healthy",
+    ) -> tuple[str, Path]:
         sc = scenario if scenario is not None else load_scenario(name)
         if overrides:
             sc = deep_merge(sc, overrides)

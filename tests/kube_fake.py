@@ -14,7 +14,6 @@ the error-path tests independent of it and exact about the bytes on the wire.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import socket
 import ssl
@@ -22,7 +21,7 @@ import struct
 import subprocess
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +73,9 @@ class FakeApiServer:
     """`collections` maps "api/v1/pods", "apis/apps/v1/daemonsets", "apis/cilium.io/v2/ciliumnodes"
     ... to object lists; a group/version/plural not present answers 404 (CRD not installed)."""
 
-    def __init__(self, collections: dict[str, list[Obj]] | None = None, *, tls: ssl.SSLContext | None = None):
+    def __init__(
+        self, collections: dict[str, list[Obj]] | None = None, *, tls: ssl.SSLContext | None = None
+    ):
         self.collections = collections or {}
         self.fault: str | None = None
         self.fault_on: str | None = None  # only paths containing this string misbehave
@@ -105,10 +106,8 @@ class FakeApiServer:
     def __exit__(self, *exc: object) -> None:
         assert self._loop is not None
         fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)  # type: ignore[union-attr]
-        try:
+        with suppress(Exception):
             fut.result(10)
-        except Exception:
-            pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)  # type: ignore[union-attr]
 
@@ -146,21 +145,29 @@ class FakeApiServer:
         if key not in self.collections:
             return self._status(404, "NotFound", "the server could not find the requested resource")
         items = [
-            o for o in self.collections[key] if m["ns"] is None or (o.get("metadata") or {}).get("namespace") == m["ns"]
+            o
+            for o in self.collections[key]
+            if m["ns"] is None or (o.get("metadata") or {}).get("namespace") == m["ns"]
         ]
         if m["name"]:
             found = [o for o in items if o["metadata"]["name"] == m["name"]]
             if not found:
                 return self._status(404, "NotFound", f'{m["plural"]} "{m["name"]}" not found')
             return web.json_response(found[0])
-        items = [o for o in items if _matches(o, request.query.get("labelSelector"), request.query.get("fieldSelector"))]
+        items = [
+            o
+            for o in items
+            if _matches(o, request.query.get("labelSelector"), request.query.get("fieldSelector"))
+        ]
         start = int(request.query.get("continue") or 0)
         limit = int(request.query.get("limit") or 0) or len(items) or 1
         page = items[start : start + limit]
         meta: Obj = {"resourceVersion": "100"}
         if start + limit < len(items):
             meta["continue"] = str(start + limit)
-        return web.json_response({"kind": "List", "apiVersion": "v1", "metadata": meta, "items": page})
+        return web.json_response(
+            {"kind": "List", "apiVersion": "v1", "metadata": meta, "items": page}
+        )
 
     def _status(self, code: int, reason: str, message: str) -> web.Response:
         return web.json_response(status_body(code, reason, message), status=code)
@@ -181,7 +188,9 @@ class FakeApiServer:
         if fault == "500":
             return self._status(500, "InternalError", "etcdserver: request timed out")
         if fault == "garbage":
-            return web.Response(text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+            return web.Response(
+                text="<html><body>502 Bad Gateway</body></html>", content_type="text/html"
+            )
         if fault == "reset":
             sock = request.transport.get_extra_info("socket")  # type: ignore[union-attr]
             # SO_LINGER 0: close() sends RST, like a crashing proxy
@@ -197,7 +206,9 @@ def kubeconfig_dict(server: str, *, context: str = "fake", **cluster_extra: Any)
         "kind": "Config",
         "clusters": [{"name": "fake-cluster", "cluster": {"server": server, **cluster_extra}}],
         "users": [{"name": "fake-user", "user": {"token": "t0ken-not-for-logs"}}],
-        "contexts": [{"name": context, "context": {"cluster": "fake-cluster", "user": "fake-user"}}],
+        "contexts": [
+            {"name": context, "context": {"cluster": "fake-cluster", "user": "fake-user"}}
+        ],
         "current-context": context,
     }
 
@@ -227,8 +238,24 @@ def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
     """(server context, cert path): a self-signed cert for IP 127.0.0.1."""
     cert, key = directory / "tls.crt", directory / "tls.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
         check=True,
         capture_output=True,
     )

@@ -34,7 +34,7 @@ from ciliumtui.model import (
     Snapshot,
     WorkloadInfo,
 )
-from ciliumtui.ownership import is_cilium_chain, is_cilium_link, is_cilium_rule
+from ciliumtui.ownership import is_cilium_link, is_cilium_rule
 
 NODE = "k3s-node1"
 LXC = ["lxc1a2b3c4d5e6f", "lxc0f9e8d7c6b5a", "lxcabcdef012345"]
@@ -73,7 +73,9 @@ def link(name: str, index: int, *addrs: str, kind: str | None = None) -> Link:
 def route(dst: str, dev: str, *, via: str | None = None, table: str = "main", **kw) -> Route:
     from ciliumtui.ownership import is_cilium_route
 
-    return Route(dst=dst, dev=dev, gateway=via, table=table, cilium=is_cilium_route(table, dev), **kw)
+    return Route(
+        dst=dst, dev=dev, gateway=via, table=table, cilium=is_cilium_route(table, dev), **kw
+    )
 
 
 def dump(backend: str, *, cilium: bool, kube: bool, family: int = 4) -> NetfilterDump:
@@ -95,7 +97,12 @@ def dump(backend: str, *, cilium: bool, kube: bool, family: int = 4) -> Netfilte
         for tname, chains in CILIUM_CHAINS.items():
             for ch in chains:
                 table(tname).chains.append(NfChain(ch, cilium=True))
-                add_rule(tname, _HOOK[ch], f'-A {_HOOK[ch]} -m comment --comment "cilium-feeder: {ch}" -j {ch}', ch)
+                add_rule(
+                    tname,
+                    _HOOK[ch],
+                    f'-A {_HOOK[ch]} -m comment --comment "cilium-feeder: {ch}" -j {ch}',
+                    ch,
+                )
                 add_rule(tname, ch, f"-A {ch} -j ACCEPT", "ACCEPT")
     if kube:
         for ch in ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY"):
@@ -103,11 +110,24 @@ def dump(backend: str, *, cilium: bool, kube: bool, family: int = 4) -> Netfilte
             add_rule("filter", "INPUT", f"-A INPUT -j {ch}", ch)
     # decoys: a user chain and a user rule whose comment mentions cilium
     table("filter").chains.append(NfChain("USER-ALLOW"))
-    add_rule("filter", "INPUT", '-A INPUT -p tcp --dport 22 -m comment --comment "allow ssh, not cilium" -j ACCEPT', "ACCEPT", "allow ssh, not cilium")
+    add_rule(
+        "filter",
+        "INPUT",
+        '-A INPUT -p tcp --dport 22 -m comment --comment "allow ssh, not cilium" -j ACCEPT',
+        "ACCEPT",
+        "allow ssh, not cilium",
+    )
     return NetfilterDump(backend=backend, family=family, tables=list(tables.values()))  # type: ignore[arg-type]
 
 
-def running_pod(name: str, ns: str, *, owner: str = "ReplicaSet", labels: dict | None = None, ip: str | None = None) -> PodInfo:
+def running_pod(
+    name: str,
+    ns: str,
+    *,
+    owner: str = "ReplicaSet",
+    labels: dict | None = None,
+    ip: str | None = None,
+) -> PodInfo:
     return PodInfo(
         name=name,
         namespace=ns,
@@ -206,9 +226,17 @@ def healthy() -> Snapshot:
             ),
         ),
     )
-    cilium_pod = running_pod("cilium-x7k2p", "kube-system", owner="DaemonSet", labels={"k8s-app": "cilium"}, ip="192.168.1.21")
+    cilium_pod = running_pod(
+        "cilium-x7k2p",
+        "kube-system",
+        owner="DaemonSet",
+        labels={"k8s-app": "cilium"},
+        ip="192.168.1.21",
+    )
     cilium_pod.host_network = True
-    coredns = running_pod("coredns-6799fbcd5-q8xkz", "kube-system", labels={"k8s-app": "kube-dns"}, ip="10.42.0.50")
+    coredns = running_pod(
+        "coredns-6799fbcd5-q8xkz", "kube-system", labels={"k8s-app": "kube-dns"}, ip="10.42.0.50"
+    )
     cluster = ClusterState(
         reachable=True,
         kubeconfig="/etc/rancher/k3s/k3s.yaml",
@@ -223,7 +251,9 @@ def healthy() -> Snapshot:
             ready=True,
         ),
         cilium_pod=cilium_pod,
-        cilium_daemonset=WorkloadInfo("DaemonSet", "cilium", "kube-system", 2, 2, 2, "quay.io/cilium/cilium:v1.18.4"),
+        cilium_daemonset=WorkloadInfo(
+            "DaemonSet", "cilium", "kube-system", 2, 2, 2, "quay.io/cilium/cilium:v1.18.4"
+        ),
         operator=WorkloadInfo("Deployment", "cilium-operator", "kube-system", 1, 1, 1),
         config=CiliumConfig(
             ipam="cluster-pool",
@@ -251,9 +281,33 @@ def healthy() -> Snapshot:
     )
     dns = DnsState(
         checks=[
-            DnsCheck("kubernetes.default.svc.cluster.local", "10.43.0.10:53", "service", "cluster", "NOERROR", ["10.43.0.1"], 1.2),
-            DnsCheck("example.com", "10.43.0.10:53", "service", "external", "NOERROR", ["93.184.215.14"], 8.5),
-            DnsCheck("kubernetes.default.svc.cluster.local", "10.42.0.50:53", "pod/coredns-6799fbcd5-q8xkz", "cluster", "NOERROR", ["10.43.0.1"], 1.0),
+            DnsCheck(
+                "kubernetes.default.svc.cluster.local",
+                "10.43.0.10:53",
+                "service",
+                "cluster",
+                "NOERROR",
+                ["10.43.0.1"],
+                1.2,
+            ),
+            DnsCheck(
+                "example.com",
+                "10.43.0.10:53",
+                "service",
+                "external",
+                "NOERROR",
+                ["93.184.215.14"],
+                8.5,
+            ),
+            DnsCheck(
+                "kubernetes.default.svc.cluster.local",
+                "10.42.0.50:53",
+                "pod/coredns-6799fbcd5-q8xkz",
+                "cluster",
+                "NOERROR",
+                ["10.43.0.1"],
+                1.0,
+            ),
         ]
     )
     return Snapshot(
@@ -263,9 +317,11 @@ def healthy() -> Snapshot:
         cluster=cluster,
         dns=dns,
         probes={
-            "node.links": ProbeStatus(True, None, 12.5),
-            "cluster.core": ProbeStatus(True, None, 80.1),
-            "dns.service": ProbeStatus(True, None, 9.0),
+            "agent": ProbeStatus(True, None, 3.1),
+            "apiserver": ProbeStatus(True, None, 80.1),
+            "cilium-pod": ProbeStatus(True, None, 20.4),
+            "dns": ProbeStatus(True, None, 9.0),
+            "links": ProbeStatus(True, None, 12.5),
         },
     )
 
@@ -295,7 +351,9 @@ def unreachable(snap: Snapshot) -> Snapshot:
         server="https://127.0.0.1:6443",
     )
     snap.dns = DnsState()
-    snap.probes["cluster.core"] = ProbeStatus(False, "timed out after 3s", 3001.0)
+    for name in ("cilium-pod", "dns"):
+        snap.probes.pop(name, None)
+    snap.probes["apiserver"] = ProbeStatus(False, "timed out after 3s", 3001.0)
     return snap
 
 

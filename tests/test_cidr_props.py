@@ -57,11 +57,11 @@ def test_range_to_cidrs_covers_exactly_the_range(first, length):
     nets = cidr.range_to_cidrs(str(ipaddress.IPv4Address(first)), str(ipaddress.IPv4Address(last)))
     spans = sorted(_span(n) for n in nets)
     assert spans[0][0] == first and spans[-1][1] == last
-    for (_, e), (s, _) in zip(spans, spans[1:]):
+    for (_, e), (s, _) in zip(spans, spans[1:], strict=False):
         assert s == e + 1  # contiguous, disjoint
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(st.lists(private, max_size=12), st.integers(8, 28))
 def test_first_free_avoids_everything_and_is_the_first(avoid, prefix):
     got = cidr.first_free(prefix, avoid)
@@ -88,9 +88,15 @@ def test_first_free_prefers_ten_then_172_then_192_then_cgnat():
     assert str(cidr.first_free(16, [])) == "10.0.0.0/16"
     assert str(cidr.first_free(16, [ipaddress.IPv4Network("10.0.0.0/22")])) == "10.1.0.0/16"
     assert str(cidr.first_free(16, [ten])) == "172.16.0.0/16"
-    assert str(cidr.first_free(16, [ten, ipaddress.IPv4Network("172.16.0.0/12")])) == "192.168.0.0/16"
+    assert (
+        str(cidr.first_free(16, [ten, ipaddress.IPv4Network("172.16.0.0/12")])) == "192.168.0.0/16"
+    )
     assert str(cidr.first_free(12, [ten])) == "172.16.0.0/12"
-    all_rfc1918 = [ten, ipaddress.IPv4Network("172.16.0.0/12"), ipaddress.IPv4Network("192.168.0.0/16")]
+    all_rfc1918 = [
+        ten,
+        ipaddress.IPv4Network("172.16.0.0/12"),
+        ipaddress.IPv4Network("192.168.0.0/16"),
+    ]
     assert str(cidr.first_free(16, all_rfc1918)) == "100.64.0.0/16"
     assert cidr.first_free(8, [*all_rfc1918[1:], ten]) is None  # 100.64/10 is too small for a /8
 
@@ -102,11 +108,15 @@ def test_first_free_rejects_nonsense_prefix():
 
 @given(st.text(max_size=20))
 def test_try_net_never_raises(text):
-    assert cidr.try_net(text) is None or isinstance(cidr.try_net(text), (ipaddress.IPv4Network, ipaddress.IPv6Network))
+    assert cidr.try_net(text) is None or isinstance(
+        cidr.try_net(text), (ipaddress.IPv4Network, ipaddress.IPv6Network)
+    )
 
 
 def test_parse_pool_entry_accepts_ranges_and_cidrs():
-    assert [str(n) for n in cidr.parse_pool_entry("192.168.1.240-192.168.1.255")] == ["192.168.1.240/28"]
+    assert [str(n) for n in cidr.parse_pool_entry("192.168.1.240-192.168.1.255")] == [
+        "192.168.1.240/28"
+    ]
     assert [str(n) for n in cidr.parse_pool_entry("10.10.0.0/24")] == ["10.10.0.0/24"]
     with pytest.raises(ValueError):
         cidr.parse_pool_entry("10.0.0.9-10.0.0.1")

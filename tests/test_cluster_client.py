@@ -12,7 +12,13 @@ from kube_fake import FakeApiServer, black_hole, free_port, kubeconfig_dict, sel
 from kube_objects import healthy_cluster
 
 from ciliumtui.cluster import client, collect_cluster
-from ciliumtui.cluster.client import api_client, describe_api_error, find_kubeconfig, get_json, kube_context
+from ciliumtui.cluster.client import (
+    api_client,
+    describe_api_error,
+    find_kubeconfig,
+    get_json,
+    kube_context,
+)
 from ciliumtui.errors import CiliumtuiError
 from ciliumtui.options import Options
 
@@ -68,7 +74,9 @@ def test_home_config_before_k3s(env):
 
 def test_k3s_kubeconfig_is_read_under_host_root(env, monkeypatch, tmp_path):
     home, root = env
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "gone.yaml"))  # set but unreadable: falls through
+    monkeypatch.setenv(
+        "KUBECONFIG", str(tmp_path / "gone.yaml")
+    )  # set but unreadable: falls through
     k3s = write_kc(root / "etc/rancher/k3s/k3s.yaml", "https://127.0.0.1:6443", context="default")
     assert find_kubeconfig(Options(host_root=str(root))).path == k3s
     assert kube_context(Options(host_root=str(root))) == ("default", "https://127.0.0.1:6443")
@@ -197,7 +205,9 @@ def test_a_hung_apiserver_costs_one_timeout_not_four(tmp_path):
         api.close()
     # default urllib3 retries would take ~2 s here
     assert elapsed < 1.5
-    assert describe_api_error(err.value, "get", "/version").endswith("did not answer in time (get /version): timed out")
+    assert describe_api_error(err.value, "get", "/version").endswith(
+        "did not answer in time (get /version): timed out"
+    )
 
 
 # ---------------------------------------------------- errors, one line each
@@ -207,9 +217,15 @@ def test_a_hung_apiserver_costs_one_timeout_not_four(tmp_path):
     ("fault", "expected"),
     [
         ("401", "unauthorized (401): the apiserver rejected the kubeconfig's credentials"),
-        ("403", "forbidden: cannot list pods in kube-system (RBAC: user system:serviceaccount:default:viewer)"),
+        (
+            "403",
+            "forbidden: cannot list pods in kube-system (RBAC: user system:serviceaccount:default:viewer)",
+        ),
         ("500", "apiserver error 500 to list pods in kube-system: etcdserver: request timed out"),
-        ("garbage", "garbage answer from the apiserver to list pods in kube-system: not JSON ('<html>"),
+        (
+            "garbage",
+            "garbage answer from the apiserver to list pods in kube-system: not JSON ('<html>",
+        ),
         ("reset", "connection reset by the apiserver 127.0.0.1:"),
         ("hang", "did not answer in time (list pods in kube-system): timed out"),
     ],
@@ -227,10 +243,14 @@ def test_http_faults_become_one_actionable_line(tmp_path, fault, expected):
 
 
 def test_connection_refused(tmp_path):
-    api = api_client(Options(kubeconfig=write_kc(tmp_path / "kc.yaml", f"http://127.0.0.1:{free_port()}")))
+    api = api_client(
+        Options(kubeconfig=write_kc(tmp_path / "kc.yaml", f"http://127.0.0.1:{free_port()}"))
+    )
     with pytest.raises(Exception) as err:
         get_json(api, "/version", timeout=(1, 1))
-    assert describe_api_error(err.value, "get", "/version").startswith("connection refused by the apiserver 127.0.0.1:")
+    assert describe_api_error(err.value, "get", "/version").startswith(
+        "connection refused by the apiserver 127.0.0.1:"
+    )
 
 
 def test_tls_failure_self_signed(tmp_path):
@@ -250,13 +270,18 @@ def test_tls_trusted_with_the_kubeconfig_ca(tmp_path):
     with FakeApiServer(healthy_cluster(), tls=ctx) as srv:
         kc = srv.kubeconfig(tmp_path, **{"certificate-authority": cert.name})
         api = api_client(Options(kubeconfig=kc))
-        assert get_json(api, "/api/v1/nodes/k3s-node1", timeout=(1, 1))["metadata"]["name"] == "k3s-node1"
+        assert (
+            get_json(api, "/api/v1/nodes/k3s-node1", timeout=(1, 1))["metadata"]["name"]
+            == "k3s-node1"
+        )
         api.close()
 
 
 def test_https_client_against_plain_http_server(tmp_path):
     with FakeApiServer() as srv:
-        api = api_client(Options(kubeconfig=write_kc(tmp_path / "kc.yaml", srv.url.replace("http:", "https:"))))
+        api = api_client(
+            Options(kubeconfig=write_kc(tmp_path / "kc.yaml", srv.url.replace("http:", "https:")))
+        )
         with pytest.raises(Exception) as err:
             get_json(api, "/version", timeout=(1, 1))
     assert "does not speak TLS" in describe_api_error(err.value, "get", "/version")
@@ -272,7 +297,10 @@ async def test_black_holed_apiserver_returns_within_timeout(tmp_path):
         elapsed = time.perf_counter() - start
     assert elapsed < 2.0
     assert state.reachable is False
-    assert state.error == f"apiserver 127.0.0.1:{port} did not answer in time (get /version): timed out"
+    assert (
+        state.error
+        == f"apiserver 127.0.0.1:{port} did not answer in time (get /version): timed out"
+    )
 
 
 def test_loop_stays_free_while_connecting(tmp_path):
@@ -295,3 +323,25 @@ def test_loop_stays_free_while_connecting(tmp_path):
         return ticks
 
     assert asyncio.run(main()) >= 6
+
+
+async def test_liveness_check_sends_no_credentials(tmp_path):
+    """The unverified liveness GET must not leak the token; the verified client sends it."""
+    with FakeApiServer(healthy_cluster()) as srv:
+        state = await collect_cluster(
+            Options(kubeconfig=srv.kubeconfig(tmp_path), node="k3s-node1"), {}
+        )
+    assert state.reachable
+    assert srv.requests[0][0] == "/version" and srv.auth_headers[0] is None
+    assert all(h == "Bearer t0ken-not-for-logs" for h in srv.auth_headers[1:])
+
+
+def test_liveness_is_skipped_behind_a_proxy(monkeypatch):
+    """Only the client knows the proxy path: a black hole here must not be judged directly."""
+    monkeypatch.setenv("https_proxy", "http://proxy.invalid:3128")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    with black_hole() as port:
+        start = time.perf_counter()
+        client.check_alive(f"https://10.255.255.1:{port}", 5)
+    assert time.perf_counter() - start < 1

@@ -37,16 +37,26 @@ def test_agent_version_prefers_the_node_pod_then_the_daemonset():
     assert agent_version(state) == "1.18.4"
     from ciliumtui.cluster.parse import parse_daemonset
 
-    state = ClusterState(cilium_daemonset=parse_daemonset(daemonset(image="quay.io/cilium/cilium:v1.17.9")))
+    state = ClusterState(
+        cilium_daemonset=parse_daemonset(daemonset(image="quay.io/cilium/cilium:v1.17.9"))
+    )
     assert agent_version(state) == "1.17.9"
 
 
 def test_node_fields():
-    n = parse_node(node(taints=[{"key": "node.cilium.io/agent-not-ready", "value": "true", "effect": "NoSchedule"}]))
+    n = parse_node(
+        node(
+            taints=[
+                {"key": "node.cilium.io/agent-not-ready", "value": "true", "effect": "NoSchedule"}
+            ]
+        )
+    )
     assert n.addresses[0] == ("InternalIP", "192.168.1.21")
     assert n.pod_cidrs == ["10.42.0.0/24"]
     assert n.allocatable_pods == 110 and n.kubelet_version == "v1.31.4+k3s1" and n.ready is True
-    assert n.taints[0].key == "node.cilium.io/agent-not-ready" and n.taints[0].effect == "NoSchedule"
+    assert (
+        n.taints[0].key == "node.cilium.io/agent-not-ready" and n.taints[0].effect == "NoSchedule"
+    )
 
 
 def test_node_with_only_legacy_pod_cidr_and_no_status():
@@ -58,7 +68,12 @@ def test_node_with_only_legacy_pod_cidr_and_no_status():
 def test_crashlooping_agent_pod():
     p = parse_pod(cilium_pod("crashloop"))
     agent = p.containers[0]
-    assert (p.ready, p.owner_kind, p.owner_name, p.host_network) == (False, "DaemonSet", "cilium", True)
+    assert (p.ready, p.owner_kind, p.owner_name, p.host_network) == (
+        False,
+        "DaemonSet",
+        "cilium",
+        True,
+    )
     assert (agent.state, agent.reason, agent.restarts) == ("waiting", "CrashLoopBackOff", 7)
     assert (agent.last_reason, agent.last_exit_code) == ("Error", 1)
     assert p.reason == "CrashLoopBackOff" and p.restarts == 7
@@ -94,8 +109,14 @@ def test_operator_without_replicas_field_defaults_to_one():
 
 def test_cilium_config_current_keys():
     c = parse_cilium_config(
-        {"ipam": "cluster-pool", "cluster-pool-ipv4-cidr": "10.42.0.0/16 10.44.0.0/16", "cluster-pool-ipv4-mask-size": "24",
-         "routing-mode": "native", "kube-proxy-replacement": "true", "enable-ipv6": "true"}
+        {
+            "ipam": "cluster-pool",
+            "cluster-pool-ipv4-cidr": "10.42.0.0/16 10.44.0.0/16",
+            "cluster-pool-ipv4-mask-size": "24",
+            "routing-mode": "native",
+            "kube-proxy-replacement": "true",
+            "enable-ipv6": "true",
+        }
     )
     assert c.pool == ["10.42.0.0/16", "10.44.0.0/16"] and c.mask_size == 24
     assert (c.routing_mode, c.tunnel_protocol, c.kube_proxy_replacement) == ("native", None, "true")
@@ -104,7 +125,10 @@ def test_cilium_config_current_keys():
 
 
 def test_cilium_config_pre_1_14_tunnel_key():
-    assert (parse_cilium_config({"tunnel": "geneve"}).routing_mode, parse_cilium_config({"tunnel": "geneve"}).tunnel_protocol) == ("tunnel", "geneve")
+    assert (
+        parse_cilium_config({"tunnel": "geneve"}).routing_mode,
+        parse_cilium_config({"tunnel": "geneve"}).tunnel_protocol,
+    ) == ("tunnel", "geneve")
     assert parse_cilium_config({"tunnel": "disabled"}).routing_mode == "native"
     # the chart default pool when nothing was set
     assert parse_cilium_config({"cluster-pool-ipv4-cidr": "10.0.0.0/8"}).pool == ["10.0.0.0/8"]
@@ -112,20 +136,39 @@ def test_cilium_config_pre_1_14_tunnel_key():
 
 def test_metallb_ranges_become_cidrs():
     pool = parse_metallb_pool(
-        {"kind": "IPAddressPool", "metadata": {"name": "lan"},
-         "spec": {"addresses": ["192.168.1.240-192.168.1.250", "10.10.0.0/28", "fc00::/120"]}}
+        {
+            "kind": "IPAddressPool",
+            "metadata": {"name": "lan"},
+            "spec": {"addresses": ["192.168.1.240-192.168.1.250", "10.10.0.0/28", "fc00::/120"]},
+        }
     )
     assert pool.kind == "IPAddressPool" and pool.name == "lan"
-    assert pool.cidrs == ["192.168.1.240/29", "192.168.1.248/31", "192.168.1.250/32", "10.10.0.0/28", "fc00::/120"]
+    assert pool.cidrs == [
+        "192.168.1.240/29",
+        "192.168.1.248/31",
+        "192.168.1.250/32",
+        "10.10.0.0/28",
+        "fc00::/120",
+    ]
 
 
 def test_cilium_lb_pool_blocks_ranges_and_old_cidrs():
     pool = parse_cilium_lb_pool(
-        {"kind": "CiliumLoadBalancerIPPool", "metadata": {"name": "lb"},
-         "spec": {"blocks": [{"cidr": "172.20.0.0/24"}, {"start": "172.21.0.10", "stop": "172.21.0.13"}]}}
+        {
+            "kind": "CiliumLoadBalancerIPPool",
+            "metadata": {"name": "lb"},
+            "spec": {
+                "blocks": [
+                    {"cidr": "172.20.0.0/24"},
+                    {"start": "172.21.0.10", "stop": "172.21.0.13"},
+                ]
+            },
+        }
     )
     assert pool.cidrs == ["172.20.0.0/24", "172.21.0.10/31", "172.21.0.12/31"]
-    old = parse_cilium_lb_pool({"metadata": {"name": "old"}, "spec": {"cidrs": [{"cidr": "172.22.0.0/24"}]}})
+    old = parse_cilium_lb_pool(
+        {"metadata": {"name": "old"}, "spec": {"cidrs": [{"cidr": "172.22.0.0/24"}]}}
+    )
     assert old.cidrs == ["172.22.0.0/24"]
 
 

@@ -15,7 +15,12 @@ from ciliumtui.options import Options
 
 async def collect(srv: FakeApiServer, tmp_path, **opts) -> tuple[ClusterState, dict]:
     probes: dict = {}
-    o = Options(kubeconfig=srv.kubeconfig(tmp_path), node=opts.pop("node", NODE), timeout=opts.pop("timeout", 2), **opts)
+    o = Options(
+        kubeconfig=srv.kubeconfig(tmp_path),
+        node=opts.pop("node", NODE),
+        timeout=opts.pop("timeout", 2),
+        **opts,
+    )
     return await collect_cluster(o, probes), probes
 
 
@@ -61,7 +66,9 @@ async def test_never_lists_all_pods_of_the_cluster(tmp_path):
     assert pod_lists
     for path, query in pod_lists:
         # a cluster-wide or namespace-wide pod list is always narrowed by node or by label
-        assert query.get("fieldSelector") == f"spec.nodeName={NODE}" or query.get("labelSelector"), path
+        assert query.get("fieldSelector") == f"spec.nodeName={NODE}" or query.get(
+            "labelSelector"
+        ), path
         if path == "/api/v1/pods":
             assert query["fieldSelector"] == f"spec.nodeName={NODE}"
 
@@ -100,11 +107,18 @@ async def test_cilium_not_installed_at_all(tmp_path):
     cols["apis/apps/v1/deployments"] = []
     cols["api/v1/configmaps"] = []
     del cols["apis/cilium.io/v2/ciliumnodes"]  # no CRDs either
-    cols["api/v1/pods"] = [p for p in cols["api/v1/pods"] if p["metadata"]["labels"].get("k8s-app") != "cilium"]
+    cols["api/v1/pods"] = [
+        p for p in cols["api/v1/pods"] if p["metadata"]["labels"].get("k8s-app") != "cilium"
+    ]
     with FakeApiServer(cols) as srv:
         state, probes = await collect(srv, tmp_path)
     assert_all_ok(probes)
-    assert (state.cilium_pod, state.cilium_daemonset, state.operator, state.config) == (None, None, None, None)
+    assert (state.cilium_pod, state.cilium_daemonset, state.operator, state.config) == (
+        None,
+        None,
+        None,
+        None,
+    )
     assert state.ciliumnodes == [] and state.cilium_version is None
 
 
@@ -115,7 +129,13 @@ async def test_kube_proxy_present(tmp_path):
 
 
 async def test_kube_proxy_static_pod_without_daemonset(tmp_path):
-    static = pod("kube-proxy-k3s-node1", "kube-system", labels={"k8s-app": "kube-proxy"}, owner=("Node", NODE), mirror=True)
+    static = pod(
+        "kube-proxy-k3s-node1",
+        "kube-system",
+        labels={"k8s-app": "kube-proxy"},
+        owner=("Node", NODE),
+        mirror=True,
+    )
     with FakeApiServer(healthy_cluster(extra_pods=[static])) as srv:
         state, _ = await collect(srv, tmp_path)
     assert state.kube_proxy is True
@@ -123,10 +143,18 @@ async def test_kube_proxy_static_pod_without_daemonset(tmp_path):
 
 async def test_lb_pools_present(tmp_path):
     pools = [
-        {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "lan", "namespace": "metallb-system"},
-         "spec": {"addresses": ["192.168.1.240-192.168.1.247"]}},
-        {"apiVersion": "cilium.io/v2", "kind": "CiliumLoadBalancerIPPool", "metadata": {"name": "lb"},
-         "spec": {"blocks": [{"cidr": "10.42.200.0/24"}]}},
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "metadata": {"name": "lan", "namespace": "metallb-system"},
+            "spec": {"addresses": ["192.168.1.240-192.168.1.247"]},
+        },
+        {
+            "apiVersion": "cilium.io/v2",
+            "kind": "CiliumLoadBalancerIPPool",
+            "metadata": {"name": "lb"},
+            "spec": {"blocks": [{"cidr": "10.42.200.0/24"}]},
+        },
     ]
     with FakeApiServer(healthy_cluster(lb_crds=True, lb_pools=pools)) as srv:
         state, probes = await collect(srv, tmp_path)
@@ -140,7 +168,11 @@ async def test_lb_pools_present(tmp_path):
 async def test_lb_pool_v2alpha1_only_cilium(tmp_path):
     cols = healthy_cluster()
     cols["apis/cilium.io/v2alpha1/ciliumloadbalancerippools"] = [
-        {"kind": "CiliumLoadBalancerIPPool", "metadata": {"name": "old"}, "spec": {"cidrs": [{"cidr": "10.99.0.0/24"}]}}
+        {
+            "kind": "CiliumLoadBalancerIPPool",
+            "metadata": {"name": "old"},
+            "spec": {"cidrs": [{"cidr": "10.99.0.0/24"}]},
+        }
     ]
     with FakeApiServer(cols) as srv:
         state, _ = await collect(srv, tmp_path)
@@ -179,7 +211,10 @@ async def test_unknown_node_name_says_so(tmp_path):
 @pytest.mark.parametrize(
     ("fault", "message"),
     [
-        ("403", "forbidden: cannot list pods in kube-system (RBAC: user system:serviceaccount:default:viewer)"),
+        (
+            "403",
+            "forbidden: cannot list pods in kube-system (RBAC: user system:serviceaccount:default:viewer)",
+        ),
         ("500", "apiserver error 500 to list pods in kube-system: etcdserver: request timed out"),
         ("garbage", "garbage answer from the apiserver to list pods in kube-system: not JSON"),
         ("reset", "connection reset by the apiserver"),
@@ -212,4 +247,18 @@ async def test_unreachable_apiserver_short_circuits(tmp_path, fault):
     assert elapsed < 0.5 + 1.0
     assert state.reachable is False and state.error
     assert set(probes) == {"apiserver"} and probes["apiserver"].error == state.error
-    assert [p for p, _ in srv.requests] == ["/version"]
+    # a liveness GET (no credentials) and at most one real GET, then nothing else
+    assert {p for p, _ in srv.requests} == {"/version"} and len(srv.requests) <= 2
+
+
+async def test_node_name_cannot_change_the_request_path(tmp_path):
+    weird = "k3s-node1/../../pods?x="
+    with FakeApiServer(healthy_cluster()) as srv:
+        state, probes = await collect(srv, tmp_path, node=weird)
+    assert state.node is None and "is not in the cluster" in probes["node"].error
+    assert state.node_pods == []  # the field selector matched nothing, nothing else was listed
+    assert all(
+        q.get("fieldSelector") == f"spec.nodeName={weird}"
+        for p, q in srv.requests
+        if p == "/api/v1/pods"
+    )

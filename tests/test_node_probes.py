@@ -14,14 +14,24 @@ from ciliumtui.sim.node_builder import DECOY_CHAIN, DECOY_RULE_COMMENT, endpoint
 pytestmark = pytest.mark.root
 
 CILIUM_CHAINS = {
-    "CILIUM_INPUT", "CILIUM_OUTPUT", "CILIUM_FORWARD", "CILIUM_OUTPUT_raw", "CILIUM_PRE_raw",
-    "CILIUM_PRE_mangle", "CILIUM_POST_mangle", "CILIUM_PRE_nat", "CILIUM_OUTPUT_nat", "CILIUM_POST_nat",
+    "CILIUM_INPUT",
+    "CILIUM_OUTPUT",
+    "CILIUM_FORWARD",
+    "CILIUM_OUTPUT_raw",
+    "CILIUM_PRE_raw",
+    "CILIUM_PRE_mangle",
+    "CILIUM_POST_mangle",
+    "CILIUM_PRE_nat",
+    "CILIUM_OUTPUT_nat",
+    "CILIUM_POST_nat",
 }
 
 
 def sample_cilium_rule_lines() -> int:
     """Cilium's rules in the reference dump, counted the k3s docs' way (every one names CILIUM_)."""
-    text = files("ciliumtui.assets").joinpath("samples/iptables-save-k3s-cilium-node.txt").read_text()
+    text = (
+        files("ciliumtui.assets").joinpath("samples/iptables-save-k3s-cilium-node.txt").read_text()
+    )
     return sum(1 for line in text.splitlines() if line.startswith("-A ") and "CILIUM_" in line)
 
 
@@ -100,7 +110,9 @@ async def test_netfilter_marks_cilium_rules_not_the_user_chain(cilium_node):
 
 async def test_split_backends_are_seen_separately(node_factory):
     """Cilium in legacy, kube-proxy/kubelet in nft: the iptables-backend-split situation."""
-    netns, root = node_factory({"network": {"cilium": {"iptables": "legacy"}, "kube_iptables": "nft"}})
+    netns, root = node_factory(
+        {"network": {"cilium": {"iptables": "legacy"}, "kube_iptables": "nft"}}
+    )
     node, probes = await snapshot(netns, root)
     assert probes["netfilter"].ok
     dumps = {(d.backend, d.family): d for d in node.netfilter}
@@ -140,3 +152,19 @@ async def test_missing_namespace_is_recorded_not_raised():
         assert "\n" not in probes[name].error
     assert node.links == [] and node.netfilter == []
     assert probes["host"].ok  # host files do not depend on the namespace
+
+
+async def test_route_families_in_one_mixed_dump(make_netns):
+    import subprocess
+
+    ns = make_netns("nd")
+    for args in (
+        ["-6", "route", "add", "unreachable", "default", "dev", "lo"],
+        ["route", "add", "local", "default", "dev", "lo", "table", "2005"],
+        ["-6", "route", "add", "local", "default", "dev", "lo", "table", "2005"],
+    ):
+        subprocess.run(["ip", "-n", ns, *args], check=True)
+    node, _ = await snapshot(ns, "/")
+    got = {(r.family, r.table, r.type) for r in node.routes if r.dst == "default"}
+    assert got == {(6, "main", "unreachable"), (4, "2005", "local"), (6, "2005", "local")}
+    assert {r.cilium for r in node.routes if r.table == "2005"} == {True}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from ..model import Finding, Snapshot
 from .catalogue import finding
-from .facts import cilium_cli, cluster_ok, pod_line
+from .facts import cilium_cli, cluster_ok, known, pod_line
 
 AGENT_NOT_READY_TAINT = "node.cilium.io/agent-not-ready"
 
 
 def cilium_agent_missing(snap: Snapshot) -> list[Finding]:
-    if not cluster_ok(snap):
+    if not known(snap, "cilium-pod"):
         return []
     cl = snap.cluster
     assert cl is not None
@@ -18,14 +18,14 @@ def cilium_agent_missing(snap: Snapshot) -> list[Finding]:
         return []
     ev = [f"no cilium agent pod on node {snap.node_name}"]
     ds = cl.cilium_daemonset
-    if ds is None:
+    if ds is None and known(snap, "cilium-workloads"):
         ev.append("no cilium DaemonSet in kube-system: is Cilium installed?")
-    else:
+    elif ds is not None:
         ev.append(
             f"DaemonSet {ds.namespace}/{ds.name}: {ds.desired} desired, {ds.ready} ready"
             " (check its nodeSelector/tolerations against this node)"
         )
-    if cl.node is None:
+    if cl.node is None and known(snap, "node"):
         ev.append(f"no Node named {snap.node_name} in the cluster (see --node)")
     return [finding("cilium-agent-missing", ev)]
 
@@ -55,7 +55,7 @@ def cilium_agent_unhealthy(snap: Snapshot) -> list[Finding]:
     if (h.kubernetes_state or "").lower() == "failure":
         ev.append(f"kubernetes {h.kubernetes_state}: {h.kubernetes_msg or ''}".rstrip(": "))
     for name, state in sorted(h.components.items()):
-        if state.lower() == "failure":
+        if name not in ("cilium", "kubernetes") and state.lower() == "failure":
             ev.append(f"{name}: {state}")
     ev += [f"controller {c}" for c in h.failing_controllers[:5]]
     pod = snap.cluster.cilium_pod if cluster_ok(snap) else None  # type: ignore[union-attr]
@@ -68,7 +68,7 @@ def cilium_agent_unhealthy(snap: Snapshot) -> list[Finding]:
 
 
 def cilium_operator_unavailable(snap: Snapshot) -> list[Finding]:
-    if not cluster_ok(snap):
+    if not known(snap, "cilium-workloads"):
         return []
     cl = snap.cluster
     assert cl is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import DnsCheck, Finding, Snapshot
 from .catalogue import finding
-from .facts import cluster_ok, pod_line
+from .facts import known, pod_line
 
 
 def _result(c: DnsCheck) -> str:
@@ -14,8 +14,8 @@ def _result(c: DnsCheck) -> str:
         outcome = c.rcode + (" (no answers)" if c.rcode == "NOERROR" else "")
     else:
         outcome = c.error or "no answer"
-    took = f" in {c.ms:.0f} ms" if c.ms is not None and c.rcode else ""
-    return f"{c.qname} @ {c.server} ({c.via}): {outcome}{took}"
+    # No timings: evidence must read the same live and from a saved snapshot.
+    return f"{c.qname} @ {c.server} ({c.via}): {outcome}"
 
 
 def _checks(snap: Snapshot, kind: str) -> list[DnsCheck]:
@@ -28,7 +28,7 @@ def _checks(snap: Snapshot, kind: str) -> list[DnsCheck]:
 
 
 def coredns_not_ready(snap: Snapshot) -> list[Finding]:
-    if not cluster_ok(snap):
+    if not known(snap, "coredns"):
         return []
     pods = snap.cluster.coredns_pods  # type: ignore[union-attr]
     if any(p.ready for p in pods):

@@ -40,9 +40,28 @@ def k3s(snap: Snapshot) -> K3sInfo | None:
     return None
 
 
+def node_path(snap: Snapshot, path: str) -> str:
+    """A path as it is on the node: probes read under --host-root, users think in /."""
+    root = snap.host_root.rstrip("/")
+    if root and path.startswith(root + "/"):
+        return path[len(root) :]
+    return path
+
+
 def cluster_ok(snap: Snapshot) -> bool:
     """Cluster-side data is usable: the apiserver answered."""
     return snap.cluster is not None and snap.cluster.reachable
+
+
+def probe_failed(snap: Snapshot, name: str) -> bool:
+    """The named probe raised: its part of the snapshot is a fallback, not an observation."""
+    st = snap.probes.get(name)
+    return st is not None and not st.ok
+
+
+def known(snap: Snapshot, probe: str) -> bool:
+    """Cluster data from `probe` can be trusted: apiserver up and that read succeeded."""
+    return cluster_ok(snap) and not probe_failed(snap, probe)
 
 
 # ------------------------------------------------------------------------ pods
@@ -91,20 +110,27 @@ def agent_verdict(snap: Snapshot) -> AgentVerdict | None:
     if agent.alive:
         how = "agent API answers" if agent.reachable else f"agent pid {agent.pid} runs"
         return AgentVerdict(True, [how])
-    pod = snap.cluster.cilium_pod if cluster_ok(snap) else None  # type: ignore[union-attr]
+    pod = snap.cluster.cilium_pod if known(snap, "cilium-pod") else None  # type: ignore[union-attr]
     if pod is not None and pod.ready:
         return AgentVerdict(True, [f"{pod.name} in {pod.namespace} is Ready"])
+    if probe_failed(snap, "agent"):
+        return None  # the agent probe itself broke: we do not know
     evidence: list[str] = []
-    if cluster_ok(snap):
+    if known(snap, "cilium-pod"):
         evidence.append(
             f"no Ready cilium pod on this node ({pod_line(pod)})"
             if pod
             else "no cilium pod on this node"
         )
-    else:
+    elif snap.cluster is None:
+        evidence.append("cilium pod not checked (node-only snapshot)")
+    elif not snap.cluster.reachable:
         evidence.append("cilium pod unknown (apiserver unreachable)")
-    pidfile = agent.pidfile or "/var/run/cilium/cilium.pid"
-    sock = agent.socket or "/var/run/cilium/cilium.sock"
+    else:
+        err = snap.probes["cilium-pod"].error
+        evidence.append(f"cilium pod unknown (reading it failed: {err})")
+    pidfile = node_path(snap, agent.pidfile or "/var/run/cilium/cilium.pid")
+    sock = node_path(snap, agent.socket or "/var/run/cilium/cilium.sock")
     if agent.pidfile:
         pid_part = f"pidfile {pidfile} names pid {agent.pid}, not running"
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import Finding, Snapshot
 from .catalogue import finding
-from .facts import cluster_ok, k3s
+from .facts import cluster_ok, k3s, node_path
 
 _ON = {"true", "strict"}  # "strict" is the pre-1.14 spelling of on
 _OFF = {"false", "disabled"}
@@ -36,7 +36,7 @@ def k3s_stop_hook_missing(snap: Snapshot) -> list[Finding]:
     why = _runs_cilium(snap)
     if not why:
         return []
-    unit = k.unit_file or "the k3s unit"
+    unit = node_path(snap, k.unit_file) if k.unit_file else "the k3s unit"
     ev = [
         f"{unit} has no ExecStopPost removing cilium_host/cilium_net/cilium_vxlan and CILIUM rules",
         *why,

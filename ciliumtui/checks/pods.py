@@ -24,7 +24,7 @@ def pods_failing_on_node(snap: Snapshot) -> list[Finding]:
         if p.name != agent
         and not p.deleting
         and p.labels.get("k8s-app") != "cilium"
-        and (p.reason in FAILING or (p.phase == "Pending" and not p.reason and not p.host_network))
+        and p.reason in FAILING
     ]
     if not bad:
         return []

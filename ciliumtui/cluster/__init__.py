@@ -17,6 +17,7 @@ from typing import Any
 from ..model import ClusterState, ProbeStatus
 from ..options import Options
 from ..probe import guarded, one_line
+from .hints import k3s_hints
 from .parse import version_from_image
 
 PROBE_NAMES = (
@@ -32,32 +33,30 @@ PROBE_NAMES = (
 )
 
 
-def _k3s_hints(opts: Options) -> tuple[list[str], str | None]:
-    """(service CIDRs, cluster domain) from the node's k3s config, when the host probe can read it."""
-    try:
-        from ..node import host  # written by the node engineer; optional here
-    except ImportError:
-        return [], None
-    reader = getattr(host, "read_k3s", None) or getattr(host, "k3s_info", None)
-    if reader is None:
-        return [], None
-    try:
-        info = reader(opts)
-    except Exception:  # a broken host file must not cost us the cluster view
-        return [], None
-    if info is None or not getattr(info, "present", False):
-        return [], None
-    return list(info.service_cidr or []), info.cluster_domain
+def _close_quietly(task: asyncio.Future) -> None:
+    """A client built after we gave up: close it, and consume its error if any."""
+    if task.cancelled():
+        return
+    if task.exception() is None:
+        task.result().close()
 
 
-def _connect(opts: Options) -> tuple[Any, str, str | None, str | None]:
-    """Kubeconfig → ApiClient, then GET /version. Blocking; run in a thread."""
-    from .client import api_client
+async def _connect(opts: Options) -> tuple[Any, str, str | None, str | None]:
+    """Kubeconfig → ApiClient → GET /version. The import of kubernetes (slow) overlaps
+    a stdlib liveness check, so a dead apiserver is reported after one timeout."""
+    from .client import api_client, check_alive, kube_context
     from .reads import read_version
 
-    api = api_client(opts)
+    _context, server = await asyncio.to_thread(kube_context, opts)
+    client_task = asyncio.ensure_future(asyncio.to_thread(api_client, opts))
     try:
-        read_version(api, opts)
+        await asyncio.to_thread(check_alive, server, opts.timeout)
+        api = await client_task
+    except BaseException:
+        client_task.add_done_callback(_close_quietly)
+        raise
+    try:
+        await asyncio.to_thread(read_version, api, opts)
     except BaseException:
         api.close()
         raise
@@ -65,13 +64,15 @@ def _connect(opts: Options) -> tuple[Any, str, str | None, str | None]:
 
 
 async def collect_cluster(opts: Options, probes: dict[str, ProbeStatus]) -> ClusterState:
-    service_cidr, domain = _k3s_hints(opts)
-    state = ClusterState(service_cidr=service_cidr, cluster_domain=domain or "cluster.local")
+    hints = k3s_hints(opts)
+    state = ClusterState(
+        service_cidr=hints.service_cidr, cluster_domain=hints.cluster_domain or "cluster.local"
+    )
     start = time.perf_counter()
     try:
-        # Safety net over the per-request timeouts: kubeconfig loading, import, one GET.
+        # Safety net over the liveness + per-request timeouts (liveness, then one GET).
         api, kubeconfig, context, server = await asyncio.wait_for(
-            asyncio.to_thread(_connect, opts), opts.timeout + 0.9
+            _connect(opts), 2 * opts.timeout + 1
         )
     except asyncio.CancelledError:
         raise
@@ -112,10 +113,12 @@ async def _read_all(
     # Per-request timeouts are the real bound; this caps a server that drips bytes.
     deadline = 2 * opts.timeout + 1
 
+    async def in_pool(fn: Callable[[Any, Options], Any]) -> Any:
+        # Submitted only once guarded() awaits it, so its timer covers the whole read.
+        return await loop.run_in_executor(pool, fn, api, opts)
+
     def run(name: str, fn: Callable[[Any, Options], Any], fallback: Any) -> Any:
-        return guarded(
-            probes, name, loop.run_in_executor(pool, fn, api, opts), fallback, timeout=deadline
-        )
+        return guarded(probes, name, in_pool(fn), fallback, timeout=deadline)
 
     try:
         (

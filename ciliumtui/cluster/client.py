@@ -9,6 +9,8 @@ Two facts shape this file (reference/tui-and-libraries.md §5):
   set on the Configuration BEFORE the ApiClient (and its pool) is created.
 - The Configuration has no default request timeout: every request passes
   `request_timeout(opts)` explicitly.
+`check_alive` (stdlib only) lets collect_cluster judge a dead apiserver while the
+client is still importing.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class KubeconfigChoice:
 
 
 def request_timeout(opts: Options) -> tuple[float, float]:
-    """(connect, read) for every request; connect never exceeds read."""
+    """(connect, read) seconds, passed explicitly on every request."""
     return (opts.timeout, opts.timeout)
 
 
@@ -217,6 +219,75 @@ def api_client(opts: Options) -> ApiClient:
     api.ciliumtui_kubeconfig = choice.label  # type: ignore[attr-defined]
     api.ciliumtui_context = context  # type: ignore[attr-defined]
     return api
+
+
+# ----------------------------------------------------------------- liveness
+
+
+def _proxied(server: str) -> bool:
+    """Would the client reach `server` through an environment proxy?"""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    proxies = urllib.request.getproxies()
+    if not (proxies.get("https") or proxies.get("http") or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(urlsplit(server).hostname or "")
+
+
+def check_alive(server: str, timeout: float) -> None:
+    """Does anything speak HTTP at `server` within `timeout`? Raises CiliumtuiError if not.
+
+    Stdlib only, so it runs while the kubernetes client (~0.5-1 s) is still
+    importing: a black-holed apiserver then costs one timeout, not import + timeout.
+    It sends no credentials and does not verify TLS — any HTTP status line counts
+    as alive; the real client (verified, authenticated) asks next. Skipped (no
+    raise) when an environment proxy sits in between: only the client knows that path.
+    """
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    if _proxied(server):
+        return
+    url = urlsplit(server)
+    host = url.hostname or "localhost"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    where = f"{host}:{port}"
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            raw.settimeout(timeout)
+            conn: socket.socket = raw
+            if url.scheme == "https":
+                ctx = ssl.create_default_context()
+                ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+                conn = ctx.wrap_socket(raw, server_hostname=host)
+            conn.sendall(
+                f"GET /version HTTP/1.1\r\nHost: {where}\r\nConnection: close\r\n\r\n".encode()
+            )
+            head = conn.recv(16)
+    except TimeoutError:
+        raise CiliumtuiError(
+            f"apiserver {where} did not answer in time (get /version): timed out"
+        ) from None
+    except ConnectionRefusedError:
+        raise CiliumtuiError(
+            f"connection refused by the apiserver {where}: is it (k3s) running?"
+        ) from None
+    except ConnectionResetError:
+        raise CiliumtuiError(f"connection reset by the apiserver {where} (get /version)") from None
+    except ssl.SSLError as exc:
+        raise CiliumtuiError(_tls_line(str(exc))) from None
+    except OSError as exc:
+        raise CiliumtuiError(
+            f"cannot connect to the apiserver {where}: {exc.strerror or exc}"
+        ) from None
+    if not head:
+        raise CiliumtuiError(
+            f"apiserver {where} closed the connection without answering (get /version)"
+        )
+    if not head.startswith(b"HTTP/"):
+        raise CiliumtuiError(f"garbage answer from the apiserver {where} to get /version: not HTTP")
 
 
 # ----------------------------------------------------------------- requests

@@ -9,6 +9,7 @@ A missing optional CRD (404) is "absent", not an error.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ..errors import CiliumtuiError
 from ..model import (
@@ -87,7 +88,9 @@ def read_version(api: ApiClient, opts: Options) -> dict[str, Any]:
 
 def read_node(api: ApiClient, opts: Options) -> NodeInfo:
     name = opts.node_name
-    obj = fetch_optional(api, opts, f"/api/v1/nodes/{name}", "get", f"node {name}")
+    # --node is user input: a "/" or "?" in it must not change the request path
+    path = f"/api/v1/nodes/{quote(name, safe='')}"
+    obj = fetch_optional(api, opts, path, "get", f"node {name}")
     if obj is None:
         raise CiliumtuiError(f"node {name} is not in the cluster (wrong name? pass --node)")
     return parse.parse_node(obj)

@@ -93,7 +93,9 @@ def render_text(snap: Snapshot, findings: list[Finding], *, colour: bool = False
     head = f"node {snap.node_name} · Cilium {snap.cilium_version or 'version unknown'}"
     cl = snap.cluster
     if cl is not None and cl.reachable:
-        head += f" · apiserver {cl.server or '?'}" + (f" (context {cl.context})" if cl.context else "")
+        head += f" · apiserver {cl.server or '?'}" + (
+            f" (context {cl.context})" if cl.context else ""
+        )
     lines.append(c("bold", head))
     if not findings:
         lines.append("no findings: the node looks healthy")
@@ -119,9 +121,14 @@ def render_text(snap: Snapshot, findings: list[Finding], *, colour: bool = False
         summary = f"probes: {len(snap.probes) - len(failed)} ok, {len(failed)} failed"
         lines.append(c("dim", summary))
         lines += [c("dim", f"  {n}: {p.error} ({p.ms:.0f} ms)") for n, p in failed.items()]
-    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("critical", "warning", "info")}
+    counts = {
+        s: sum(1 for f in findings if f.severity == s) for s in ("critical", "warning", "info")
+    }
     lines.append(
-        c("bold", f"{counts['critical']} critical, {counts['warning']} warning, {counts['info']} info")
+        c(
+            "bold",
+            f"{counts['critical']} critical, {counts['warning']} warning, {counts['info']} info",
+        )
     )
     return "\n".join(lines) + "\n"
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
 import sys
 
+from ..aio import run
 from ..collect import collect
 from ..model import ProbeStatus, Snapshot
 from ..options import Options
@@ -27,7 +27,9 @@ def cluster_probes_available() -> bool:
 async def take(opts: Options, cluster: bool) -> Snapshot:
     if cluster and not cluster_probes_available():
         snap = await collect(opts, cluster=False)
-        snap.probes["cluster"] = ProbeStatus(False, "cluster probes are not available in this build")
+        snap.probes["cluster"] = ProbeStatus(
+            False, "cluster probes are not available in this build"
+        )
         snap.probes = dict(sorted(snap.probes.items()))
         return snap
     return await collect(opts, cluster=cluster)
@@ -35,7 +37,7 @@ async def take(opts: Options, cluster: bool) -> Snapshot:
 
 def main(args: argparse.Namespace, opts: Options) -> int:
     opts = opts.validate()
-    snap = asyncio.run(take(opts, cluster=not getattr(args, "no_cluster", False)))
+    snap = run(take(opts, cluster=not getattr(args, "no_cluster", False)))
     if getattr(args, "json", False):
         json.dump(snap.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -255,7 +255,9 @@ class Runner:
                 started[sid] = r.get("seq", 0)
                 self._done.pop(sid, None)
             elif r.get("kind") == "step_finished":
-                started.pop(sid, None)
+                # refused/declined/planned say nothing about an earlier, interrupted attempt
+                if r.get("status") in ("ok", "failed", "skipped"):
+                    started.pop(sid, None)
                 if r.get("status") in ("ok", "skipped") and not (r.get("data") or {}).get("dry_run"):
                     self._done[sid] = r
                 else:
@@ -396,6 +398,8 @@ class Runner:
             self.vars.update((rec.get("data") or {}).get("captures") or {})
             for f in (rec.get("data") or {}).get("findings") or []:
                 self.findings.append(Finding(f["id"], f["severity"], f.get("title", "")))
+            if step.mutates and rec.get("status") == "ok":
+                self.completed_mutations.append(step)
             return self._finish(step, rec.get("status", "ok"), message="done in an earlier attempt",
                                 data={"resumed": True, "captures": (rec.get("data") or {}).get("captures")})
         if step.when is not None:

@@ -25,11 +25,12 @@ __all__ = ["collect_node"]
 
 async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeState:
     ns = opts.netns
-    links, routes, rules, (netfilter, kube_backend), host, agent = await asyncio.gather(
+    # netfilter first: iptables-save of a big rule set is the long pole, start it earliest.
+    (netfilter, kube_backend), links, routes, rules, host, agent = await asyncio.gather(
+        guarded(probes, "netfilter", probe_netfilter(ns), ([], None), timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "links", probe_links(ns), [], timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "routes", probe_routes(ns), [], timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "rules", probe_rules(ns), [], timeout=NODE_PROBE_TIMEOUT),
-        guarded(probes, "netfilter", probe_netfilter(ns), ([], None), timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "host", lambda: read_host(opts), HostInfo(), timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "agent", probe_agent(opts), AgentState(), timeout=AGENT_TIMEOUT + 1.0),
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,9 @@ def parse_healthz(data: dict[str, Any]) -> AgentHealth:
     for ctrl in data.get("controllers") or []:
         status = ctrl.get("status") or {}
         if int(status.get("consecutive-failure-count") or 0) > 0:
-            failing.append(f"{ctrl.get('name', '?')}: {status.get('last-failure-msg', '')}".rstrip(": "))
+            failing.append(
+                f"{ctrl.get('name', '?')}: {status.get('last-failure-msg', '')}".rstrip(": ")
+            )
 
     stale = data.get("stale") or {}
     masquerading = None
@@ -103,17 +106,32 @@ def read_pid(opts: Options) -> tuple[str | None, int | None, bool]:
     return str(path), pid, True
 
 
-async def get_healthz(socket_path: Path, timeout: float = AGENT_TIMEOUT) -> tuple[int, bytes]:
-    """GET http://localhost/v1/healthz over the unix socket -> (status, body)."""
-    import aiohttp  # lazy: the import costs ~0.3 s and only this probe needs it
+def get_healthz(socket_path: Path, timeout: float = AGENT_TIMEOUT) -> tuple[int, bytes]:
+    """GET http://localhost/v1/healthz over the unix socket -> (status, body). Blocking.
 
-    connector = aiohttp.UnixConnector(path=str(socket_path))
-    client_timeout = aiohttp.ClientTimeout(total=timeout)
-    async with (
-        aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session,
-        session.get("http://localhost/v1/healthz") as resp,
-    ):
-        return resp.status, await resp.read()
+    Stdlib http.client in a worker thread rather than aiohttp: importing aiohttp
+    takes ~0.3 s on the event loop, which would stall the TUI's first frame.
+    """
+    import http.client
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(str(socket_path))
+            except OSError:
+                sock.close()
+                raise
+            self.sock = sock
+
+    conn = UnixConnection("localhost", timeout=timeout)
+    try:
+        conn.request("GET", "/v1/healthz")
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
 
 
 async def probe_agent(opts: Options, timeout: float = AGENT_TIMEOUT) -> AgentState:
@@ -125,17 +143,21 @@ async def probe_agent(opts: Options, timeout: float = AGENT_TIMEOUT) -> AgentSta
     if not state.socket_present:
         state.error = f"no agent API socket at {sock}"
         return state
+    import http.client
+
     try:
-        status, body = await asyncio.wait_for(get_healthz(sock, timeout), timeout + 0.2)
+        status, body = await asyncio.wait_for(
+            asyncio.to_thread(get_healthz, sock, timeout), timeout + 0.5
+        )
     except (asyncio.TimeoutError, TimeoutError):
         state.error = f"agent API did not answer within {timeout:g}s"
+        return state
+    except http.client.HTTPException as exc:  # before OSError: RemoteDisconnected is both
+        state.error = f"agent API at {sock}: not an HTTP answer ({type(exc).__name__})"
         return state
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         state.error = f"agent API at {sock}: {reason}"
-        return state
-    except Exception as exc:  # aiohttp's protocol errors: the peer is not speaking HTTP
-        state.error = f"agent API at {sock}: not an HTTP answer ({type(exc).__name__})"
         return state
     try:
         data = json.loads(body)

@@ -31,7 +31,9 @@ class NetEvent:
     name: str | None = None  # link name (known from link events seen so far)
     state: str | None = None  # operstate, for link events
     link_kind: str | None = None  # veth, vxlan, bridge ... for link events
-    address: str | None = None  # "10.0.0.1/24" (addr) or destination "10.42.0.0/24"/"default" (route)
+    address: str | None = (
+        None  # "10.0.0.1/24" (addr) or destination "10.42.0.0/24"/"default" (route)
+    )
     gateway: str | None = None
     table: int | None = None
     family: int | None = None  # 4 or 6 for addr/route events
@@ -75,25 +77,44 @@ def to_event(msg: Any, names: dict[int, str]) -> NetEvent | None:
                 names.pop(index, None)
             else:
                 names[index] = name
-        return NetEvent(kind, action, ifindex=index, name=name, state=msg.get("operstate"),
-                        link_kind=msg.get(("linkinfo", "kind")),
-                        cilium=bool(name and is_cilium_link(name)))
+        return NetEvent(
+            kind,
+            action,
+            ifindex=index,
+            name=name,
+            state=msg.get("operstate"),
+            link_kind=msg.get(("linkinfo", "kind")),
+            cilium=bool(name and is_cilium_link(name)),
+        )
     family = _FAMILIES.get(msg.get("family"))
     if kind == "addr":
         index = msg.get("index")
         addr = msg.get("address") or msg.get("local")
         name = names.get(index) or msg.get("label")
-        return NetEvent(kind, action, ifindex=index, name=name,
-                        address=f"{addr}/{msg.get('prefixlen')}" if addr else None,
-                        family=family, cilium=bool(name and is_cilium_link(name)))
+        return NetEvent(
+            kind,
+            action,
+            ifindex=index,
+            name=name,
+            address=f"{addr}/{msg.get('prefixlen')}" if addr else None,
+            family=family,
+            cilium=bool(name and is_cilium_link(name)),
+        )
     index = msg.get("oif")
     dst = msg.get("dst")
     table = msg.get("table")
     name = names.get(index) if index is not None else None
-    return NetEvent(kind, action, ifindex=index, name=name,
-                    address=f"{dst}/{msg.get('dst_len')}" if dst else "default",
-                    gateway=msg.get("gateway"), table=table, family=family,
-                    cilium=bool((name and is_cilium_link(name)) or table in (2004, 2005)))
+    return NetEvent(
+        kind,
+        action,
+        ifindex=index,
+        name=name,
+        address=f"{dst}/{msg.get('dst_len')}" if dst else "default",
+        gateway=msg.get("gateway"),
+        table=table,
+        family=family,
+        cilium=bool((name and is_cilium_link(name)) or table in (2004, 2005)),
+    )
 
 
 class NetEvents:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +131,9 @@ def merge_k3s_config(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def k3s_info_from(config: dict[str, Any], unit_file: str | None, kubeconfig: str | None,
-                  stop_hook: bool) -> K3sInfo:
+def k3s_info_from(
+    config: dict[str, Any], unit_file: str | None, kubeconfig: str | None, stop_hook: bool
+) -> K3sInfo:
     max_pods = None
     for arg in _as_list(config.get("kubelet-arg")):
         name, _, value = arg.lstrip("-").partition("=")
@@ -245,6 +247,8 @@ def read_nameservers(opts: Options) -> list[str]:
 def read_host(opts: Options) -> HostInfo:
     """Every host fact under opts.host_root (blocking; run it in a thread)."""
     hostname = (_read(opts.host_path("/etc/hostname")) or "").strip() or None
+    if hostname is None and Path(opts.host_root).resolve() == Path("/"):
+        hostname = socket.gethostname()  # the real host may have no /etc/hostname
     kernel = (_read(opts.host_path("/proc/sys/kernel/osrelease")) or "").strip() or None
     bpffs, cgroup2 = parse_mounts(_read(opts.host_path("/proc/mounts")) or "")
     return HostInfo(

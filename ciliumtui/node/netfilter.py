@@ -9,13 +9,13 @@ A missing binary is data (available=False), not an error.
 from __future__ import annotations
 
 import asyncio
-import re
+import codecs
 import shutil
 from typing import Literal
 
 from ..errors import CiliumtuiError
 from ..model import NetfilterDump, NfChain, NfRule, NfTable
-from ..netns import run
+from ..netns import ns_argv
 from ..ownership import is_cilium_chain, is_cilium_rule
 
 SAVE_TIMEOUT = 15.0  # 20,000 rules take ~0.2 s; this only catches a wedged binary
@@ -28,78 +28,202 @@ SAVE_BINARIES: dict[tuple[Backend, int], str] = {
     ("nft", 6): "ip6tables-nft-save",
 }
 
-_COMMENT_RE = re.compile(r'-m comment --comment (?:"((?:[^"\\]|\\.)*)"|(\S+))')
-_TARGET_RE = re.compile(r" -[jg] (\S+)")
 # Chains the kube-proxy/kubelet canaries (and the iptables-wrapper) look for.
 _KUBE_HINTS = ("KUBE-IPTABLES-HINT", "KUBE-PROXY-CANARY")
 
 
-def parse_rule(chain: str, line: str) -> NfRule:
+def _comment(line: str) -> tuple[str | None, int, int]:
+    """(comment, start, end) of `--comment X` in a rule line; (None, -1, -1) if none.
+
+    Plain string scanning: a regex here cost more than the rest of the parse.
+    """
+    i = line.find("--comment ")
+    if i < 0:
+        return None, -1, -1
+    j = i + 10
+    if line.startswith('"', j):
+        k = line.find('"', j + 1)
+        while k > 0 and line[k - 1] == "\\":  # an escaped quote inside the comment
+            k = line.find('"', k + 1)
+        if k < 0:
+            return line[j + 1 :], i, len(line)
+        return line[j + 1 : k].replace('\\"', '"'), i, k + 1
+    k = line.find(" ", j)
+    k = len(line) if k < 0 else k
+    return line[j:k], i, k
+
+
+def _target(line: str) -> str | None:
+    # iptables-save prints the target last (only its own options follow), so the
+    # last " -j "/" -g " is the real one even if a comment before it contains one.
+    i = max(line.rfind(" -j "), line.rfind(" -g "))
+    if i < 0:
+        return None
+    end = line.find(" ", i + 4)
+    return line[i + 4 :] if end < 0 else line[i + 4 : end]
+
+
+def parse_rule(chain: str, line: str, _owned: dict[str, bool] | None = None) -> NfRule:
     """One `-A CHAIN ...` line -> NfRule (target, comment, Cilium ownership)."""
-    comment = None
-    rest = line
-    if "--comment" in line:
-        m = _COMMENT_RE.search(line)
-        if m:
-            comment = m.group(1) if m.group(1) is not None else m.group(2)
-            comment = comment.replace('\\"', '"')
-            # The comment is free text: drop it before looking for " -j X" inside it.
-            rest = line[: m.start()] + line[m.end() :]
-    m = _TARGET_RE.search(rest)
-    target = m.group(1) if m else None
-    return NfRule(
-        chain=chain,
-        spec=line,
-        target=target,
-        comment=comment,
-        cilium=is_cilium_rule(chain, target),
-    )
+    comment, start, end = _comment(line)
+    if comment is not None and " -j " not in line[end:] and " -g " not in line[end:]:
+        # The target can only hide inside the comment if nothing follows it: look outside it.
+        target = _target(line[:start] + line[end:])
+    else:
+        target = _target(line)
+    if _owned is None:
+        cilium = is_cilium_rule(chain, target)
+    else:
+        # Memoised ownership per chain/target name: 20,000 rules use a few hundred names.
+        cilium = _owned.get(chain)
+        if cilium is None:
+            cilium = _owned[chain] = is_cilium_chain(chain)
+        if not cilium and target is not None:
+            cilium = _owned.get(target)
+            if cilium is None:
+                cilium = _owned[target] = is_cilium_chain(target)
+    return NfRule(chain=chain, spec=line, target=target, comment=comment, cilium=cilium)
+
+
+class SaveParser:
+    """Incremental `iptables-save` parser: feed() text as it arrives, close() for the dump.
+
+    Parsing while the save binary is still printing keeps a 20,000-rule dump's
+    parse off the critical path.
+    """
+
+    def __init__(self, backend: Backend, family: int) -> None:
+        self.dump = NetfilterDump(backend=backend, family=family)
+        self._table: NfTable | None = None
+        self._owned: dict[str, bool] = {}
+        self._tail = ""
+
+    def feed(self, text: str) -> None:
+        if self._tail:
+            text = self._tail + text
+        cut = text.rfind("\n")
+        if cut < 0:
+            self._tail = text
+            return
+        self._tail = text[cut + 1 :]
+        self._lines(text[:cut].split("\n"))
+
+    def close(self) -> NetfilterDump:
+        if self._tail:
+            self._lines([self._tail])
+            self._tail = ""
+        return self.dump
+
+    def _lines(self, lines: list[str]) -> None:
+        table = self._table
+        owned = self._owned
+        rules = table.rules if table is not None else None
+        for raw in lines:
+            line = raw.strip()
+            if not line:
+                continue
+            head = line[0]
+            if head == "-":
+                # The hot path (20,000 rules): kept inline, no per-rule helper calls.
+                if rules is None or not (line.startswith("-A ") or line.startswith("-I ")):
+                    continue
+                sp = line.find(" ", 3)
+                chain = line[3:sp] if sp > 0 else line[3:]
+                comment = None
+                if "--comment " in line:
+                    comment, start, end = _comment(line)
+                    tail = line[end:]
+                    if " -j " not in tail and " -g " not in tail:
+                        # Nothing after the comment: never read a target out of the comment text.
+                        line_for_target = line[:start] + tail
+                    else:
+                        line_for_target = line
+                else:
+                    line_for_target = line
+                i = max(line_for_target.rfind(" -j "), line_for_target.rfind(" -g "))
+                if i < 0:
+                    target = None
+                else:
+                    e = line_for_target.find(" ", i + 4)
+                    target = line_for_target[i + 4 :] if e < 0 else line_for_target[i + 4 : e]
+                cilium = owned.get(chain)
+                if cilium is None:
+                    cilium = owned[chain] = is_cilium_chain(chain)
+                if not cilium and target is not None:
+                    cilium = owned.get(target)
+                    if cilium is None:
+                        cilium = owned[target] = is_cilium_chain(target)
+                rules.append(NfRule(chain, line, target, comment, cilium))
+            elif head == "#":
+                continue
+            elif head == ":":
+                if table is None:
+                    continue
+                parts = line[1:].split()
+                name = parts[0]
+                policy = parts[1] if len(parts) > 1 and parts[1] != "-" else None
+                table.chains.append(NfChain(name=name, policy=policy, cilium=is_cilium_chain(name)))
+            elif head == "*":
+                table = NfTable(name=line[1:])
+                rules = table.rules
+                self.dump.tables.append(table)
+            elif line == "COMMIT":
+                table = None
+                rules = None
+        self._table = table
 
 
 def parse_save(text: str, backend: Backend, family: int) -> NetfilterDump:
     """Parse `iptables-save` output into tables, chains and rules."""
-    dump = NetfilterDump(backend=backend, family=family)
-    table: NfTable | None = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] == "#":
-            continue
-        head = line[0]
-        if head == "-":
-            if table is None or not line.startswith(("-A ", "-I ")):
-                continue
-            chain = line.split(" ", 2)[1]
-            table.rules.append(parse_rule(chain, line))
-        elif head == ":":
-            if table is None:
-                continue
-            parts = line[1:].split()
-            name = parts[0]
-            policy = parts[1] if len(parts) > 1 and parts[1] != "-" else None
-            table.chains.append(NfChain(name=name, policy=policy, cilium=is_cilium_chain(name)))
-        elif head == "*":
-            table = NfTable(name=line[1:])
-            dump.tables.append(table)
-        elif line == "COMMIT":
-            table = None
-    return dump
+    parser = SaveParser(backend, family)
+    parser.feed(text)
+    return parser.close()
+
+
+async def _stream_save(argv: list[str], parser: SaveParser) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        limit=1 << 20,  # fewer, larger reads of a multi-megabyte dump
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    err_task = asyncio.ensure_future(proc.stderr.read())
+    try:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while chunk := await proc.stdout.read(1 << 18):
+            parser.feed(decoder.decode(chunk))
+        parser.feed(decoder.decode(b"", final=True))
+        err = await err_task
+        return await proc.wait(), err.decode(errors="replace")
+    finally:
+        if proc.returncode is None:  # cancelled (timeout): never leave the save running
+            proc.kill()
+            err_task.cancel()
+            await proc.wait()
 
 
 async def save(backend: Backend, family: int, netns: str | None) -> NetfilterDump:
-    """Run one `*-save` binary (in netns) and parse it; never raises."""
+    """Run one `*-save` binary (in netns) and parse it as it prints; never raises."""
     binary = SAVE_BINARIES[(backend, family)]
     # Looked up here, not inferred from `ip netns exec`'s error (which also says
     # "No such file" when the namespace is missing).
     if shutil.which(binary) is None:
         return NetfilterDump(backend, family, available=False, error=f"{binary}: command not found")
+    parser = SaveParser(backend, family)
     try:
-        done = await run([binary], netns=netns, timeout=SAVE_TIMEOUT)
-    except CiliumtuiError as exc:
-        return NetfilterDump(backend, family, error=str(exc))
-    if done.rc != 0:
-        why = done.stderr.strip().splitlines()[0] if done.stderr.strip() else f"exit {done.rc}"
+        rc, err = await asyncio.wait_for(
+            _stream_save(ns_argv(netns, [binary]), parser), SAVE_TIMEOUT
+        )
+    except asyncio.TimeoutError:
+        return NetfilterDump(backend, family, error=f"{binary}: timed out after {SAVE_TIMEOUT:g}s")
+    except OSError as exc:
+        return NetfilterDump(backend, family, error=f"{binary}: {exc.strerror or exc}")
+    if rc != 0:
+        why = err.strip().splitlines()[0] if err.strip() else f"exit {rc}"
         return NetfilterDump(backend, family, error=f"{binary}: {why}")
-    return parse_save(done.stdout, backend, family)
+    return parser.close()
 
 
 def _chain_names(dump: NetfilterDump, table: str | None = None) -> set[str]:

@@ -64,7 +64,9 @@ class AgentApiServer:
             self.socket_path.unlink()  # a stale socket from an earlier run
         app = web.Application()
         app.router.add_get("/v1/healthz", self._healthz)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         await web.UnixSite(self._runner, str(self.socket_path)).start()
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,11 +39,17 @@ class ApiContext:
     kubernetes_version: str = "v1.31.4+k3s1"
     address: str = "127.0.0.1:0"
     mutations: int = 0
+    scenario: Callable[[], dict[str, Any]] = lambda: {"cluster": {}}  # noqa: E731
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path_qs), last 1000
 
 
+CTX: web.AppKey[ApiContext] = web.AppKey("ctx", ApiContext)
+
+
 def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(body).encode(), content_type="application/json")
+    return web.Response(
+        status=status, body=json.dumps(body).encode(), content_type="application/json"
+    )
 
 
 def _served(store: Store) -> list[R.Resource]:
@@ -110,8 +118,24 @@ def _resource_list(store: Store, group: str, version: str) -> dict[str, Any] | N
     entries = []
     for r in resources:
         entries.append(r.discovery())
-        if r.kind in ("Pod", "Node", "DaemonSet", "Deployment", "ReplicaSet", "Service", "Namespace"):
-            entries.append({"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]})
+        if r.kind in (
+            "Pod",
+            "Node",
+            "DaemonSet",
+            "Deployment",
+            "ReplicaSet",
+            "Service",
+            "Namespace",
+        ):
+            entries.append(
+                {
+                    "name": f"{r.plural}/status",
+                    "singularName": "",
+                    "namespaced": r.namespaced,
+                    "kind": r.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
     gv = f"{group}/{version}" if group else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": entries}
 
@@ -164,7 +188,9 @@ def _key(o: dict[str, Any]) -> tuple[str, str]:
     return (o["metadata"].get("namespace", ""), o["metadata"]["name"])
 
 
-async def _list(request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None) -> web.StreamResponse:
+async def _list(
+    request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None
+) -> web.StreamResponse:
     q = request.query
     try:
         items = _select(ctx.store, res, namespace, q)
@@ -187,7 +213,12 @@ async def _list(request: web.Request, ctx: ApiContext, res: R.Resource, namespac
     if cont:
         meta["continue"] = cont
         meta["remainingItemCount"] = remaining
-    body = {"kind": f"{res.kind}List", "apiVersion": res.group_version, "metadata": meta, "items": items}
+    body = {
+        "kind": f"{res.kind}List",
+        "apiVersion": res.group_version,
+        "metadata": meta,
+        "items": items,
+    }
     return _json(body)
 
 
@@ -199,12 +230,21 @@ def _missing(res: R.Resource, name: str) -> web.Response:
     return status_response(404, "NotFound", f'{what} "{name}" not found', details)
 
 
-def _get(request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None, name: str) -> web.Response:
+def _get(
+    request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None, name: str
+) -> web.Response:
     obj = ctx.store.get(res.gvk, namespace, name)
     if obj is None:
         return _missing(res, name)
     if wants_table(request.headers.get("Accept")):
-        return _json(table(res.kind, [obj], obj["metadata"]["resourceVersion"], request.query.get("includeObject", "Metadata")))
+        return _json(
+            table(
+                res.kind,
+                [obj],
+                obj["metadata"]["resourceVersion"],
+                request.query.get("includeObject", "Metadata"),
+            )
+        )
     return _json(obj)
 
 
@@ -215,7 +255,9 @@ def _event_line(kind: str, obj: dict[str, Any]) -> bytes:
     return json.dumps({"type": kind, "object": obj}).encode() + b"\n"
 
 
-async def _watch(request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None) -> web.StreamResponse:
+async def _watch(
+    request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None
+) -> web.StreamResponse:
     q = request.query
     try:
         labels = label_matcher(q.get("labelSelector"))
@@ -235,10 +277,20 @@ async def _watch(request: web.Request, ctx: ApiContext, res: R.Resource, namespa
     resp.enable_chunked_encoding()
     loop = asyncio.get_running_loop()
     try:
-        watcher, replay = ctx.store.watch(res.gvk, namespace if res.namespaced else None, loop, since)
+        watcher, replay = ctx.store.watch(
+            res.gvk, namespace if res.namespaced else None, loop, since
+        )
     except Gone as exc:
         await resp.prepare(request)
-        err = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": str(exc), "reason": "Expired", "code": 410}
+        err = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": str(exc),
+            "reason": "Expired",
+            "code": 410,
+        }
         await resp.write(_event_line("ERROR", err))
         await resp.write_eof()
         return resp
@@ -247,10 +299,8 @@ async def _watch(request: web.Request, ctx: ApiContext, res: R.Resource, namespa
     try:
         if ctx.faults.mode == "slow-watch":
             # The stream is open but nothing comes through until it times out.
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(ctx.faults.closing.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
             await resp.write_eof()
             return resp
         for ev in replay:
@@ -276,7 +326,11 @@ async def _watch(request: web.Request, ctx: ApiContext, res: R.Resource, namespa
             elif new_ok:
                 await resp.write(_event_line(ev.type, ev.obj))
         if q.get("allowWatchBookmarks") in ("true", "1"):
-            bm = {"kind": res.kind, "apiVersion": res.group_version, "metadata": {"resourceVersion": str(ctx.store.resource_version)}}
+            bm = {
+                "kind": res.kind,
+                "apiVersion": res.group_version,
+                "metadata": {"resourceVersion": str(ctx.store.resource_version)},
+            }
             await resp.write(_event_line("BOOKMARK", bm))
         await resp.write_eof()
     except (ConnectionResetError, ConnectionError):
@@ -310,11 +364,16 @@ def _dry_run(request: web.Request) -> bool:
 
 def _bump_generation(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     if old.get("spec") != new.get("spec") and "generation" in old["metadata"]:
-        new = {**new, "metadata": {**new["metadata"], "generation": int(old["metadata"]["generation"]) + 1}}
+        new = {
+            **new,
+            "metadata": {**new["metadata"], "generation": int(old["metadata"]["generation"]) + 1},
+        }
     return new
 
 
-async def _create(request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None) -> web.Response:
+async def _create(
+    request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None
+) -> web.Response:
     try:
         obj = await _body(request)
     except ValueError as exc:
@@ -328,7 +387,11 @@ async def _create(request: web.Request, ctx: ApiContext, res: R.Resource, namesp
 
             meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
         else:
-            return status_response(422, "Invalid", f"{res.kind} is invalid: metadata.name: Required value: name or generateName is required")
+            return status_response(
+                422,
+                "Invalid",
+                f"{res.kind} is invalid: metadata.name: Required value: name or generateName is required",
+            )
     if res.namespaced:
         meta["namespace"] = namespace or meta.get("namespace") or "default"
     else:
@@ -343,11 +406,18 @@ async def _create(request: web.Request, ctx: ApiContext, res: R.Resource, namesp
         stored = ctx.store.create(obj)
     except Conflict:
         what = f"{res.plural}.{res.group}" if res.group else res.plural
-        return status_response(409, "AlreadyExists", f'{what} "{meta["name"]}" already exists', {"name": meta["name"], "kind": res.plural})
+        return status_response(
+            409,
+            "AlreadyExists",
+            f'{what} "{meta["name"]}" already exists',
+            {"name": meta["name"], "kind": res.plural},
+        )
     return _json(stored, 201)
 
 
-async def _replace(request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None, name: str) -> web.Response:
+async def _replace(
+    request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None, name: str
+) -> web.Response:
     old = ctx.store.get(res.gvk, namespace, name)
     if old is None:
         return _missing(res, name)
@@ -359,23 +429,42 @@ async def _replace(request: web.Request, ctx: ApiContext, res: R.Resource, names
         return status_response(400, "BadRequest", "the body is not an object")
     want_rv = (obj.get("metadata") or {}).get("resourceVersion")
     if want_rv and want_rv != old["metadata"]["resourceVersion"]:
-        return status_response(409, "Conflict", f'Operation cannot be fulfilled on {res.plural} "{name}": the object has been modified; please apply your changes to the latest version and try again', {"name": name, "kind": res.plural})
+        return status_response(
+            409,
+            "Conflict",
+            f'Operation cannot be fulfilled on {res.plural} "{name}": the object has been modified; please apply your changes to the latest version and try again',
+            {"name": name, "kind": res.plural},
+        )
     meta = {**(obj.get("metadata") or {}), "name": name}
     if res.namespaced:
         meta["namespace"] = namespace
-    new = _bump_generation(old, {**obj, "apiVersion": res.group_version, "kind": res.kind, "metadata": {**meta, "generation": old["metadata"].get("generation", 1)}})
+    new = _bump_generation(
+        old,
+        {
+            **obj,
+            "apiVersion": res.group_version,
+            "kind": res.kind,
+            "metadata": {**meta, "generation": old["metadata"].get("generation", 1)},
+        },
+    )
     if _dry_run(request):
         return _json(new)
     return _json(ctx.store.update(new))
 
 
-async def _patch(request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None, name: str) -> web.Response:
+async def _patch(
+    request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None, name: str
+) -> web.Response:
     old = ctx.store.get(res.gvk, namespace, name)
     if old is None:
         return _missing(res, name)
     ctype = request.headers.get("Content-Type", "")
     if ctype.startswith("application/apply-patch"):
-        return status_response(415, "UnsupportedMediaType", "server-side apply is not supported by the simulated apiserver")
+        return status_response(
+            415,
+            "UnsupportedMediaType",
+            "server-side apply is not supported by the simulated apiserver",
+        )
     try:
         body = await _body(request)
         new = apply_patch(copy.deepcopy(old), ctype, body)
@@ -395,7 +484,9 @@ async def _patch(request: web.Request, ctx: ApiContext, res: R.Resource, namespa
     return _json(ctx.store.update(new))
 
 
-async def _delete(request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None, name: str) -> web.Response:
+async def _delete(
+    request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None, name: str
+) -> web.Response:
     obj = ctx.store.get(res.gvk, namespace, name)
     if obj is None:
         return _missing(res, name)
@@ -407,9 +498,36 @@ async def _delete(request: web.Request, ctx: ApiContext, res: R.Resource, namesp
     # Pods are returned as the object (a real apiserver shows it terminating);
     # other kinds get a Success Status, as with a non-graceful delete.
     if res.kind == "Pod":
-        gone = {**gone, "metadata": {**gone["metadata"], "deletionTimestamp": now_iso(), "deletionGracePeriodSeconds": 0}}
+        gone = {
+            **gone,
+            "metadata": {
+                **gone["metadata"],
+                "deletionTimestamp": now_iso(),
+                "deletionGracePeriodSeconds": 0,
+            },
+        }
         return _json(gone)
-    return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": {"name": name, "kind": res.plural, "uid": gone["metadata"].get("uid")}})
+    return _json(
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "kind": res.plural, "uid": gone["metadata"].get("uid")},
+        }
+    )
+
+
+def _log(request: web.Request, ctx: ApiContext, namespace: str | None, name: str) -> web.Response:
+    from .logs import pod_log
+
+    pod = ctx.store.get(R.POD.gvk, namespace, name)
+    if pod is None:
+        return _missing(R.POD, name)
+    previous = request.query.get("previous") in ("true", "1")
+    return web.Response(
+        text=pod_log(pod, ctx.scenario(), previous=previous), content_type="text/plain"
+    )
 
 
 # -------------------------------------------------------------------- routes
@@ -424,7 +542,7 @@ def _parse_path(parts: list[str]) -> tuple[str, str, list[str]] | None:
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
-    ctx: ApiContext = request.app["ctx"]
+    ctx: ApiContext = request.app[CTX]
     store = ctx.store
     parts = [p for p in request.path.split("/") if p]
     if parts == ["version"]:
@@ -432,7 +550,15 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if parts in (["healthz"], ["readyz"], ["livez"]):
         return web.Response(text="ok")
     if parts == ["api"]:
-        return _json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ctx.address}]})
+        return _json(
+            {
+                "kind": "APIVersions",
+                "versions": ["v1"],
+                "serverAddressByClientCIDRs": [
+                    {"clientCIDR": "0.0.0.0/0", "serverAddress": ctx.address}
+                ],
+            }
+        )
     if parts == ["apis"]:
         groups = [_api_group(g, vs) for g, vs in _group_versions(store).items()]
         return _json({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
@@ -455,6 +581,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     plural, name = rest[0], (rest[1] if len(rest) > 1 else None)
     sub = rest[2] if len(rest) > 2 else None
     res = _find(store, group, version, plural)
+    if res is not None and res.kind == "Pod" and sub == "log" and name and request.method == "GET":
+        return _log(request, ctx, namespace, name)
     if res is None or len(rest) > 3 or (sub is not None and sub != "status"):
         return _not_found_path()
     if not res.namespaced and namespace is not None:
@@ -468,7 +596,11 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             return await _list(request, ctx, res, namespace)
         if method == "POST":
             return await _create(request, ctx, res, namespace)
-        return status_response(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({method})")
+        return status_response(
+            405,
+            "MethodNotAllowed",
+            f"the server does not allow this method on the requested resource ({method})",
+        )
     if method == "GET":
         return _get(request, ctx, res, namespace, name)
     if method == "PATCH":
@@ -477,7 +609,11 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return await _replace(request, ctx, res, namespace, name)
     if method == "DELETE":
         return await _delete(request, ctx, res, namespace, name)
-    return status_response(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({method})")
+    return status_response(
+        405,
+        "MethodNotAllowed",
+        f"the server does not allow this method on the requested resource ({method})",
+    )
 
 
 def counting_middleware(ctx: ApiContext):
@@ -496,7 +632,10 @@ def counting_middleware(ctx: ApiContext):
 def make_app(ctx: ApiContext) -> web.Application:
     from .faults import middleware as fault_middleware
 
-    app = web.Application(middlewares=[counting_middleware(ctx), fault_middleware(ctx.faults)], client_max_size=32 * 1024 * 1024)
-    app["ctx"] = ctx
+    app = web.Application(
+        middlewares=[counting_middleware(ctx), fault_middleware(ctx.faults)],
+        client_max_size=32 * 1024 * 1024,
+    )
+    app[CTX] = ctx
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

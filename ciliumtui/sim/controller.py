@@ -21,6 +21,7 @@ call_soon_threadsafe, so the store lock is never held while reacting.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 import random
@@ -88,10 +89,8 @@ class Controller:
     def _on_event(self, ev: Event) -> None:
         # Called under the store lock, from any thread: only schedule.
         if self._enabled:
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed during shutdown
                 self.loop.call_soon_threadsafe(self._handle, ev)
-            except RuntimeError:  # loop closed during shutdown
-                pass
 
     def _later(self, delay: float, fn: Callable[[], None]) -> None:
         def guarded() -> None:
@@ -115,7 +114,11 @@ class Controller:
             new_t = (ev.obj.get("spec") or {}).get("template")
             if kind in ("DaemonSet", "Deployment") and old_t != new_t:
                 self._template_changed(ev.obj)
-        if kind == "Pod" and ev.obj["metadata"].get("namespace") == O.KUBE_SYSTEM or kind in ("DaemonSet", "Deployment", "ReplicaSet"):
+        if (
+            kind == "Pod"
+            and ev.obj["metadata"].get("namespace") == O.KUBE_SYSTEM
+            or kind in ("DaemonSet", "Deployment", "ReplicaSet")
+        ):
             self._mark_status_dirty()
 
     # ------------------------------------------------------------------ GC
@@ -125,13 +128,17 @@ class Controller:
         kind = owner.get("kind")
         if not uid or kind not in ("DaemonSet", "Deployment", "ReplicaSet", "Node"):
             return
-        dependents = {"Deployment": ["apps/v1/ReplicaSet"], "Node": [R.CILIUMNODE.gvk, POD]}.get(kind, [POD])
+        dependents = {"Deployment": ["apps/v1/ReplicaSet"], "Node": [R.CILIUMNODE.gvk, POD]}.get(
+            kind, [POD]
+        )
         ns = owner["metadata"].get("namespace")
         for gvk in dependents:
             for obj in self.store.list(gvk, ns if gvk != R.CILIUMNODE.gvk else None):
                 refs = obj["metadata"].get("ownerReferences") or []
                 if any(r.get("uid") == uid for r in refs):
-                    self.store.delete(gvk, obj["metadata"].get("namespace"), obj["metadata"]["name"])
+                    self.store.delete(
+                        gvk, obj["metadata"].get("namespace"), obj["metadata"]["name"]
+                    )
 
     # ---------------------------------------------------------------- pods
 
@@ -163,7 +170,14 @@ class Controller:
         node = self.store.get(R.NODE.gvk, None, name) if name else None
         ip = None
         if node:
-            ip = next((a["address"] for a in node["status"].get("addresses", []) if a["type"] == "InternalIP"), None)
+            ip = next(
+                (
+                    a["address"]
+                    for a in node["status"].get("addresses", [])
+                    if a["type"] == "InternalIP"
+                ),
+                None,
+            )
         return {"name": name, "internal_ip": ip}
 
     def _target_state(self, old: dict[str, Any], owner: dict[str, Any]) -> str:
@@ -177,7 +191,11 @@ class Controller:
             ready = (self.sim.scenario["cluster"].get("coredns") or {}).get("ready", True)
             if isinstance(ready, list):
                 ready = ready[0] if ready else True
-            return "running" if ready is True else ("crashloop" if str(ready) == "crashloop" else "not-ready")
+            return (
+                "running"
+                if ready is True
+                else ("crashloop" if str(ready) == "crashloop" else "not-ready")
+            )
         prev = _container_state(old)
         if prev == "crashloop":
             return "crashloop"
@@ -195,7 +213,14 @@ class Controller:
     def _new_pod_from(self, old: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any]:
         node_name = (old.get("spec") or {}).get("nodeName")
         if owner["kind"] == "DaemonSet" and owner["metadata"]["name"] == "cilium":
-            return O.cilium_pod(self.sim.scenario, self._scenario_node(node_name), owner, self.rng, "pending", started=now_iso())
+            return O.cilium_pod(
+                self.sim.scenario,
+                self._scenario_node(node_name),
+                owner,
+                self.rng,
+                "pending",
+                started=now_iso(),
+            )
         pod = copy.deepcopy(old)
         meta = pod["metadata"]
         base = meta.get("generateName") or (meta["name"].rsplit("-", 1)[0] + "-")
@@ -206,7 +231,10 @@ class Controller:
                 "uid": O.uid_for("pod", meta.get("namespace", ""), base, str(self.rng.random())),
                 "creationTimestamp": now_iso(),
                 "labels": {**(meta.get("labels") or {}), **(template_meta.get("labels") or {})},
-                "annotations": {**(meta.get("annotations") or {}), **(template_meta.get("annotations") or {})},
+                "annotations": {
+                    **(meta.get("annotations") or {}),
+                    **(template_meta.get("annotations") or {}),
+                },
             }
         )
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -223,11 +251,15 @@ class Controller:
         if host_ip is None:
             node = self._scenario_node(spec.get("nodeName"))
             host_ip = O.node_ip(node)
-        pod_ip = st.get("podIP") or pod["metadata"].get("annotations", {}).get("sim.ciliumtui/pod-ip")
+        pod_ip = st.get("podIP") or pod["metadata"].get("annotations", {}).get(
+            "sim.ciliumtui/pod-ip"
+        )
         return O.pod_status(
             state,
             containers=[(c["name"], c.get("image", "")) for c in spec.get("containers") or []],
-            init_containers=[(c["name"], c.get("image", "")) for c in spec.get("initContainers") or []],
+            init_containers=[
+                (c["name"], c.get("image", "")) for c in spec.get("initContainers") or []
+            ],
             host_ip=host_ip,
             pod_ip=host_ip if spec.get("hostNetwork") else pod_ip,
             restarts=restarts,
@@ -263,7 +295,9 @@ class Controller:
         pod = self.store.get(POD, ns, name)
         if pod is None or _container_state(pod) != "crashloop":
             return
-        restarts = max(int(c.get("restartCount", 0)) for c in pod["status"].get("containerStatuses") or [{}])
+        restarts = max(
+            int(c.get("restartCount", 0)) for c in pod["status"].get("containerStatuses") or [{}]
+        )
         if restarts >= 5:
             return
         status = self._status_like(pod, "crashloop", restarts + 1)
@@ -276,7 +310,12 @@ class Controller:
         for pod in self.store.list(POD, None, node=node):
             if _container_state(pod) == "creating":
                 ns, name = pod["metadata"].get("namespace"), pod["metadata"]["name"]
-                self._later(self.delay, lambda ns=ns, name=name: self._settle(ns, name, "running", self._pod_ip_for(ns, name)))
+                self._later(
+                    self.delay,
+                    lambda ns=ns, name=name: self._settle(
+                        ns, name, "running", self._pod_ip_for(ns, name)
+                    ),
+                )
 
     def _pod_ip_for(self, ns: str | None, name: str) -> str | None:
         pod = self.store.get(POD, ns, name)
@@ -289,17 +328,54 @@ class Controller:
             return str(net.network_address + 100 + self.rng.randrange(1, 100))
         return None
 
+    def reconcile_agents(self) -> None:
+        """Give every node that should have an agent (scenario state not "missing") a cilium pod."""
+        ds = self.store.get(R.DAEMONSET.gvk, O.KUBE_SYSTEM, "cilium")
+        if ds is None:
+            return
+        have = {
+            (p.get("spec") or {}).get("nodeName")
+            for p in self.store.list(POD, O.KUBE_SYSTEM)
+            if (p["metadata"].get("labels") or {}).get("k8s-app") == "cilium"
+        }
+        overrides = O.agent_overrides(self.sim.scenario)
+        for node in self.store.list(R.NODE.gvk):
+            name = node["metadata"]["name"]
+            if name in have or O.agent_state_for(self.sim.scenario, name, overrides) == "missing":
+                continue
+            target = O.pod_state_of_agent(O.agent_state_for(self.sim.scenario, name, overrides))
+            pod = O.cilium_pod(
+                self.sim.scenario,
+                self._scenario_node(name),
+                ds,
+                self.rng,
+                "pending",
+                started=now_iso(),
+            )
+            stored = self.store.create(pod)
+            ns, pname = stored["metadata"].get("namespace"), stored["metadata"]["name"]
+            self._later(
+                self.delay,
+                lambda ns=ns, pname=pname, target=target: self._settle(ns, pname, target, None),
+            )
+
     # ------------------------------------------------------------- rollouts
 
     def _template_changed(self, workload: dict[str, Any]) -> None:
         ns = workload["metadata"].get("namespace")
         if workload["kind"] == "Deployment":
             for rs in self.store.list("apps/v1/ReplicaSet", ns):
-                if any(r.get("uid") == workload["metadata"]["uid"] for r in rs["metadata"].get("ownerReferences") or []):
+                if any(
+                    r.get("uid") == workload["metadata"]["uid"]
+                    for r in rs["metadata"].get("ownerReferences") or []
+                ):
                     spec = copy.deepcopy(rs["spec"])
                     labels = spec["template"]["metadata"].get("labels", {})
                     spec["template"] = copy.deepcopy(workload["spec"]["template"])
-                    spec["template"].setdefault("metadata", {})["labels"] = {**spec["template"]["metadata"].get("labels", {}), **{k: v for k, v in labels.items() if k == "pod-template-hash"}}
+                    spec["template"].setdefault("metadata", {})["labels"] = {
+                        **spec["template"]["metadata"].get("labels", {}),
+                        **{k: v for k, v in labels.items() if k == "pod-template-hash"},
+                    }
                     self.store.update({**rs, "spec": spec})
                     self._replace_pods_of(rs)
             return
@@ -324,7 +400,11 @@ class Controller:
         """The pool and mask size from the cilium-config ConfigMap as it is now."""
         cm = self.store.get(R.CONFIGMAP.gvk, O.KUBE_SYSTEM, "cilium-config") or {}
         data = cm.get("data") or {}
-        pool = [c for c in str(data.get("cluster-pool-ipv4-cidr", "10.0.0.0/8")).replace(",", " ").split() if c]
+        pool = [
+            c
+            for c in str(data.get("cluster-pool-ipv4-cidr", "10.0.0.0/8")).replace(",", " ").split()
+            if c
+        ]
         mask = int(data.get("cluster-pool-ipv4-mask-size", 24) or 24)
         return pool, mask
 
@@ -356,11 +436,20 @@ class Controller:
         if node is None:
             return
         cidr = self.next_free_cidr()
-        ip = next((a["address"] for a in node["status"].get("addresses", []) if a["type"] == "InternalIP"), None)
+        ip = next(
+            (
+                a["address"]
+                for a in node["status"].get("addresses", [])
+                if a["type"] == "InternalIP"
+            ),
+            None,
+        )
         obj = O.ciliumnode_object(name, node["metadata"]["uid"], ip, [cidr] if cidr else [])
         obj["metadata"]["uid"] = O.uid_for("ciliumnode", name, str(self.rng.random()))
         if cidr is None:
-            obj["status"]["ipam"]["operator-status"] = {"error": "allocator clusterpool-ipv4 exhausted: no more CIDRs available"}
+            obj["status"]["ipam"]["operator-status"] = {
+                "error": "allocator clusterpool-ipv4 exhausted: no more CIDRs available"
+            }
         self.store.create(obj)
         if name == self.sim.scenario.get("node_name"):
             self.sim._note_fix_event("ciliumnode-recreated")
@@ -415,7 +504,10 @@ class Controller:
         for dep in self.store.list(R.DEPLOYMENT.gvk, O.KUBE_SYSTEM):
             total = ready = 0
             for rs in self.store.list(R.REPLICASET.gvk, O.KUBE_SYSTEM):
-                if any(r.get("uid") == dep["metadata"]["uid"] for r in rs["metadata"].get("ownerReferences") or []):
+                if any(
+                    r.get("uid") == dep["metadata"]["uid"]
+                    for r in rs["metadata"].get("ownerReferences") or []
+                ):
                     t, r = rs_ready.get(rs["metadata"]["uid"], (0, 0))
                     total, ready = total + t, ready + r
             replicas = int((dep.get("spec") or {}).get("replicas", 1))
@@ -430,8 +522,12 @@ class Controller:
                     {
                         "type": "Available",
                         "status": "True" if available else "False",
-                        "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
-                        "message": "Deployment has minimum availability." if available else "Deployment does not have minimum availability.",
+                        "reason": "MinimumReplicasAvailable"
+                        if available
+                        else "MinimumReplicasUnavailable",
+                        "message": "Deployment has minimum availability."
+                        if available
+                        else "Deployment does not have minimum availability.",
                     },
                     {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
                 ],

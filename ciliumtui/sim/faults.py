@@ -35,7 +35,9 @@ class FaultState:
         self.mode = mode
 
 
-def status_body(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def status_body(
+    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "kind": "Status",
         "apiVersion": "v1",
@@ -50,7 +52,9 @@ def status_body(code: int, reason: str, message: str, details: dict[str, Any] | 
     return body
 
 
-def status_response(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> web.Response:
+def status_response(
+    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+) -> web.Response:
     return web.Response(
         status=code,
         body=json.dumps(status_body(code, reason, message, details)).encode(),
@@ -64,7 +68,9 @@ def verb_of(request: web.Request, has_name: bool) -> str:
         if request.query.get("watch") in ("1", "true", "True"):
             return "watch"
         return "get" if has_name else "list"
-    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, method.lower())
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
+        method, method.lower()
+    )
 
 
 def resource_target(path: str) -> tuple[str, str, str | None, str | None] | None:
@@ -131,7 +137,9 @@ def middleware(state: FaultState):
             raise asyncio.CancelledError()
         if mode == "500":
             return status_response(
-                500, "InternalError", "Internal error occurred: etcdserver: request timed out",
+                500,
+                "InternalError",
+                "Internal error occurred: etcdserver: request timed out",
                 {"causes": [{"message": "etcdserver: request timed out"}]},
             )
         if mode == "garbage":

@@ -111,8 +111,13 @@ def _cni_text(name: str) -> str:
     return json.dumps(FOREIGN_CNI, indent=2) + "\n"
 
 
-def build_host_root(scenario: dict[str, Any], root: Path, *, kubeconfig: str | Path | None = None,
-                    agent_pid: int | None = None) -> None:
+def build_host_root(
+    scenario: dict[str, Any],
+    root: Path,
+    *,
+    kubeconfig: str | Path | None = None,
+    agent_pid: int | None = None,
+) -> None:
     """Write the scenario's host files under `root` (created if missing).
 
     kubeconfig: a file whose content becomes etc/rancher/k3s/k3s.yaml (e.g. the
@@ -130,9 +135,14 @@ def build_host_root(scenario: dict[str, Any], root: Path, *, kubeconfig: str | P
     _write(root, "/etc/resolv.conf", resolv)
 
     running = host.get("agent_running", False)
-    mounts = ["/dev/vda1 / ext4 rw,relatime 0 0", "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0"]
+    mounts = [
+        "/dev/vda1 / ext4 rw,relatime 0 0",
+        "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0",
+    ]
     if host.get("cgroup2", True):
-        mounts.append("cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime,nsdelegate 0 0")
+        mounts.append(
+            "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime,nsdelegate 0 0"
+        )
     if host.get("bpffs", True):
         mounts.append("bpf /sys/fs/bpf bpf rw,nosuid,nodev,noexec,relatime,mode=700 0 0")
     if running is True and host.get("cgroup2", True):
@@ -149,12 +159,22 @@ def build_host_root(scenario: dict[str, Any], root: Path, *, kubeconfig: str | P
         unit = k3s.get("unit", "k3s")
         role = "agent" if unit == "k3s-agent" else "server"
         flags = " \\\n".join(f"\t'{f}'" for f in k3s.get("exec_flags") or [])
-        _write(root, f"/etc/systemd/system/{unit}.service",
-               K3S_UNIT.format(unit=unit, role=role, flags=flags))
+        _write(
+            root,
+            f"/etc/systemd/system/{unit}.service",
+            K3S_UNIT.format(unit=unit, role=role, flags=flags),
+        )
         if k3s.get("stop_hook"):
-            _write(root, f"/etc/systemd/system/{unit}.service.d/20-cilium-cleanup.conf", STOP_HOOK_DROPIN)
-        _write(root, "/etc/rancher/k3s/config.yaml",
-               yaml.safe_dump(k3s.get("config") or {}, sort_keys=False))
+            _write(
+                root,
+                f"/etc/systemd/system/{unit}.service.d/20-cilium-cleanup.conf",
+                STOP_HOOK_DROPIN,
+            )
+        _write(
+            root,
+            "/etc/rancher/k3s/config.yaml",
+            yaml.safe_dump(k3s.get("config") or {}, sort_keys=False),
+        )
         kube_text = Path(kubeconfig).read_text() if kubeconfig else DEFAULT_KUBECONFIG
         _write(root, "/etc/rancher/k3s/k3s.yaml", kube_text)
 

@@ -103,8 +103,12 @@ def substitute(text: str, values: dict[str, str]) -> str:
     return pattern.sub(lambda m: values[m.group(1)], text)
 
 
-def render_restore(tables: list[_Table], want_cilium: bool, want_kube: bool,
-                   extra: dict[str, tuple[list[str], list[str]]] | None = None) -> str:
+def render_restore(
+    tables: list[_Table],
+    want_cilium: bool,
+    want_kube: bool,
+    extra: dict[str, tuple[list[str], list[str]]] | None = None,
+) -> str:
     """iptables-restore input holding the selected parts (+ extra chains/rules per table)."""
     extra = extra or {}
     out: list[str] = []
@@ -156,8 +160,9 @@ def iptables_texts(scenario: dict[str, Any]) -> dict[str, str]:
     return texts
 
 
-def _sample_values(scenario: dict[str, Any], cil: dict[str, Any], cluster: dict[str, Any],
-                   net: dict[str, Any]) -> dict[str, str]:
+def _sample_values(
+    scenario: dict[str, Any], cil: dict[str, Any], cluster: dict[str, Any], net: dict[str, Any]
+) -> dict[str, str]:
     values: dict[str, str] = {}
     if cil.get("pod_cidr"):
         values[SAMPLE_POD_CIDR] = str(cil["pod_cidr"])
@@ -285,7 +290,9 @@ def _run(argv: list[str], stdin: str, what: str) -> None:
 
 def _check_netns(netns: str) -> None:
     if "/" in netns or not Path(f"/run/netns/{netns}").exists():
-        raise CiliumtuiError(f"network namespace {netns} does not exist (create it with `ip netns add`)")
+        raise CiliumtuiError(
+            f"network namespace {netns} does not exist (create it with `ip netns add`)"
+        )
 
 
 def restore(netns: str, backend: str, text: str, family: int = 4) -> None:

@@ -10,6 +10,7 @@ always produces the same cluster.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import random
@@ -30,9 +31,11 @@ CILIUM_INIT_CONTAINERS = (
     "install-cni-binaries",
 )
 _ALNUM = string.ascii_lowercase + string.digits
-_BOOT = datetime(2026, 1, 5, 8, 0, 0, tzinfo=timezone.utc)  # when the simulated cluster was born
+# When the simulated cluster was born: two days ago, on the hour (ages read "2d").
+_BOOT = (datetime.now(timezone.utc) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
 
 
+@functools.lru_cache(maxsize=64)
 def ts(minutes: float = 0) -> str:
     return (_BOOT + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -46,8 +49,21 @@ def uid_for(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "ciliumtui-sim/" + "/".join(parts)))
 
 
+_PAIRS = [a + b for a in _ALNUM for b in _ALNUM]
+
+
 def suffix(rng: random.Random, n: int = 5) -> str:
-    return "".join(rng.choice(_ALNUM) for _ in range(n))
+    """Random [a-z0-9]{n}, like the suffix of a controller-made pod name."""
+    if n != 5:
+        return "".join(rng.choices(_ALNUM, k=n))
+    r = rng.getrandbits(32)  # table lookups: this runs once per pod of a 100k-pod cluster
+    return _PAIRS[r % 1296] + _PAIRS[(r // 1296) % 1296] + _ALNUM[(r // 1679616) % 36]
+
+
+def random_uid(rng: random.Random) -> str:
+    """A uuid4-shaped uid from `rng` (reproducible, and 5x faster than uuid.UUID)."""
+    h = f"{rng.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
 
 
 def template_hash(template: dict[str, Any]) -> str:
@@ -69,7 +85,9 @@ def owner_ref(kind: str, name: str, uid: str, api_version: str = "apps/v1") -> d
 # ------------------------------------------------------------------- pod status
 
 
-def _container_status(name: str, image: str, state: str, restarts: int, started: str) -> dict[str, Any]:
+def _container_status(
+    name: str, image: str, state: str, restarts: int, started: str
+) -> dict[str, Any]:
     """One containerStatus for state running | not-ready | crashloop | creating | initializing."""
     cs: dict[str, Any] = {
         "name": name,
@@ -145,11 +163,34 @@ def pod_status(
     controller, init containers still running.
     """
     started = started or ts()
+    status = dict(_base_status(state, tuple(containers), tuple(init_containers), restarts, started))
+    if host_ip:
+        status["hostIP"] = host_ip
+        status["hostIPs"] = [{"ip": host_ip}]
+    if pod_ip and state != "pending" and state != "creating":
+        status["podIP"] = pod_ip
+        status["podIPs"] = [{"ip": pod_ip}]
+    return status
+
+
+@functools.lru_cache(maxsize=512)
+def _base_status(
+    state: str,
+    containers: tuple[tuple[str, str], ...],
+    init_containers: tuple[tuple[str, str], ...],
+    restarts: int,
+    started: str,
+) -> dict[str, Any]:
+    """The address-free part of a pod status. Shared between pods: never mutate it
+    (the store's contract: stored objects are replaced, not edited)."""
     ready = state == "running"
     phase = "Pending" if state in ("creating", "pending") else "Running"
     cstate = {"pending": "initializing"}.get(state, state)
     conds = [
-        {"type": "PodReadyToStartContainers", "status": "False" if state in ("creating", "pending") else "True"},
+        {
+            "type": "PodReadyToStartContainers",
+            "status": "False" if state in ("creating", "pending") else "True",
+        },
         {"type": "Initialized", "status": "False" if state == "pending" else "True"},
         {"type": "Ready", "status": str(ready)},
         {"type": "ContainersReady", "status": str(ready)},
@@ -173,12 +214,6 @@ def pod_status(
         status["initContainerStatuses"] = [
             _init_status(n, img, state != "pending", started) for n, img in init_containers
         ]
-    if host_ip:
-        status["hostIP"] = host_ip
-        status["hostIPs"] = [{"ip": host_ip}]
-    if pod_ip and state != "pending" and state != "creating":
-        status["podIP"] = pod_ip
-        status["podIPs"] = [{"ip": pod_ip}]
     return status
 
 
@@ -255,19 +290,31 @@ def operator_image(version: str) -> str:
     return f"quay.io/cilium/operator-generic:v{version.lstrip('v')}"
 
 
-def agent_state_for(scenario: dict[str, Any], node_name: str) -> str:
+def agent_overrides(scenario: dict[str, Any]) -> dict[str, str]:
+    """Per-node `agent:` states given in cluster.nodes."""
+    return {
+        n["name"]: str(n["agent"]) for n in scenario["cluster"].get("nodes") or [] if n.get("agent")
+    }
+
+
+def agent_state_for(
+    scenario: dict[str, Any], node_name: str, overrides: dict[str, str] | None = None
+) -> str:
     """ready | not-ready | crashloop | missing for the cilium agent pod on `node_name`."""
     cl = scenario["cluster"]
-    for n in cl.get("nodes") or []:
-        if n.get("name") == node_name and n.get("agent"):
-            return str(n["agent"])
+    if overrides is None:
+        overrides = agent_overrides(scenario)
+    if node_name in overrides:
+        return overrides[node_name]
     if node_name == scenario.get("node_name"):
         return str((cl.get("cilium") or {}).get("agent", "ready"))
     return "ready"
 
 
 def pod_state_of_agent(agent: str) -> str:
-    return {"ready": "running", "not-ready": "not-ready", "crashloop": "crashloop"}.get(agent, "running")
+    return {"ready": "running", "not-ready": "not-ready", "crashloop": "crashloop"}.get(
+        agent, "running"
+    )
 
 
 def cilium_pod(
@@ -279,11 +326,17 @@ def cilium_pod(
     *,
     restarts: int = 0,
     started: str | None = None,
+    revision: str | None = None,
 ) -> dict[str, Any]:
     version = str(scenario["cluster"]["cilium"]["version"])
     image = cilium_image(version)
     tmpl_labels = ds["spec"]["template"]["metadata"]["labels"]
-    labels = {**tmpl_labels, "controller-revision-hash": template_hash(ds["spec"]["template"]), "pod-template-generation": str(ds["metadata"].get("generation", 1))}
+    revision = revision or template_hash(ds["spec"]["template"])
+    labels = {
+        **tmpl_labels,
+        "controller-revision-hash": revision,
+        "pod-template-generation": str(ds["metadata"].get("generation", 1)),
+    }
     ip = node_ip(node)
     return make_pod(
         name=f"cilium-{suffix(rng)}",
@@ -303,7 +356,9 @@ def cilium_pod(
     )
 
 
-def _daemonset(name: str, labels: dict[str, str], image: str, container: str, version_label: str) -> dict[str, Any]:
+def _daemonset(
+    name: str, labels: dict[str, str], image: str, container: str, version_label: str
+) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -324,12 +379,23 @@ def _daemonset(name: str, labels: dict[str, str], image: str, container: str, ve
             },
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 2}},
         },
-        "status": {},
+        # Filled by the controller; these four are required by the typed client.
+        "status": {
+            "currentNumberScheduled": 0,
+            "desiredNumberScheduled": 0,
+            "numberMisscheduled": 0,
+            "numberReady": 0,
+        },
     }
 
 
 def _deployment(
-    name: str, labels: dict[str, str], image: str, container: str, replicas: int, selector: dict[str, str]
+    name: str,
+    labels: dict[str, str],
+    image: str,
+    container: str,
+    replicas: int,
+    selector: dict[str, str],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     template = {
         "metadata": {"labels": dict(labels), "annotations": {}},
@@ -366,9 +432,15 @@ def _deployment(
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {**selector, "pod-template-hash": h[:9]}},
-            "template": {**template, "metadata": {**template["metadata"], "labels": {**labels, "pod-template-hash": h[:9]}}},
+            "template": {
+                **template,
+                "metadata": {
+                    **template["metadata"],
+                    "labels": {**labels, "pod-template-hash": h[:9]},
+                },
+            },
         },
-        "status": {},
+        "status": {"replicas": replicas},
     }
     return dep, rs
 
@@ -405,18 +477,41 @@ def node_object(scenario: dict[str, Any], n: dict[str, Any], index: int) -> dict
         spec["unschedulable"] = True
     pods = str(n.get("max_pods", 110))
     ready = bool(n.get("ready", True))
-    kernel = (scenario.get("host") or {}).get("kernel", "6.1.0-18-amd64") if name == scenario.get("node_name") else "6.1.0-18-amd64"
+    kernel = (
+        (scenario.get("host") or {}).get("kernel", "6.1.0-18-amd64")
+        if name == scenario.get("node_name")
+        else "6.1.0-18-amd64"
+    )
     return {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": name, "uid": uid_for("node", name), "labels": labels, "creationTimestamp": ts(index)},
+        "metadata": {
+            "name": name,
+            "uid": uid_for("node", name),
+            "labels": labels,
+            "creationTimestamp": ts(index),
+        },
         "spec": spec,
         "status": {
             "addresses": addresses,
-            "allocatable": {"cpu": "4", "memory": "8029628Ki", "pods": pods, "ephemeral-storage": "48000000Ki"},
-            "capacity": {"cpu": "4", "memory": "8131904Ki", "pods": pods, "ephemeral-storage": "49000000Ki"},
+            "allocatable": {
+                "cpu": "4",
+                "memory": "8029628Ki",
+                "pods": pods,
+                "ephemeral-storage": "48000000Ki",
+            },
+            "capacity": {
+                "cpu": "4",
+                "memory": "8131904Ki",
+                "pods": pods,
+                "ephemeral-storage": "49000000Ki",
+            },
             "conditions": [
-                {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
+                {
+                    "type": "MemoryPressure",
+                    "status": "False",
+                    "reason": "KubeletHasSufficientMemory",
+                },
                 {"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure"},
                 {"type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID"},
                 {
@@ -430,6 +525,10 @@ def node_object(scenario: dict[str, Any], n: dict[str, Any], index: int) -> dict
             ],
             "nodeInfo": {
                 "architecture": "amd64",
+                # required by the typed client (its models reject a NodeSystemInfo without them)
+                "bootID": uid_for("boot", name),
+                "machineID": uid_for("machine", name).replace("-", ""),
+                "systemUUID": uid_for("system", name),
                 "containerRuntimeVersion": "containerd://1.7.23-k3s2",
                 "kernelVersion": kernel,
                 "kubeProxyVersion": kube_version,
@@ -457,12 +556,19 @@ def _taint(t: Any) -> dict[str, Any]:
     return out
 
 
-def ciliumnode_object(name: str, node_uid: str, internal_ip: str | None, pod_cidrs: list[str]) -> dict[str, Any]:
+def ciliumnode_object(
+    name: str, node_uid: str, internal_ip: str | None, pod_cidrs: list[str]
+) -> dict[str, Any]:
     addresses = [{"ip": internal_ip, "type": "InternalIP"}] if internal_ip else []
     if pod_cidrs:
         net = ipaddress.ip_network(pod_cidrs[0], strict=False)
         # cilium_host takes an address inside the node's CIDR.
-        addresses.append({"ip": str(net.network_address + min(183, net.num_addresses - 2)), "type": "CiliumInternalIP"})
+        addresses.append(
+            {
+                "ip": str(net.network_address + min(183, net.num_addresses - 2)),
+                "type": "CiliumInternalIP",
+            }
+        )
     return {
         "apiVersion": "cilium.io/v2",
         "kind": "CiliumNode",
@@ -470,15 +576,28 @@ def ciliumnode_object(name: str, node_uid: str, internal_ip: str | None, pod_cid
             "name": name,
             "uid": uid_for("ciliumnode", name, *pod_cidrs),
             "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
-            "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": node_uid}],
+            "ownerReferences": [
+                {"apiVersion": "v1", "kind": "Node", "name": name, "uid": node_uid}
+            ],
             "generation": 1,
         },
-        "spec": {"addresses": addresses, "ipam": {"podCIDRs": list(pod_cidrs), "pools": {}}, "health": {}},
+        "spec": {
+            "addresses": addresses,
+            "ipam": {"podCIDRs": list(pod_cidrs), "pools": {}},
+            "health": {},
+        },
         "status": {"ipam": {"operator-status": {}}},
     }
 
 
-def _service(name: str, namespace: str, cluster_ip: str, ports: list[dict[str, Any]], labels: dict[str, str], selector: dict[str, str] | None) -> dict[str, Any]:
+def _service(
+    name: str,
+    namespace: str,
+    cluster_ip: str,
+    ports: list[dict[str, Any]],
+    labels: dict[str, str],
+    selector: dict[str, str] | None,
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "type": "ClusterIP",
         "clusterIP": cluster_ip,
@@ -492,7 +611,13 @@ def _service(name: str, namespace: str, cluster_ip: str, ports: list[dict[str, A
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace, "uid": uid_for("svc", namespace, name), "labels": labels, "creationTimestamp": ts()},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": uid_for("svc", namespace, name),
+            "labels": labels,
+            "creationTimestamp": ts(),
+        },
         "spec": spec,
         "status": {"loadBalancer": {}},
     }
@@ -518,7 +643,11 @@ def _lb_pool(pool: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": R.METALLB_POOL.group_version,
         "kind": "IPAddressPool",
-        "metadata": {"name": pool["name"], "namespace": pool.get("namespace", "metallb-system"), "generation": 1},
+        "metadata": {
+            "name": pool["name"],
+            "namespace": pool.get("namespace", "metallb-system"),
+            "generation": 1,
+        },
         "spec": {"addresses": cidrs, "autoAssign": True},
     }
 
@@ -546,18 +675,31 @@ def _pick_node(scenario: dict[str, Any], ip: str | None) -> dict[str, Any] | Non
     return this_node(scenario) or (nodes[0] if nodes else None)
 
 
-def workload_pod(scenario: dict[str, Any], spec: dict[str, Any], index: int, owners: dict[tuple[str, str, str], dict[str, Any]]) -> dict[str, Any]:
+def workload_pod(
+    scenario: dict[str, Any],
+    spec: dict[str, Any],
+    index: int,
+    owners: dict[tuple[str, str, str], dict[str, Any]],
+) -> dict[str, Any]:
     """A pod from the scenario's `pods:` list (owner "ReplicaSet/x", "DaemonSet/x", "none")."""
     ns = spec.get("namespace", "default")
     node_name = spec.get("node") or scenario.get("node_name")
-    node = next((n for n in nodes_of(scenario) if n.get("name") == node_name), None) or {"name": node_name}
+    node = next((n for n in nodes_of(scenario) if n.get("name") == node_name), None) or {
+        "name": node_name
+    }
     mirror = bool(spec.get("mirror"))
     host_network = bool(spec.get("host_network") or mirror)
     owner = None
     owner_text = str(spec.get("owner") or "none")
     annotations: dict[str, str] = {}
     if mirror:
-        owner = {"apiVersion": "v1", "kind": "Node", "name": node_name, "uid": uid_for("node", node_name), "controller": True}
+        owner = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "name": node_name,
+            "uid": uid_for("node", node_name),
+            "controller": True,
+        }
         annotations["kubernetes.io/config.mirror"] = hashlib.md5(spec["name"].encode()).hexdigest()
         annotations["kubernetes.io/config.source"] = "file"
     elif owner_text.lower() != "none" and "/" in owner_text:
@@ -611,26 +753,59 @@ def _workload_owners(scenario: dict[str, Any]) -> dict[tuple[str, str, str], dic
             continue
         api = "batch/v1" if kind == "Job" else "apps/v1"
         app = name.rsplit("-", 1)[0] if kind == "ReplicaSet" else name
-        spec: dict[str, Any] = {"selector": {"matchLabels": {"app": app}}, "template": {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": app, "image": f"registry.example/{app}:1.0"}]}}}
+        spec: dict[str, Any] = {
+            "selector": {"matchLabels": {"app": app}},
+            "template": {
+                "metadata": {"labels": {"app": app}},
+                "spec": {"containers": [{"name": app, "image": f"registry.example/{app}:1.0"}]},
+            },
+        }
         if kind == "ReplicaSet":
             spec["replicas"] = n
         owners[(kind, ns, name)] = {
             "apiVersion": api,
             "kind": kind,
-            "metadata": {"name": name, "namespace": ns, "uid": uid_for(kind, ns, name), "labels": {"app": app}, "generation": 1, "creationTimestamp": ts()},
+            "metadata": {
+                "name": name,
+                "namespace": ns,
+                "uid": uid_for(kind, ns, name),
+                "labels": {"app": app},
+                "generation": 1,
+                "creationTimestamp": ts(),
+            },
             "spec": spec,
-            "status": {},
+            "status": _owner_status(kind, n),
         }
     return owners
 
 
-def build_objects(scenario: dict[str, Any], *, dns_addr: tuple[str, int] | None = None) -> list[dict[str, Any]]:
+def _owner_status(kind: str, pods: int) -> dict[str, Any]:
+    """A settled status with the fields the typed client requires for the kind."""
+    if kind == "ReplicaSet":
+        return {"replicas": pods, "readyReplicas": pods, "availableReplicas": pods}
+    if kind == "DaemonSet":
+        return {
+            "currentNumberScheduled": pods,
+            "desiredNumberScheduled": pods,
+            "numberMisscheduled": 0,
+            "numberReady": pods,
+        }
+    return {}
+
+
+def build_objects(
+    scenario: dict[str, Any], *, dns_addr: tuple[str, int] | None = None
+) -> list[dict[str, Any]]:
     """Every object of the scenario's cluster.
 
     dns_addr: where the DNS responder really listens when it is not in a netns;
     the kube-dns Service and the CoreDNS pods then point there (docs/scenarios.md).
     """
+    from . import generate
+
     cl = scenario["cluster"]
+    if cl.get("scale"):
+        generate.expand(scenario)
     rng = random.Random(scenario.get("id", "scenario"))
     out: list[dict[str, Any]] = []
     namespaces = {"default", KUBE_SYSTEM, "kube-public", "kube-node-lease"}
@@ -646,7 +821,12 @@ def build_objects(scenario: dict[str, Any], *, dns_addr: tuple[str, int] | None 
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": "cilium-config", "namespace": KUBE_SYSTEM, "uid": uid_for("cm", "cilium-config"), "creationTimestamp": ts()},
+            "metadata": {
+                "name": "cilium-config",
+                "namespace": KUBE_SYSTEM,
+                "uid": uid_for("cm", "cilium-config"),
+                "creationTimestamp": ts(),
+            },
             "data": {str(k): _cm_value(v) for k, v in (cilium.get("config") or {}).items()},
         }
     )
@@ -657,22 +837,38 @@ def build_objects(scenario: dict[str, Any], *, dns_addr: tuple[str, int] | None 
         "cilium-agent",
         "cilium",
     )
-    ds["spec"]["template"]["spec"]["initContainers"] = [{"name": n, "image": cilium_image(version)} for n in CILIUM_INIT_CONTAINERS]
+    ds["spec"]["template"]["spec"]["initContainers"] = [
+        {"name": n, "image": cilium_image(version)} for n in CILIUM_INIT_CONTAINERS
+    ]
     out.append(ds)
     restarts = int(cilium.get("restarts", 0))
+    overrides = agent_overrides(scenario)
+    revision = template_hash(ds["spec"]["template"])
     for n in nodes:
-        agent = agent_state_for(scenario, n["name"])
+        agent = agent_state_for(scenario, n["name"], overrides)
         if agent == "missing":
             continue
         state = pod_state_of_agent(agent)
         r = restarts if restarts else (17 if state == "crashloop" else 0)
-        out.append(cilium_pod(scenario, n, ds, rng, state, restarts=r))
+        out.append(cilium_pod(scenario, n, ds, rng, state, restarts=r, revision=revision))
 
     op = cilium.get("operator") or {}
     replicas = int(op.get("replicas", 1))
     available = int(op.get("available", replicas))
-    op_labels = {"io.cilium/app": "operator", "name": "cilium-operator", "app.kubernetes.io/name": "cilium-operator", "app.kubernetes.io/part-of": "cilium"}
-    dep, rs = _deployment("cilium-operator", op_labels, operator_image(version), "cilium-operator", replicas, {"io.cilium/app": "operator", "name": "cilium-operator"})
+    op_labels = {
+        "io.cilium/app": "operator",
+        "name": "cilium-operator",
+        "app.kubernetes.io/name": "cilium-operator",
+        "app.kubernetes.io/part-of": "cilium",
+    }
+    dep, rs = _deployment(
+        "cilium-operator",
+        op_labels,
+        operator_image(version),
+        "cilium-operator",
+        replicas,
+        {"io.cilium/app": "operator", "name": "cilium-operator"},
+    )
     out += [dep, rs]
     for i in range(replicas):
         n = nodes[i % len(nodes)] if nodes else {"name": None}
@@ -692,9 +888,10 @@ def build_objects(scenario: dict[str, Any], *, dns_addr: tuple[str, int] | None 
             )
         )
 
+    ips = {n.get("name"): node_ip(n) for n in nodes}
     for cn in ciliumnodes_of(scenario):
         node_uid = uid_for("node", cn["name"])
-        ip = next((node_ip(n) for n in nodes if n.get("name") == cn["name"]), None)
+        ip = ips.get(cn["name"])
         out.append(ciliumnode_object(cn["name"], node_uid, ip, cn["pod_cidrs"]))
     out.append(R.crd_object(R.CILIUMNODE))
     out.append(R.crd_object(R.CILIUM_LB_POOL))
@@ -721,7 +918,13 @@ def build_objects(scenario: dict[str, Any], *, dns_addr: tuple[str, int] | None 
 
     if cl.get("kube_proxy"):
         kube_version = str(cl.get("kubernetes_version", "v1.31.4")).split("+")[0]
-        kp = _daemonset("kube-proxy", {"k8s-app": "kube-proxy"}, f"registry.k8s.io/kube-proxy:{kube_version}", "kube-proxy", "kubernetes")
+        kp = _daemonset(
+            "kube-proxy",
+            {"k8s-app": "kube-proxy"},
+            f"registry.k8s.io/kube-proxy:{kube_version}",
+            "kube-proxy",
+            "kubernetes",
+        )
         out.append(kp)
         for n in nodes:
             out.append(
@@ -743,13 +946,21 @@ def build_objects(scenario: dict[str, Any], *, dns_addr: tuple[str, int] | None 
     out += list(owners.values())
     for i, p in enumerate(cl.get("pods") or []):
         out.append(workload_pod(scenario, p, i, owners))
+    if cl.get("scale"):
+        out.extend(generate.scale_pods(scenario))
+        namespaces.update(generate.scale_namespaces(scenario))
 
     for ns in sorted(namespaces):
         out.append(
             {
                 "apiVersion": "v1",
                 "kind": "Namespace",
-                "metadata": {"name": ns, "uid": uid_for("ns", ns), "labels": {"kubernetes.io/metadata.name": ns}, "creationTimestamp": ts()},
+                "metadata": {
+                    "name": ns,
+                    "uid": uid_for("ns", ns),
+                    "labels": {"kubernetes.io/metadata.name": ns},
+                    "creationTimestamp": ts(),
+                },
                 "spec": {"finalizers": ["kubernetes"]},
                 "status": {"phase": "Active"},
             }
@@ -781,8 +992,7 @@ def ciliumnodes_of(scenario: dict[str, Any]) -> list[dict[str, Any]]:
             out.append({"name": n["name"], "pod_cidrs": [str(c) for c in cidrs]})
         return out
     return [
-        {"name": c["name"], "pod_cidrs": [str(x) for x in (c.get("pod_cidrs") or [])]}
-        for c in spec
+        {"name": c["name"], "pod_cidrs": [str(x) for x in (c.get("pod_cidrs") or [])]} for c in spec
     ]
 
 
@@ -790,7 +1000,9 @@ def coredns_port(dns_addr: tuple[str, int] | None) -> int:
     return dns_addr[1] if dns_addr else 53
 
 
-def _coredns(scenario: dict[str, Any], rng: random.Random, dns_addr: tuple[str, int] | None) -> list[dict[str, Any]]:
+def _coredns(
+    scenario: dict[str, Any], rng: random.Random, dns_addr: tuple[str, int] | None
+) -> list[dict[str, Any]]:
     cl = scenario["cluster"]
     cd = cl.get("coredns") or {}
     replicas = int(cd.get("replicas", 1))
@@ -839,7 +1051,11 @@ def _coredns(scenario: dict[str, Any], rng: random.Random, dns_addr: tuple[str, 
                 {"name": "dns-tcp", "port": port, "protocol": "TCP", "targetPort": port},
                 {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
             ],
-            {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"},
+            {
+                "k8s-app": "kube-dns",
+                "kubernetes.io/cluster-service": "true",
+                "kubernetes.io/name": "CoreDNS",
+            },
             labels,
         )
     )

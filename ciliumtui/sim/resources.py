@@ -48,22 +48,42 @@ NODE = Resource("", "v1", "Node", "nodes", False, ("no",))
 NAMESPACE = Resource("", "v1", "Namespace", "namespaces", False, ("ns",))
 SERVICE = Resource("", "v1", "Service", "services", True, ("svc",))
 CONFIGMAP = Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",))
+EVENT = Resource(
+    "", "v1", "Event", "events", True, ("ev",)
+)  # always empty: `kubectl describe` lists them
 DAEMONSET = Resource("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",))
 DEPLOYMENT = Resource("apps", "v1", "Deployment", "deployments", True, ("deploy",))
 REPLICASET = Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",))
 CRD = Resource(
-    "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False,
+    "apiextensions.k8s.io",
+    "v1",
+    "CustomResourceDefinition",
+    "customresourcedefinitions",
+    False,
     ("crd", "crds"),
 )
 CILIUMNODE = Resource("cilium.io", "v2", "CiliumNode", "ciliumnodes", False, ("cn", "ciliumn"))
 CILIUM_LB_POOL = Resource(
-    "cilium.io", "v2alpha1", "CiliumLoadBalancerIPPool", "ciliumloadbalancerippools", False,
+    "cilium.io",
+    "v2alpha1",
+    "CiliumLoadBalancerIPPool",
+    "ciliumloadbalancerippools",
+    False,
     ("ippools", "ippool", "lbippool", "lbippools"),
 )
 METALLB_POOL = Resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools", True)
 
 BUILTIN: tuple[Resource, ...] = (
-    POD, NODE, NAMESPACE, SERVICE, CONFIGMAP, DAEMONSET, DEPLOYMENT, REPLICASET, CRD,
+    POD,
+    NODE,
+    NAMESPACE,
+    SERVICE,
+    CONFIGMAP,
+    EVENT,
+    DAEMONSET,
+    DEPLOYMENT,
+    REPLICASET,
+    CRD,
 )
 # Custom kinds: served only while their CustomResourceDefinition exists in the store,
 # so an absent CRD gives 404 like a real apiserver.

@@ -126,7 +126,9 @@ def _read_builtin(scenario_id: str) -> tuple[str, str]:
 def _read(id_or_path: str | Path) -> tuple[str, str]:
     """The text of a scenario and the name used in error messages."""
     text_id = str(id_or_path)
-    looks_like_path = isinstance(id_or_path, Path) or "/" in text_id or text_id.endswith((".yaml", ".yml"))
+    looks_like_path = (
+        isinstance(id_or_path, Path) or "/" in text_id or text_id.endswith((".yaml", ".yml"))
+    )
     if looks_like_path:
         p = Path(text_id)
         try:

@@ -15,6 +15,7 @@ Watchers live on an event loop; events reach them with call_soon_threadsafe.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import threading
 import uuid
@@ -64,10 +65,8 @@ class Watcher:
             return
         if self.namespace is not None and ev.obj["metadata"].get("namespace", "") != self.namespace:
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the watch is over
             self.loop.call_soon_threadsafe(self.queue.put_nowait, ev)
-        except RuntimeError:  # the loop is closed: the watch is over
-            pass
 
 
 class Store:
@@ -148,8 +147,11 @@ class Store:
     def _stamp(self, obj: dict[str, Any], rv: int) -> dict[str, Any]:
         meta = dict(obj["metadata"])
         meta["resourceVersion"] = str(rv)
-        meta.setdefault("uid", str(uuid.uuid4()))
-        meta.setdefault("creationTimestamp", now_iso())
+        # Not setdefault: building a uuid and a timestamp per object is the cost of bulk loads.
+        if "uid" not in meta:
+            meta["uid"] = str(uuid.uuid4())
+        if "creationTimestamp" not in meta:
+            meta["creationTimestamp"] = now_iso()
         if obj.get("kind") != "Namespace" and "namespace" in meta and not meta["namespace"]:
             del meta["namespace"]
         return {**obj, "metadata": meta}
@@ -169,10 +171,17 @@ class Store:
     def load(self, objs: Iterable[dict[str, Any]]) -> int:
         """Bulk create without history or events (building a scenario); returns the count."""
         n = 0
+        stamp = now_iso()
         with self._lock:
             for obj in objs:
-                stored = self._stamp(obj, self._bump())
-                self._index(stored, gvk_of(obj))
+                # Takes ownership of `obj`: stamped in place, no copy (100k-pod clusters).
+                meta = obj["metadata"]
+                meta["resourceVersion"] = str(self._bump())
+                if "uid" not in meta:
+                    meta["uid"] = str(uuid.uuid4())
+                if "creationTimestamp" not in meta:
+                    meta["creationTimestamp"] = stamp
+                self._index(obj, f"{obj['apiVersion']}/{obj['kind']}")
                 n += 1
         return n
 
@@ -185,7 +194,9 @@ class Store:
             if old is None:
                 return self.create(obj)
             rv = self._bump()
-            keep = {k: old["metadata"][k] for k in ("uid", "creationTimestamp") if k in old["metadata"]}
+            keep = {
+                k: old["metadata"][k] for k in ("uid", "creationTimestamp") if k in old["metadata"]
+            }
             stored = self._stamp({**obj, "metadata": {**meta, **keep}}, rv)
             self._unindex(old, gvk)
             self._index(stored, gvk)

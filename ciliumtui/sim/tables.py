@@ -131,13 +131,25 @@ def _deploy_cells(o: Obj) -> list[Any]:
 def _svc_cells(o: Obj) -> list[Any]:
     spec = o.get("spec") or {}
     ports = ",".join(f"{p['port']}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or [])
-    return [o["metadata"]["name"], spec.get("type", "ClusterIP"), spec.get("clusterIP", ""), "<none>", ports or "<none>", _age(o)]
+    return [
+        o["metadata"]["name"],
+        spec.get("type", "ClusterIP"),
+        spec.get("clusterIP", ""),
+        "<none>",
+        ports or "<none>",
+        _age(o),
+    ]
 
 
 def _cn_cells(o: Obj) -> list[Any]:
     addrs = (o.get("spec") or {}).get("addresses") or []
     by = {a.get("type"): a.get("ip") for a in addrs}
-    return [o["metadata"]["name"], by.get("CiliumInternalIP", ""), by.get("InternalIP", ""), _age(o)]
+    return [
+        o["metadata"]["name"],
+        by.get("CiliumInternalIP", ""),
+        by.get("InternalIP", ""),
+        _age(o),
+    ]
 
 
 def _default_cells(o: Obj) -> list[Any]:
@@ -150,23 +162,63 @@ def _col(name: str, typ: str = "string", priority: int = 0, fmt: str = "") -> di
 
 _COLUMNS: dict[str, tuple[list[dict[str, Any]], Callable[[Obj], list[Any]]]] = {
     "Pod": (
-        [_col("Name", fmt="name"), _col("Ready"), _col("Status"), _col("Restarts", "string"), _col("Age"), _col("IP", priority=1), _col("Node", priority=1)],
+        [
+            _col("Name", fmt="name"),
+            _col("Ready"),
+            _col("Status"),
+            _col("Restarts", "string"),
+            _col("Age"),
+            _col("IP", priority=1),
+            _col("Node", priority=1),
+        ],
         _pod_cells,
     ),
     "Node": (
-        [_col("Name", fmt="name"), _col("Status"), _col("Roles"), _col("Age"), _col("Version"), _col("Internal-IP", priority=1), _col("External-IP", priority=1), _col("OS-Image", priority=1), _col("Kernel-Version", priority=1)],
+        [
+            _col("Name", fmt="name"),
+            _col("Status"),
+            _col("Roles"),
+            _col("Age"),
+            _col("Version"),
+            _col("Internal-IP", priority=1),
+            _col("External-IP", priority=1),
+            _col("OS-Image", priority=1),
+            _col("Kernel-Version", priority=1),
+        ],
         _node_cells,
     ),
     "DaemonSet": (
-        [_col("Name", fmt="name"), _col("Desired", "integer"), _col("Current", "integer"), _col("Ready", "integer"), _col("Up-to-date", "integer"), _col("Available", "integer"), _col("Node Selector"), _col("Age")],
+        [
+            _col("Name", fmt="name"),
+            _col("Desired", "integer"),
+            _col("Current", "integer"),
+            _col("Ready", "integer"),
+            _col("Up-to-date", "integer"),
+            _col("Available", "integer"),
+            _col("Node Selector"),
+            _col("Age"),
+        ],
         _ds_cells,
     ),
     "Deployment": (
-        [_col("Name", fmt="name"), _col("Ready"), _col("Up-to-date", "integer"), _col("Available", "integer"), _col("Age")],
+        [
+            _col("Name", fmt="name"),
+            _col("Ready"),
+            _col("Up-to-date", "integer"),
+            _col("Available", "integer"),
+            _col("Age"),
+        ],
         _deploy_cells,
     ),
     "Service": (
-        [_col("Name", fmt="name"), _col("Type"), _col("Cluster-IP"), _col("External-IP"), _col("Port(s)"), _col("Age")],
+        [
+            _col("Name", fmt="name"),
+            _col("Type"),
+            _col("Cluster-IP"),
+            _col("External-IP"),
+            _col("Port(s)"),
+            _col("Age"),
+        ],
         _svc_cells,
     ),
     "CiliumNode": (
@@ -176,7 +228,13 @@ _COLUMNS: dict[str, tuple[list[dict[str, Any]], Callable[[Obj], list[Any]]]] = {
 }
 
 
-def table(kind: str, objs: list[Obj], resource_version: str, include: str = "Metadata", cont: str | None = None) -> Obj:
+def table(
+    kind: str,
+    objs: list[Obj],
+    resource_version: str,
+    include: str = "Metadata",
+    cont: str | None = None,
+) -> Obj:
     cols, cells = _COLUMNS.get(kind, ([_col("Name", fmt="name"), _col("Age")], _default_cells))
     rows = []
     for o in objs:
@@ -194,7 +252,13 @@ def table(kind: str, objs: list[Obj], resource_version: str, include: str = "Met
     meta: Obj = {"resourceVersion": resource_version}
     if cont:
         meta["continue"] = cont
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": cols, "rows": rows}
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": meta,
+        "columnDefinitions": cols,
+        "rows": rows,
+    }
 
 
 def wants_table(accept: str | None) -> bool:

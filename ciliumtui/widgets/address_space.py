@@ -147,7 +147,8 @@ def render_lines(spans: list[Span], width: int) -> list[Text]:
         return [Text("no address ranges known yet", style="dim")]
     label_w = min(16, max(len(s.label) for s in spans))
     cidr_w = max(len(str(s.net)) for s in spans)
-    bar_w = max(10, min(60, width - label_w - cidr_w - 4 - 24))
+    notes_w = max((len("; ".join(s.notes)) + 3 for s in spans if s.bad), default=0)
+    bar_w = max(10, width - label_w - cidr_w - 4 - min(notes_w, 40))
     cols = _column_map(spans, bar_w)
     lines: list[Text] = []
     for s in spans:

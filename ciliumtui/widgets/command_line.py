@@ -76,7 +76,7 @@ class PromptBar(Horizontal):
     """The bottom line holding the mode marker and the CommandLine; hidden when idle."""
 
     DEFAULT_CSS = """
-    PromptBar { height: 1; dock: bottom; display: none; }
+    PromptBar { height: 1; display: none; }
     PromptBar > Label { width: 2; }
     PromptBar > CommandLine { width: 1fr; }
     """

@@ -28,7 +28,7 @@ def header_text(
 
 
 class StatusHeader(Widget):
-    DEFAULT_CSS = "StatusHeader { height: 1; dock: top; }"
+    DEFAULT_CSS = "StatusHeader { height: 1; }"
 
     context: reactive[str | None] = reactive(None)
     node: reactive[str] = reactive("?")

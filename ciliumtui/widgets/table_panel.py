@@ -109,7 +109,7 @@ class TablePanel(Vertical):
                     old = table.get_row(key)
                     for col, before, after in zip(column_keys, old, row):
                         if before != after:
-                            table.update_cell(key, col, after)
+                            table.update_cell(key, col, after, update_width=True)
                 else:
                     table.add_row(*row, key=key)
             if wanted and [str(r.key.value) for r in table.ordered_rows] != wanted:
@@ -120,9 +120,13 @@ class TablePanel(Vertical):
         self._update_titles(len(visible))
 
     def _update_titles(self, matching: int) -> None:
-        title = self.TITLE
+        # Keys starting with "_" are placeholder rows ("no findings"), not counted.
+        placeholders = sum(1 for k in self._rows if k.startswith("_"))
+        total = len(self._rows) - placeholders
         shown = min(matching, self.CAP) if self.CAP else matching
-        count = f"{shown}" if shown == len(self._rows) else f"{shown}/{len(self._rows)}"
+        shown = max(0, shown - placeholders)
+        title = self.TITLE
+        count = f"{shown}" if shown == total else f"{shown}/{total}"
         title = f"{title} ({count})"
         if self.filter_text:
             title += f" /{self.filter_text}"

@@ -34,10 +34,10 @@ async def find(ns: str | None) -> dict[int, list[str]]:
         for rule in await ip_json(ns, flag, "rule", "show"):
             if is_cilium_ip_rule(_fwmark(rule), str(rule.get("table"))):
                 lines.append(f"rule del priority {rule.get('priority')} fwmark {_fwmark(rule)} table {rule.get('table')}")
-        for table in sorted(CILIUM_TABLES):
-            routes = await ip_json(ns, flag, "route", "show", "table", table)
-            if routes:
-                lines.append(f"route flush table {table}")
+        # One dump of every table (asking for a table that does not exist is an error).
+        tables = {str(r.get("table")) for r in await ip_json(ns, flag, "route", "show", "table", "all")}
+        for table in sorted(CILIUM_TABLES & tables):
+            lines.append(f"route flush table {table}")
         if lines:
             out[fam] = lines
     return out
@@ -70,12 +70,15 @@ class CiliumRouteCleanup(Action):
     async def run(self, ctx: ActionContext) -> ActionResult:
         found = await find(ctx.netns)
         for fam, lines in found.items():
-            res = await netns.run(["ip", f"-{fam}", "-batch", "-"], netns=ctx.netns,
-                                  stdin=("\n".join(lines) + "\n").encode(), timeout=30)
-            if res.rc != 0:
-                raise CiliumtuiError(f"ip -{fam} -batch: {res.stderr.strip() or f'exit {res.rc}'}")
+            # -force: keep going when an entry vanished meanwhile; what remains is checked below.
+            await netns.run(["ip", f"-{fam}", "-force", "-batch", "-"], netns=ctx.netns,
+                            stdin=("\n".join(lines) + "\n").encode(), timeout=30)
             for line in lines:
                 ctx.out(f"ip -{fam} {line}")
+        left = await find(ctx.netns)
+        if left:
+            rest = "; ".join(f"ip -{fam} {x}" for fam, xs in left.items() for x in xs)
+            raise CiliumtuiError(f"still present after cleanup: {rest}")
         if not found:
             ctx.out("no Cilium ip rule or table 2004/2005 routes present")
         return ActionResult(ok=True, rc=0, changed=bool(found),

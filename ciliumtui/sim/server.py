@@ -1,0 +1,353 @@
+"""SimCluster: the simulated cluster of a scenario, served on loopback (docs/scenarios.md).
+
+    with SimCluster(load_scenario("healthy"), tmpdir=tmp) as sim:
+        sim.kubeconfig, sim.url, sim.dns_addr, sim.mutations, sim.store
+        sim.set_fault("hang")
+
+It runs its own event loop in a daemon thread, so sync tests, async tests and the
+TUI can all use it the same way (`async with` works too).
+
+`on_fix` (what changes once the trainee has fixed the node): the scenario's
+`on_fix` section is deep-merged over the running scenario when its trigger has
+happened — `on_fix.trigger` is one of, or a list of (all must happen):
+  agent-restart         the cilium pod on this node was deleted/recreated (default)
+  ciliumnode-recreated  this node's CiliumNode was deleted and re-allocated
+  manual                only `sim.apply_on_fix()` applies it (the trainer decides)
+Applying it changes what the simulator does from then on: DNS behaviour, the
+apiserver fault, the agent state of recreated pods, CoreDNS readiness, the
+cilium-config data and Node taints; `on_fix_hooks` callbacks get the new scenario
+(e.g. to switch the agent API server's mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import gc
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from ..errors import CiliumtuiError
+from . import objects as O
+from . import resources as R
+from .api import ApiContext, make_app
+from .controller import Controller
+from .dns_server import Responder
+from .faults import FAULTS, FaultState
+from .scenario import deep_merge, load_scenario
+from .store import Store
+
+_SECTIONS = ("cluster", "dns", "faults")
+
+
+class SimCluster:
+    def __init__(
+        self,
+        scenario: dict[str, Any] | str | Path,
+        netns: str | None = None,
+        tmpdir: str | Path | None = None,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+    ) -> None:
+        if isinstance(scenario, dict) and all(s in scenario for s in _SECTIONS):
+            self.scenario = copy.deepcopy(scenario)
+        else:
+            self.scenario = load_scenario(scenario)
+        self.netns = netns
+        self._tmpdir_arg = Path(tmpdir) if tmpdir is not None else None
+        self._own_tmpdir: Path | None = None
+        self.port = port
+        self.host = host
+        self.store = Store()
+        self.faults = FaultState()
+        self.ctx = ApiContext(
+            self.store,
+            self.faults,
+            str(self.scenario["cluster"].get("kubernetes_version", "v1.31.4+k3s1")),
+        )
+        self.ctx.scenario = lambda: self.scenario
+        self.kubeconfig: str = ""
+        self.url: str = ""
+        self.dns_addr: tuple[str, int] = ("", 0)
+        self.fixed = False
+        self.fix_events: set[str] = set()
+        self.on_fix_hooks: list[Callable[[dict[str, Any]], None]] = []
+        self._fix_lock = threading.RLock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._responder: Responder | None = None
+        self.controller: Controller | None = None
+
+    # ----------------------------------------------------------- lifecycle
+
+    def start(self) -> SimCluster:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._astart())
+            except BaseException as exc:  # reported to start()'s caller
+                failure.append(exc)
+                ready.set()
+                loop.run_until_complete(self._astop())
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(self._astop())
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="ciliumtui-sim", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join(5)
+            exc = failure[0]
+            if isinstance(exc, CiliumtuiError):
+                raise exc
+            raise CiliumtuiError(f"simulated cluster failed to start: {exc}") from exc
+        return self
+
+    async def _astart(self) -> None:
+        loop = asyncio.get_running_loop()
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # building 100k pods triggers cyclic GC passes that cost more than the build
+        try:
+            await self._build()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        if self.store.count(R.POD.gvk) > 10_000:
+            gc.freeze()  # later collections skip the (acyclic, long-lived) objects
+        self.controller = Controller(self, loop)
+        self.controller.refresh_status()
+        fault = (self.scenario.get("faults") or {}).get("apiserver")
+        if fault:
+            self.set_fault(str(fault))
+
+        self._runner = web.AppRunner(
+            make_app(self.ctx), handler_cancellation=True, access_log=None, shutdown_timeout=0.5
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            reason = str(exc.strerror or exc).rsplit(": ", 1)[-1]  # aiohttp wraps the errno text
+            raise CiliumtuiError(
+                f"simulated apiserver cannot listen on {self.host}:{self.port}: {reason}"
+            ) from None
+        server = site._server  # the bound socket tells the real port when port=0
+        sock = server.sockets[0] if server is not None and server.sockets else None
+        self.port = sock.getsockname()[1] if sock is not None else self.port
+        self.url = f"http://{self.host}:{self.port}"
+        self.ctx.address = f"{self.host}:{self.port}"
+        self._write_kubeconfig()
+
+    async def _build(self) -> None:
+        """Start the DNS responder (its address goes into the objects), then fill the store."""
+        cl = self.scenario["cluster"]
+        self._responder = Responder(
+            self.store,
+            lambda: str(self.scenario["cluster"].get("domain", "cluster.local")),
+            lambda: self.scenario.get("dns") or {},
+        )
+        if self.netns is None:
+            addrs = await self._responder.start(None, [])
+            self.dns_addr = addrs[0]
+            objs = O.build_objects(self.scenario, dns_addr=self.dns_addr)
+        else:
+            coredns_ips = [str(ip) for ip in (cl.get("coredns") or {}).get("ips") or []]
+            kube_dns_ip = str(cl.get("kube_dns_ip", "10.43.0.10"))
+            await self._responder.start(self.netns, [kube_dns_ip, *coredns_ips])
+            self.dns_addr = (kube_dns_ip, 53)
+            objs = O.build_objects(self.scenario)
+        self.store.load(objs)
+
+    async def _astop(self) -> None:
+        self.faults.closing.set()
+        if self.controller is not None:
+            self.controller.stop()
+        if self._responder is not None:
+            await self._responder.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None and thread.is_alive():
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+        self._thread = None
+        if self._own_tmpdir is not None:
+            shutil.rmtree(self._own_tmpdir, ignore_errors=True)
+            self._own_tmpdir = None
+
+    def __enter__(self) -> SimCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> SimCluster:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # ------------------------------------------------------------- helpers
+
+    def _write_kubeconfig(self) -> None:
+        if self._tmpdir_arg is not None:
+            directory = self._tmpdir_arg
+            directory.mkdir(parents=True, exist_ok=True)
+        else:
+            directory = self._own_tmpdir = Path(tempfile.mkdtemp(prefix="ciliumtui-sim-"))
+        path = directory / "sim.kubeconfig"
+        path.write_text(kubeconfig_text(self.url))
+        self.kubeconfig = str(path)
+
+    @property
+    def mutations(self) -> int:
+        return self.ctx.mutations
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, path?query) of the last requests served (newest last)."""
+        return list(self.ctx.requests)
+
+    @property
+    def node_name(self) -> str:
+        return str(self.scenario.get("node_name", ""))
+
+    def set_fault(self, mode: str | None) -> None:
+        if mode is not None and mode not in FAULTS:
+            raise CiliumtuiError(f"unknown apiserver fault {mode!r} (known: {', '.join(FAULTS)})")
+        self.faults.set(mode)
+
+    def call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Run fn on the simulator's loop and return its result (for tests and the trainer)."""
+        if self._loop is None:
+            return fn()
+
+        async def wrapper() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result(timeout)
+
+    # --------------------------------------------------------------- on_fix
+
+    def _fix_triggers(self) -> list[str]:
+        on_fix = self.scenario.get("on_fix") or {}
+        trig = on_fix.get("trigger", "agent-restart")
+        return list(trig) if isinstance(trig, list) else [str(trig)]
+
+    def _note_fix_event(self, event: str) -> None:
+        with self._fix_lock:
+            self.fix_events.add(event)
+            triggers = self._fix_triggers()
+            if self.fixed or "manual" in triggers or not self._has_overrides():
+                return
+            if all(t in self.fix_events for t in triggers):
+                self.apply_on_fix()
+
+    def _has_overrides(self) -> bool:
+        return any(k != "trigger" for k in (self.scenario.get("on_fix") or {}))
+
+    def apply_on_fix(self) -> bool:
+        """Apply the scenario's on_fix overrides (once); True when something was applied."""
+        with self._fix_lock:
+            if self.fixed:
+                return False
+            overrides = {
+                k: v for k, v in (self.scenario.get("on_fix") or {}).items() if k != "trigger"
+            }
+            self.fixed = True
+            if not overrides:
+                return False
+            self.scenario = deep_merge(self.scenario, overrides)
+        if "faults" in overrides:
+            self.set_fault((self.scenario.get("faults") or {}).get("apiserver"))
+        cluster = overrides.get("cluster") or {}
+        config = (cluster.get("cilium") or {}).get("config")
+        if config:
+            cm = self.store.get(R.CONFIGMAP.gvk, O.KUBE_SYSTEM, "cilium-config")
+            if cm is not None:
+                data = {
+                    **(cm.get("data") or {}),
+                    **{str(k): O._cm_value(v) for k, v in config.items()},
+                }
+                self.store.update({**cm, "data": data})
+        if "nodes" in cluster:
+            for i, n in enumerate(O.nodes_of(self.scenario)):
+                old = self.store.get(R.NODE.gvk, None, n["name"])
+                fresh = O.node_object(self.scenario, n, i)
+                if old is not None:
+                    fresh["metadata"]["creationTimestamp"] = old["metadata"].get(
+                        "creationTimestamp"
+                    )
+                self.store.update(fresh)
+        if "coredns" in cluster and self.controller is not None:
+            self._refresh_coredns()
+        if self.controller is not None and self._loop is not None:
+            # e.g. a "missing" agent that the fix brings back gets its pod now
+            self._loop.call_soon_threadsafe(self.controller.reconcile_agents)
+        for hook in list(self.on_fix_hooks):
+            hook(self.scenario)
+        return True
+
+    def _refresh_coredns(self) -> None:
+        """Existing CoreDNS pods take the readiness the (fixed) scenario gives them."""
+        ctl = self.controller
+        assert ctl is not None
+        for pod in self.store.list(R.POD.gvk, O.KUBE_SYSTEM):
+            if (pod["metadata"].get("labels") or {}).get("k8s-app") != "kube-dns":
+                continue
+            rs = self.store.get(
+                R.REPLICASET.gvk, O.KUBE_SYSTEM, pod["metadata"]["ownerReferences"][0]["name"]
+            )
+            if rs is None:
+                continue
+            target = ctl._target_state(pod, rs)
+            ip = (pod.get("status") or {}).get("podIP")
+            ns, name = O.KUBE_SYSTEM, pod["metadata"]["name"]
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(ctl._settle, ns, name, target, ip)
+
+
+def kubeconfig_text(url: str) -> str:
+    """A kubeconfig with context "sim" for an http:// apiserver (no credentials needed)."""
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "sim", "cluster": {"server": url}}],
+            "users": [{"name": "sim", "user": {}}],
+            "contexts": [
+                {
+                    "name": "sim",
+                    "context": {"cluster": "sim", "user": "sim", "namespace": "default"},
+                }
+            ],
+            "current-context": "sim",
+            "preferences": {},
+        },
+        sort_keys=False,
+    )

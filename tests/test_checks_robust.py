@@ -1,0 +1,128 @@
+"""Checks are total: any snapshot `diagnose --from` can load gives findings, never a
+traceback — whatever odd strings, numbers or holes the probes (or a hand-edited file)
+left. Hypothesis mutates the leaves of the healthy and post-reboot snapshots."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from snapshots import healthy, no_agent, unreachable
+
+from ciliumtui.checks import CATALOGUE, run_checks
+from ciliumtui.model import SEVERITY_RANK
+from ciliumtui.snapshot_load import snapshot_from_dict
+
+# Strings that look like what probes report, plus junk, so parsers meet both.
+TEXTY = st.one_of(
+    st.sampled_from(
+        [
+            "10.0.0.0/8",
+            "10.42.0.0/24",
+            "192.168.1.21/24",
+            "10.43.0.10",
+            "fe80::1/64",
+            "default",
+            "0.0.0.0/0",
+            "::/0",
+            "1.18.4",
+            "v1.14.2",
+            "5.4.0-150-generic",
+            "4.18.0-553.el8_10.x86_64",
+            "cilium_host",
+            "lxc1a2b3c4d5e6f",
+            "lxcbr0",
+            "lo",
+            "main",
+            "local",
+            "2004",
+            "nft",
+            "legacy",
+            "true",
+            "false",
+            "Strict",
+            "Failure",
+            "NOERROR",
+            "SERVFAIL",
+            "ContainerCreating",
+            "CrashLoopBackOff",
+            "node.cilium.io/agent-not-ready",
+            "cluster-pool",
+            "kubernetes",
+            "",
+            "10.0.0.9-10.0.0.1",
+            "300.1.2.3/8",
+            "k3s-node1",
+        ]
+    ),  # fmt: skip
+    st.text(max_size=10),
+)
+BASES = [
+    healthy().to_dict(),
+    no_agent(healthy()).to_dict(),
+    unreachable(no_agent(healthy())).to_dict(),
+]
+_SKIP = {
+    "schema",
+    "family",
+    "backend",
+    "kind",
+    "severity",
+}  # Literal-typed: the loader rejects junk
+
+
+def _leaves(node: Any, path: tuple = (), in_list: bool = False) -> list[tuple]:
+    if isinstance(node, dict):
+        return [p for k, v in node.items() if k not in _SKIP for p in _leaves(v, (*path, k))]
+    if isinstance(node, list):
+        inner = [p for i, v in enumerate(node) for p in _leaves(v, (*path, i), True)]
+        return inner if in_list else [*inner, path]  # a list in a list is a tuple: keep its size
+    return [path]
+
+
+def _replacement(value: Any) -> st.SearchStrategy:
+    if isinstance(value, bool):
+        return st.booleans()
+    if isinstance(value, int):
+        return st.integers(-5, 100_000)
+    if isinstance(value, float):
+        return st.floats(0, 1e6)
+    if isinstance(value, str):
+        return TEXTY
+    if isinstance(value, list):
+        return st.just([])  # a probe that found nothing
+    return st.nothing()
+
+
+@st.composite
+def mutated(draw) -> dict:
+    data = json.loads(json.dumps(draw(st.sampled_from(BASES))))
+    paths = _leaves(data)
+    for _ in range(draw(st.integers(1, 25))):
+        path = draw(st.sampled_from(paths))
+        parent = data
+        try:
+            for key in path[:-1]:
+                parent = parent[key]
+            old = parent[path[-1]]
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier mutation emptied a list on this path
+        if old is None:
+            continue
+        parent[path[-1]] = draw(_replacement(old))
+    return data
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_checks_never_raise_on_odd_snapshots(data):
+    snap = snapshot_from_dict(data)
+    found = run_checks(snap)
+    assert all(f.id in CATALOGUE for f in found)
+    keys = [(-SEVERITY_RANK[f.severity], f.id) for f in found]
+    assert keys == sorted(keys)
+    assert all(isinstance(e, str) and "\n" not in e for f in found for e in f.evidence)
+    # offline analysis is deterministic: the same file, the same findings
+    assert run_checks(snapshot_from_dict(json.loads(json.dumps(snap.to_dict())))) == found

@@ -1,0 +1,60 @@
+"""Smoke test of the real console script in a real terminal (tmux): the node
+panels fill from a network namespace while the apiserver is unreachable."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CILIUMTUI = "/work/venv/bin/ciliumtui"
+
+
+def capture(session: str) -> str:
+    return subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=False
+    ).stdout
+
+
+@pytest.mark.root
+def test_console_script_in_tmux_shows_node_panels_and_unreachable_apiserver(
+    make_netns: Any, tmp_path: Path
+) -> None:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed (apt-get install -y tmux)")
+    script = shutil.which("ciliumtui") or CILIUMTUI
+    ns = make_netns("h6t")
+    subprocess.run(["ip", "-n", ns, "link", "add", "cilium_host", "type", "veth", "peer", "name", "cilium_net"], check=True)
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "hostname").write_text("k3s-node1\n")
+    session = f"h6-{uuid.uuid4().hex[:8]}"
+    cmd = f"{script} --netns {ns} --host-root {root} --kubeconfig /nonexistent --timeout 1"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True)
+    try:
+        screen = ""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            screen = capture(session)
+            if "cilium_host" in screen and "apiserver unreachable" in screen:
+                break
+            time.sleep(0.2)
+        assert "Interfaces" in screen and "cilium_host" in screen and "cilium_net" in screen, screen
+        assert "apiserver unreachable" in screen, screen
+        assert "node k3s-node1" in screen, screen
+        # `:q` quits cleanly: the session ends with the program.
+        subprocess.run(["tmux", "send-keys", "-t", session, ":", "q", "Enter"], check=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            alive = subprocess.run(["tmux", "has-session", "-t", session], capture_output=True).returncode == 0
+            if not alive:
+                break
+            time.sleep(0.2)
+        assert not alive, capture(session)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
