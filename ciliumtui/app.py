@@ -161,7 +161,9 @@ class CiliumtuiApp(App[int]):
             self._cycles_dirty.discard(name)
             again()
         elif self.live and delay > 0:
-            self._cycle_timers[name] = self.set_timer(delay, periodic or again, name=f"{name}-cycle")
+            self._cycle_timers[name] = self.set_timer(
+                delay, periodic or again, name=f"{name}-cycle"
+            )
 
     def refresh_node(self, *, full: bool = True) -> None:
         """Re-read the node; `full=False` (netlink events) re-reads links and routes only."""
@@ -207,7 +209,10 @@ class CiliumtuiApp(App[int]):
             self.refresh_findings()
         finally:
             self._finish(
-                "node", partial(self.refresh_node, full=False), self.NODE_INTERVAL, self.refresh_node
+                "node",
+                partial(self.refresh_node, full=False),
+                self.NODE_INTERVAL,
+                self.refresh_node,
             )
 
     def _show_node(self, node: NodeState, probes: dict[str, ProbeStatus]) -> None:
@@ -341,7 +346,9 @@ class CiliumtuiApp(App[int]):
 
         self.push_screen(FindingDetailScreen(finding, read_only=self.opts.read_only))
 
-    def start_wizard(self, playbook: str, *, finding: Finding | None = None, dry_run: bool = False) -> None:
+    def start_wizard(
+        self, playbook: str, *, finding: Finding | None = None, dry_run: bool = False
+    ) -> None:
         """Open the wizard; read-only (or --dry-run) always means a dry run."""
         from ciliumtui.screens.wizard import WizardScreen
 
@@ -350,7 +357,10 @@ class CiliumtuiApp(App[int]):
             self.notify(f"read-only: {playbook} runs as a dry run (plan only).", severity="warning")
         self.push_screen(
             WizardScreen(
-                playbook, dry_run=dry_run or forced, finding=finding, runner_factory=self.runner_factory
+                playbook,
+                dry_run=dry_run or forced,
+                finding=finding,
+                runner_factory=self.runner_factory,
             )
         )
 
@@ -373,11 +383,16 @@ class CiliumtuiApp(App[int]):
             dry = cmd != "run" or "--dry-run" in args
             names = [a for a in args if not a.startswith("-")]
             if not names:
-                self.notify(f"usage: :{cmd} PLAYBOOK ({', '.join(playbook_ids()) or 'none found'})", severity="error")
+                self.notify(
+                    f"usage: :{cmd} PLAYBOOK ({', '.join(playbook_ids()) or 'none found'})",
+                    severity="error",
+                )
                 return
             known = playbook_ids()
             if known and names[0] not in known:
-                self.notify(f"no playbook {names[0]!r}; known: {', '.join(known)}", severity="error")
+                self.notify(
+                    f"no playbook {names[0]!r}; known: {', '.join(known)}", severity="error"
+                )
                 return
             self.start_wizard(names[0], dry_run=dry)
         elif cmd in ("diagnose", "diag"):
@@ -391,7 +406,9 @@ class CiliumtuiApp(App[int]):
             elif args[0] in self.available_themes:
                 self.theme = args[0]
             else:
-                self.notify(f"no theme {args[0]!r}; try :theme with no name for a list", severity="error")
+                self.notify(
+                    f"no theme {args[0]!r}; try :theme with no name for a list", severity="error"
+                )
         elif cmd == "journal":
             self.show_journal()
         elif cmd in ("help", "h", "?"):

@@ -22,6 +22,9 @@ class Options:
     verbose: int = 0
     timeout: float = 3.0  # apiserver (connect, read) timeout, seconds
     public_name: str = "example.com"  # the public name DNS checks resolve
+    # Training without root: a JSON NodeState file stands in for the live node
+    # (node probes read it, node actions edit it). None on a real node.
+    recorded_node: str | None = None
 
     def host_path(self, path: str) -> Path:
         """`path` (absolute, as on the node) read under --host-root."""

@@ -53,7 +53,9 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Input(placeholder=self.node, id="confirm-node")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
-                yield Button("Confirm", id="confirm-ok", variant="error", disabled=self.needs_typing)
+                yield Button(
+                    "Confirm", id="confirm-ok", variant="error", disabled=self.needs_typing
+                )
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

@@ -80,7 +80,9 @@ class DashboardScreen(Screen[None]):
     def show_dns(self, cluster: ClusterState | None, dns: DnsState) -> None:
         self.query_one(DnsPanel).show(cluster, dns)
 
-    def show_address_space(self, node: NodeState | None, cluster: ClusterState | None, name: str) -> None:
+    def show_address_space(
+        self, node: NodeState | None, cluster: ClusterState | None, name: str
+    ) -> None:
         self.query_one(AddressSpacePanel).show(node, cluster, name)
 
     def show_findings(self, findings: list[Finding], note: str = "") -> None:

@@ -72,7 +72,9 @@ class FindingDetailScreen(Screen[None]):
             label = "Start wizard (w)"
             if self.read_only:
                 label = "Start wizard — disabled: read-only"
-            yield Button(label, id="start-wizard", variant="warning", disabled=self.read_only or not has_pb)
+            yield Button(
+                label, id="start-wizard", variant="warning", disabled=self.read_only or not has_pb
+            )
             yield Button("Dry run (n)", id="dry-run", disabled=not has_pb)
             yield Button("Back (esc)", id="back")
         yield Footer()

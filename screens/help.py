@@ -24,7 +24,7 @@ def help_text(screen: Screen, read_only: bool) -> Text:
     t = Text()
     t.append("Keys on this screen\n", style="bold")
     seen: set[str] = set()
-    for key, active in screen.active_bindings.items():
+    for active in screen.active_bindings.values():
         binding = active.binding
         if not binding.description or binding.description in seen:
             continue
@@ -44,7 +44,10 @@ def help_text(screen: Screen, read_only: bool) -> Text:
         t.append(f"  {cmd:<20}", style="bold")
         t.append(f"{what}\n")
     if read_only:
-        t.append("\nRead-only: started with --read-only; nothing on this node will be changed.\n", style="yellow")
+        t.append(
+            "\nRead-only: started with --read-only; nothing on this node will be changed.\n",
+            style="yellow",
+        )
     return t
 
 

@@ -12,8 +12,15 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
 
-RUN_STYLE = {"ok": "green", "planned": "cyan", "failed": "bold red", "declined": "yellow",
-             "refused": "yellow", "aborted": "red", "interrupted": "red"}
+RUN_STYLE = {
+    "ok": "green",
+    "planned": "cyan",
+    "failed": "bold red",
+    "declined": "yellow",
+    "refused": "yellow",
+    "aborted": "red",
+    "interrupted": "red",
+}
 
 
 def summarize_run(run_id: str, records: list[dict[str, Any]]) -> tuple[str, str, str, str, str]:
@@ -22,11 +29,23 @@ def summarize_run(run_id: str, records: list[dict[str, Any]]) -> tuple[str, str,
     end = next((r for r in reversed(records) if r.get("kind") == "run_finished"), None)
     data = start.get("data") or {}
     mode = data.get("mode") or {}
-    flags = [m for m, on in (("dry-run", mode.get("dry_run")), ("read-only", mode.get("read_only")),
-                              ("resumed", mode.get("resumed"))) if on]
+    flags = [
+        m
+        for m, on in (
+            ("dry-run", mode.get("dry_run")),
+            ("read-only", mode.get("read_only")),
+            ("resumed", mode.get("resumed")),
+        )
+        if on
+    ]
     status = end.get("status", "?") if end else "interrupted"
-    return (str(start.get("ts", "")), str(data.get("playbook", "?")), " ".join(flags) or "live",
-            str(status), str(data.get("node", "")))
+    return (
+        str(start.get("ts", "")),
+        str(data.get("playbook", "?")),
+        " ".join(flags) or "live",
+        str(status),
+        str(data.get("node", "")),
+    )
 
 
 def record_line(rec: dict[str, Any]) -> str:
@@ -56,8 +75,14 @@ class JournalScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#journal-runs", DataTable)
-        table.add_columns(("Started", "ts"), ("Playbook", "pb"), ("Mode", "mode"), ("Result", "status"),
-                          ("Node", "node"), ("Run id", "id"))
+        table.add_columns(
+            ("Started", "ts"),
+            ("Playbook", "pb"),
+            ("Mode", "mode"),
+            ("Result", "status"),
+            ("Node", "node"),
+            ("Run id", "id"),
+        )
         self.action_reload()
         table.focus()
 
@@ -72,8 +97,15 @@ class JournalScreen(Screen[None]):
             from ciliumtui.engine.journal import read_journal
 
             ts, pb, mode, status, node = summarize_run(run_id, read_journal(journal_path(run_id)))
-            table.add_row(ts[:19], pb, mode, Text(status, style=RUN_STYLE.get(status, "")), node, run_id,
-                          key=run_id)
+            table.add_row(
+                ts[:19],
+                pb,
+                mode,
+                Text(status, style=RUN_STYLE.get(status, "")),
+                node,
+                run_id,
+                key=run_id,
+            )
         if not runs:
             self.query_one("#journal-log", RichLog).write("No runs recorded yet.")
 

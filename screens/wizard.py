@@ -19,6 +19,7 @@ import contextvars
 from collections.abc import Callable
 from typing import Any
 
+from ciliumtui.screens.confirm import RISK_STYLE, ConfirmScreen
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -29,7 +30,6 @@ from textual.widgets import Button, DataTable, Footer, RichLog, Static
 
 from ciliumtui.model import Finding
 from ciliumtui.sources import in_daemon_thread
-from ciliumtui.screens.confirm import RISK_STYLE, ConfirmScreen
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -51,6 +51,7 @@ NEXT_STEP = {
     "pod-cidr-change": "verify",
 }
 
+
 def _short(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -59,18 +60,29 @@ def _short(text: str, width: int = 48) -> str:
 RunnerFactory = Callable[..., Any]
 
 
-def default_runner_factory(playbook: Any, opts: Any, inputs: dict[str, Any], *, dry_run: bool,
-                           confirm: Any, on_event: Any) -> Any:
+def default_runner_factory(
+    playbook: Any, opts: Any, inputs: dict[str, Any], *, dry_run: bool, confirm: Any, on_event: Any
+) -> Any:
     from ciliumtui.engine.runner import Runner
 
-    return Runner(playbook, opts, inputs, dry_run=dry_run, assume_yes=False, confirm=confirm,
-                  on_event=on_event)
+    return Runner(
+        playbook,
+        opts,
+        inputs,
+        dry_run=dry_run,
+        assume_yes=False,
+        confirm=confirm,
+        on_event=on_event,
+    )
 
 
 def next_step_hint(playbook_id: str, status: str, dry_run: bool) -> tuple[str, str | None]:
     """(what to do next, playbook to offer) after a run ended with `status`."""
     if status == "planned" or (dry_run and status == "ok"):
-        return f"Dry run done: nothing changed. Run it for real with :run {playbook_id}.", playbook_id
+        return (
+            f"Dry run done: nothing changed. Run it for real with :run {playbook_id}.",
+            playbook_id,
+        )
     if status == "ok":
         nxt = NEXT_STEP.get(playbook_id)
         if nxt:
@@ -131,8 +143,13 @@ class WizardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#wizard-steps", DataTable)
-        table.add_columns(("Status", "status"), ("Risk", "risk"), ("Phase", "phase"), ("Step", "step"),
-                          ("Detail", "detail"))
+        table.add_columns(
+            ("Status", "status"),
+            ("Risk", "risk"),
+            ("Phase", "phase"),
+            ("Step", "step"),
+            ("Detail", "detail"),
+        )
         opts = self.app.opts  # type: ignore[attr-defined]
         mode = "DRY-RUN (nothing will change)" if self.dry_run else "LIVE (each change asks first)"
         title = Text()
@@ -148,16 +165,23 @@ class WizardScreen(Screen[None]):
             self._status(f"Cannot load playbook: {exc}", "bold red")
             return
         title.append(f"{self.playbook.title}\n", style="bold")
-        title.append(f"playbook {self.playbook.id}  node {opts.node_name}  context {opts.context or '?'}  ")
+        title.append(
+            f"playbook {self.playbook.id}  node {opts.node_name}  context {opts.context or '?'}  "
+        )
         title.append(mode, style="bold cyan" if self.dry_run else "bold yellow")
         self.query_one("#wizard-title", Static).update(title)
         for step in self.playbook.all_steps():
             risk = Text(step.risk, style=RISK_STYLE.get(step.risk, ""))
-            table.add_row(Text("pending", style="dim"), risk, step.phase, _short(step.label), "", key=step.id)
+            table.add_row(
+                Text("pending", style="dim"), risk, step.phase, _short(step.label), "", key=step.id
+            )
         if self.finding is not None:
             self._log(f"For finding {self.finding.id}: {self.finding.title}", "bold")
-        self._status("Press s (or Start) to begin." + (" Dry run: read steps run, changes are only planned."
-                                                        if self.dry_run else ""), "")
+        self._status(
+            "Press s (or Start) to begin."
+            + (" Dry run: read steps run, changes are only planned." if self.dry_run else ""),
+            "",
+        )
         self.query_one("#wizard-start", Button).focus()
 
     # ----------------------------------------------------------------- actions
@@ -179,8 +203,10 @@ class WizardScreen(Screen[None]):
 
     def action_close(self) -> None:
         if self.state == "running":
-            self.notify("A run is in progress; it stops at the next confirmation (Cancel) or when done.",
-                        severity="warning")
+            self.notify(
+                "A run is in progress; it stops at the next confirmation (Cancel) or when done.",
+                severity="warning",
+            )
             return
         self.app.pop_screen()
 
@@ -222,8 +248,14 @@ class WizardScreen(Screen[None]):
             from ciliumtui.engine.loader import resolve_inputs
 
             inputs = resolve_inputs(self.playbook, self.raw_inputs, opts.node_name)
-            runner = self.runner_factory(self.playbook, opts, inputs, dry_run=self.dry_run,
-                                         confirm=confirm, on_event=on_event)
+            runner = self.runner_factory(
+                self.playbook,
+                opts,
+                inputs,
+                dry_run=self.dry_run,
+                confirm=confirm,
+                on_event=on_event,
+            )
             return await runner.run()
 
         try:
@@ -294,8 +326,10 @@ class WizardScreen(Screen[None]):
         elif kind == "step_finished":
             self._set_step(ev, ev.status or "?", ev.message or "")
             mark = {"ok": "✓", "planned": "◇", "skipped": "–"}.get(ev.status or "", "✗")
-            self._log(f"{mark} {ev.title or ev.step_id}: {ev.status}{' — ' + ev.message if ev.message else ''}",
-                      STATUS_STYLE.get(ev.status or "", ""))
+            self._log(
+                f"{mark} {ev.title or ev.step_id}: {ev.status}{' — ' + ev.message if ev.message else ''}",
+                STATUS_STYLE.get(ev.status or "", ""),
+            )
             for line in ev.output[-5:] if ev.status == "failed" else []:
                 self._log(f"  {line}", "red")
         elif kind in ("rollback_started", "rollback_finished"):
@@ -316,7 +350,9 @@ class WizardScreen(Screen[None]):
         cell = Text(status, style=STATUS_STYLE.get(status, ""))
         if key not in table.rows:
             risk = Text(ev.risk or "", style=RISK_STYLE.get(ev.risk or "", ""))
-            table.add_row(cell, risk, ev.phase or "", _short(ev.title or key), _short(detail or ""), key=key)
+            table.add_row(
+                cell, risk, ev.phase or "", _short(ev.title or key), _short(detail or ""), key=key
+            )
             return
         table.update_cell(key, "status", cell)
         if detail is not None:

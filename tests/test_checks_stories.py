@@ -143,3 +143,20 @@ def test_d_metallb_pool_inside_the_pod_pool():
         "IPAddressPool metallb-default 10.10.10.0/24 lies inside pool 10.0.0.0/8"
     ]
     assert found["lb-pool-overlaps-pod-cidr"].severity == "warning"
+
+
+def test_a_apiserver_down_k3s_cluster_cidr_stands_in_for_the_pool():
+    """k3s itself was installed with --cluster-cidr 10.0.0.0/8 on the 10.0.0.0/22 LAN."""
+    snap = unreachable(_on_ten_net(healthy()))
+    snap.node.host.k3s.cluster_cidr = ["10.0.0.0/8"]
+    found = {f.id: f for f in run_checks(snap)}
+    assert found["pod-cidr-overlaps-node-network"].evidence[0] == (
+        "eth0 10.0.3.7/22 lies inside k3s cluster-cidr 10.0.0.0/8"
+    )
+    # the routed per-node CIDR lies inside the cluster-cidr: reported once, not twice
+    assert not any(
+        "route dev cilium_host" in e for e in found["pod-cidr-overlaps-node-network"].evidence
+    )
+    assert "k3s service-cidr 10.43.0.0/16 lies inside k3s cluster-cidr 10.0.0.0/8" in (
+        found["pod-cidr-overlaps-service-cidr"].evidence
+    )

@@ -262,3 +262,34 @@ async def test_node_name_cannot_change_the_request_path(tmp_path):
         for p, q in srv.requests
         if p == "/api/v1/pods"
     )
+
+
+async def test_service_cidr_and_domain_from_the_k3s_config_even_when_unreachable(tmp_path):
+    root = tmp_path / "root"
+    (root / "etc/rancher/k3s").mkdir(parents=True)
+    (root / "etc/rancher/k3s/config.yaml").write_text(
+        "service-cidr: 10.96.0.0/12\ncluster-domain: corp.local\n"
+    )
+    with FakeApiServer() as srv:
+        srv.fault = "500"
+        state = await collect_cluster(
+            Options(kubeconfig=srv.kubeconfig(tmp_path), host_root=str(root), node=NODE, timeout=1),
+            {},
+        )
+    assert state.reachable is False
+    assert (state.service_cidr, state.cluster_domain) == (["10.96.0.0/12"], "corp.local")
+
+
+async def test_k3s_defaults_apply_when_not_configured(tmp_path):
+    root = tmp_path / "root"
+    (root / "etc/rancher/k3s").mkdir(parents=True)
+    (root / "etc/rancher/k3s/config.yaml").write_text("flannel-backend: none\n")
+    with FakeApiServer(healthy_cluster()) as srv:
+        state, _ = await collect(srv, tmp_path, host_root=str(root))
+    assert (state.service_cidr, state.cluster_domain) == (["10.43.0.0/16"], "cluster.local")
+
+
+async def test_no_k3s_no_service_cidr(tmp_path):
+    with FakeApiServer(healthy_cluster()) as srv:
+        state, _ = await collect(srv, tmp_path, host_root=str(tmp_path))
+    assert state.service_cidr == [] and state.cluster_domain == "cluster.local"

@@ -308,3 +308,16 @@ def test_training_scenarios_show_their_finding(tmp_path, scenario, expected):
         _, out = _diagnose(w)
     assert _ids(out) - {"k3s-stop-hook-missing"} == expected
     assert "k3s-stop-hook-missing" in _ids(out) or scenario != "k3s-no-stop-hook"
+
+
+def test_broken_kubeconfig_is_a_finding_not_a_crash(tmp_path):
+    """Garbage kubeconfig: node findings still come, apiserver-unreachable says why, exit 2."""
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("apiVersion: v1\nclusters: [this is: not: valid\n")
+    with world("post-reboot", tmp_path) as w:
+        w.kubeconfig = str(bad)
+        res = subprocess.run(w.argv("diagnose"), capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    assert "[apiserver-unreachable]" in res.stdout
+    assert "[stale-cilium-interfaces]" in res.stdout

@@ -158,3 +158,28 @@ async def test_queries_run_inside_the_netns_and_fall_back_to_k3s_cluster_dns(mak
         ("10.43.0.10:53", "service", "external", "SERVFAIL"),
     ]
     assert len(r.queries) == 2
+
+
+@pytest.mark.root
+async def test_sim_dns_inside_a_netns_at_the_real_service_ip(make_netns, tmp_path):
+    """The sim's responder on 10.43.0.10:53 and the CoreDNS pod IP, only inside the netns."""
+    from ciliumtui.cluster import collect_cluster
+    from ciliumtui.sim.scenario import load_scenario
+    from ciliumtui.sim.server import SimCluster
+
+    ns = make_netns("cl")
+    sc = load_scenario({"dns": {"cluster_names": "ok", "external_names": "servfail"}})
+    with SimCluster(sc, netns=ns, tmpdir=tmp_path) as sim:
+        opts = Options(
+            kubeconfig=sim.kubeconfig, node="k3s-node1", netns=ns, host_root=str(tmp_path)
+        )
+        probes: dict = {}
+        cluster = await collect_cluster(opts, probes)
+        state = await collect_dns(opts, cluster, probes)
+    got = {(c.server, c.kind): c.rcode for c in state.checks}
+    assert got == {
+        ("10.43.0.10:53", "cluster"): "NOERROR",
+        ("10.43.0.10:53", "external"): "SERVFAIL",
+        ("10.42.0.50:53", "cluster"): "NOERROR",
+        ("10.42.0.50:53", "external"): "SERVFAIL",
+    }

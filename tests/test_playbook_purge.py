@@ -51,7 +51,7 @@ def table_text(chains, rules) -> str:
     return "\n".join(lines + ["COMMIT"]) + "\n"
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(rulesets())
 def test_purge_text_removes_exactly_cilium(ruleset):
     chains, rules = ruleset
@@ -102,7 +102,7 @@ def _independent_expectation(saved: str) -> list[str]:
 
 
 @pytest.mark.root
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(ruleset=rulesets())
 async def test_purge_on_real_iptables_both_backends(make_netns, tmp_path_factory, ruleset):

@@ -304,36 +304,35 @@ async def test_async_context_manager_and_aiohttp_watch(tmp_path):
 
     import aiohttp
 
-    async with SimCluster("healthy", tmpdir=tmp_path) as sim:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(
-                f"{sim.url}/api/v1/nodes",
-                params={"labelSelector": "node-role.kubernetes.io/control-plane"},
-            ) as r:
-                doc = await r.json()
-            assert [n["metadata"]["name"] for n in doc["items"]] == ["k3s-node1"]
-            rv = doc["metadata"]["resourceVersion"]
-            params = {
-                "watch": "true",
-                "resourceVersion": rv,
-                "timeoutSeconds": "2",
-                "fieldSelector": "metadata.name=k3s-node2",
-            }
-            async with http.get(f"{sim.url}/api/v1/nodes", params=params) as stream:
-                # a change to another node is filtered out; the one we watch arrives
-                async with http.patch(
-                    f"{sim.url}/api/v1/nodes/k3s-node1",
-                    json={"metadata": {"labels": {"x": "1"}}},
-                    headers={"Content-Type": "application/merge-patch+json"},
-                ):
-                    pass
-                async with http.patch(
-                    f"{sim.url}/api/v1/nodes/k3s-node2",
-                    data=json.dumps({"spec": {"unschedulable": True}}),
-                    headers={"Content-Type": "application/strategic-merge-patch+json"},
-                ):
-                    pass
-                first = json.loads(await stream.content.readline())
+    async with SimCluster("healthy", tmpdir=tmp_path) as sim, aiohttp.ClientSession() as http:
+        async with http.get(
+            f"{sim.url}/api/v1/nodes",
+            params={"labelSelector": "node-role.kubernetes.io/control-plane"},
+        ) as r:
+            doc = await r.json()
+        assert [n["metadata"]["name"] for n in doc["items"]] == ["k3s-node1"]
+        rv = doc["metadata"]["resourceVersion"]
+        params = {
+            "watch": "true",
+            "resourceVersion": rv,
+            "timeoutSeconds": "2",
+            "fieldSelector": "metadata.name=k3s-node2",
+        }
+        async with http.get(f"{sim.url}/api/v1/nodes", params=params) as stream:
+            # a change to another node is filtered out; the one we watch arrives
+            async with http.patch(
+                f"{sim.url}/api/v1/nodes/k3s-node1",
+                json={"metadata": {"labels": {"x": "1"}}},
+                headers={"Content-Type": "application/merge-patch+json"},
+            ):
+                pass
+            async with http.patch(
+                f"{sim.url}/api/v1/nodes/k3s-node2",
+                data=json.dumps({"spec": {"unschedulable": True}}),
+                headers={"Content-Type": "application/strategic-merge-patch+json"},
+            ):
+                pass
+            first = json.loads(await stream.content.readline())
     assert first["type"] == "MODIFIED" and first["object"]["metadata"]["name"] == "k3s-node2"
     assert first["object"]["spec"]["unschedulable"] is True
     assert sim.mutations == 2

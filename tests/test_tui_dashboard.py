@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from ciliumtui.screens.finding_detail import FindingDetailScreen
+from ciliumtui.screens.help import HelpScreen
 from textual.widgets import Button, DataTable
 from tui_fixtures import (
     NODE,
@@ -17,8 +19,6 @@ from tui_fixtures import (
 )
 
 from ciliumtui.app import CiliumtuiApp
-from ciliumtui.screens.finding_detail import FindingDetailScreen
-from ciliumtui.screens.help import HelpScreen
 from ciliumtui.widgets.findings import FindingsPanel
 
 

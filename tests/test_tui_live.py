@@ -34,8 +34,25 @@ async def test_real_probes_fill_node_panels_and_netlink_events_update_them(
     make_netns: Any, tmp_path: Path
 ) -> None:
     ns = make_netns("h6l")
-    subprocess.run(["ip", "-n", ns, "link", "add", "cilium_host", "type", "veth", "peer", "name", "cilium_net"], check=True)
-    subprocess.run(["ip", "-n", ns, "addr", "add", "10.42.0.183/32", "dev", "cilium_host"], check=True)
+    subprocess.run(
+        [
+            "ip",
+            "-n",
+            ns,
+            "link",
+            "add",
+            "cilium_host",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "cilium_net",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        ["ip", "-n", ns, "addr", "add", "10.42.0.183/32", "dev", "cilium_host"], check=True
+    )
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
     (root / "etc" / "hostname").write_text("k3s-node1\n")
@@ -45,9 +62,29 @@ async def test_real_probes_fill_node_panels_and_netlink_events_update_them(
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: "cilium_host" in names(app))
         assert {"lo", "cilium_host", "cilium_net"} <= names(app)
-        await wait_for(pilot, lambda: "apiserver unreachable" in str(app.dashboard.query_one("#cilium").border_subtitle))
+        await wait_for(
+            pilot,
+            lambda: (
+                "apiserver unreachable" in str(app.dashboard.query_one("#cilium").border_subtitle)
+            ),
+        )
         await pilot.pause(0.3)  # let the netlink subscription settle
-        subprocess.run(["ip", "-n", ns, "link", "add", "lxc0123456789ab", "type", "veth", "peer", "name", "peer9"], check=True)
+        subprocess.run(
+            [
+                "ip",
+                "-n",
+                ns,
+                "link",
+                "add",
+                "lxc0123456789ab",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "peer9",
+            ],
+            check=True,
+        )
         await wait_for(pilot, lambda: "lxc0123456789ab" in names(app), timeout=5)
         subprocess.run(["ip", "-n", ns, "link", "del", "cilium_host"], check=True)
         await wait_for(pilot, lambda: "cilium_host" not in names(app), timeout=5)

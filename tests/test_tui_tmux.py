@@ -29,13 +29,30 @@ def test_console_script_in_tmux_shows_node_panels_and_unreachable_apiserver(
         pytest.fail("tmux is not installed (apt-get install -y tmux)")
     script = shutil.which("ciliumtui") or CILIUMTUI
     ns = make_netns("h6t")
-    subprocess.run(["ip", "-n", ns, "link", "add", "cilium_host", "type", "veth", "peer", "name", "cilium_net"], check=True)
+    subprocess.run(
+        [
+            "ip",
+            "-n",
+            ns,
+            "link",
+            "add",
+            "cilium_host",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "cilium_net",
+        ],
+        check=True,
+    )
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
     (root / "etc" / "hostname").write_text("k3s-node1\n")
     session = f"h6-{uuid.uuid4().hex[:8]}"
     cmd = f"{script} --netns {ns} --host-root {root} --kubeconfig /nonexistent --timeout 1"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True)
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True
+    )
     try:
         screen = ""
         deadline = time.monotonic() + 20
@@ -51,7 +68,12 @@ def test_console_script_in_tmux_shows_node_panels_and_unreachable_apiserver(
         subprocess.run(["tmux", "send-keys", "-t", session, ":", "q", "Enter"], check=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            alive = subprocess.run(["tmux", "has-session", "-t", session], capture_output=True).returncode == 0
+            alive = (
+                subprocess.run(
+                    ["tmux", "has-session", "-t", session], capture_output=True
+                ).returncode
+                == 0
+            )
             if not alive:
                 break
             time.sleep(0.2)

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ciliumtui.screens.confirm import ConfirmScreen
+from ciliumtui.screens.wizard import WizardScreen
 from textual.widgets import Button, Input
 from tui_fixtures import NODE, healthy_source, opts, post_reboot_source
 
 from ciliumtui.app import CiliumtuiApp
 from ciliumtui.engine.events import ConfirmRequest, Event, RunResult
-from ciliumtui.screens.confirm import ConfirmScreen
-from ciliumtui.screens.wizard import WizardScreen
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +46,9 @@ async def wait_for(pilot: Any, cond: Any, timeout: float = 10.0) -> None:
 async def open_confirm(app: CiliumtuiApp, pilot: Any, risk: str) -> list[bool]:
     answers: list[bool] = []
     app.push_screen(
-        ConfirmScreen("Delete links", ["ip link delete cilium_host"], risk=risk, node=NODE, context="default"),
+        ConfirmScreen(
+            "Delete links", ["ip link delete cilium_host"], risk=risk, node=NODE, context="default"
+        ),
         callback=answers.append,
     )
     await pilot.pause()
@@ -97,8 +99,16 @@ async def test_destructive_confirm_needs_the_node_name_typed() -> None:
 class FakeRunner:
     """Speaks the engine's contract: events, and confirm() before mutating steps."""
 
-    def __init__(self, playbook: Any, opts: Any, inputs: dict[str, Any], *, dry_run: bool,
-                 confirm: Any, on_event: Any) -> None:
+    def __init__(
+        self,
+        playbook: Any,
+        opts: Any,
+        inputs: dict[str, Any],
+        *,
+        dry_run: bool,
+        confirm: Any,
+        on_event: Any,
+    ) -> None:
         self.pb, self.opts, self.dry_run = playbook, opts, dry_run
         self.confirm, self.on_event = confirm, on_event
         self.seq = 0
@@ -120,8 +130,15 @@ class FakeRunner:
                 self.emit("step_finished", step, status="planned")
                 continue
             if step.mutates:
-                req = ConfirmRequest(step.id, step.label, step.risk, [f"do {step.id}"], "default",
-                                     self.opts.node_name, step.risk == "destructive")
+                req = ConfirmRequest(
+                    step.id,
+                    step.label,
+                    step.risk,
+                    [f"do {step.id}"],
+                    "default",
+                    self.opts.node_name,
+                    step.risk == "destructive",
+                )
                 self.emit("confirm_requested", step)
                 if not await self.confirm(req):
                     self.emit("confirm_declined", step)
@@ -145,11 +162,15 @@ async def test_wizard_asks_before_mutating_steps_and_shows_result_and_next() -> 
         app.start_wizard("cleanup")
         await pilot.pause()
         wizard = app.screen
-        assert isinstance(wizard, WizardScreen) and wizard.step_status("purge-iptables") == "pending"
+        assert (
+            isinstance(wizard, WizardScreen) and wizard.step_status("purge-iptables") == "pending"
+        )
         await pilot.press("s")
         answered = 0
         while wizard.state != "done":
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) or wizard.state == "done")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, ConfirmScreen) or wizard.state == "done"
+            )
             if isinstance(app.screen, ConfirmScreen):
                 screen = app.screen
                 await wait_for(pilot, lambda s=screen: s.focused is not None)
@@ -179,7 +200,9 @@ async def test_wizard_cancel_on_first_confirmation_stops_the_run() -> None:
         await pilot.pause()
         wizard = app.screen
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None
+        )
         await pilot.press("enter")  # Cancel has the focus
         await wait_for(pilot, lambda: wizard.state == "done")
         assert "declined" in str(wizard.query_one("#wizard-status").render())
@@ -187,7 +210,9 @@ async def test_wizard_cancel_on_first_confirmation_stops_the_run() -> None:
 
 
 async def test_read_only_run_command_opens_a_dry_run() -> None:
-    app = CiliumtuiApp(opts(read_only=True), post_reboot_source(), live=False, runner_factory=FakeRunner)
+    app = CiliumtuiApp(
+        opts(read_only=True), post_reboot_source(), live=False, runner_factory=FakeRunner
+    )
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("colon", *"run cleanup", "enter")
@@ -221,12 +246,32 @@ async def test_real_engine_dry_run_in_a_netns_completes_and_is_journaled(
 
     ns = make_netns("h6w")
     # A small Cilium-looking node: cilium_host/cilium_net and one endpoint veth.
-    subprocess.run(["ip", "-n", ns, "link", "add", "cilium_host", "type", "veth", "peer", "name", "cilium_net"], check=True)
-    subprocess.run(["ip", "-n", ns, "link", "add", "lxc0123456789ab", "type", "veth", "peer", "name", "peer0"], check=True)
+    subprocess.run(
+        [
+            "ip",
+            "-n",
+            ns,
+            "link",
+            "add",
+            "cilium_host",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "cilium_net",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        ["ip", "-n", ns, "link", "add", "lxc0123456789ab", "type", "veth", "peer", "name", "peer0"],
+        check=True,
+    )
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
     (root / "etc" / "hostname").write_text(f"{NODE}\n")
-    o = opts(netns=ns, host_root=str(root), kubeconfig=str(tmp_path / "missing-kubeconfig"), timeout=1.0)
+    o = opts(
+        netns=ns, host_root=str(root), kubeconfig=str(tmp_path / "missing-kubeconfig"), timeout=1.0
+    )
     app = CiliumtuiApp(o, post_reboot_source(), live=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -241,7 +286,9 @@ async def test_real_engine_dry_run_in_a_netns_completes_and_is_journaled(
         log = "\n".join(str(line.text) for line in wizard.query_one("#wizard-log").lines)
         assert "cilium_host" in log and "lxc0123456789ab" in log
         # Nothing changed in the namespace.
-        links = subprocess.run(["ip", "-n", ns, "-o", "link"], capture_output=True, text=True).stdout
+        links = subprocess.run(
+            ["ip", "-n", ns, "-o", "link"], capture_output=True, text=True
+        ).stdout
         assert "cilium_host" in links and "lxc0123456789ab" in links
         # The run is in the journal viewer.
         await pilot.press("escape")

@@ -38,20 +38,41 @@ def opts(**kw: object) -> Options:
 def node_state(*, agent_alive: bool = True) -> NodeState:
     links = [
         Link("lo", 1, state="UNKNOWN", mtu=65536, addresses=["127.0.0.1/8"]),
-        Link("eth0", 2, state="UP", mtu=1500, addresses=["192.168.1.21/24"], mac="52:54:00:12:34:56"),
+        Link(
+            "eth0", 2, state="UP", mtu=1500, addresses=["192.168.1.21/24"], mac="52:54:00:12:34:56"
+        ),
         Link("cilium_net", 3, kind="veth", state="UP", mtu=1500, peer="cilium_host", cilium=True),
-        Link("cilium_host", 4, kind="veth", state="UP", mtu=1500, addresses=["10.42.0.183/32"], cilium=True),
+        Link(
+            "cilium_host",
+            4,
+            kind="veth",
+            state="UP",
+            mtu=1500,
+            addresses=["10.42.0.183/32"],
+            cilium=True,
+        ),
         Link("cilium_vxlan", 5, kind="vxlan", state="UNKNOWN", mtu=1500, cilium=True),
         Link("lxc_health", 6, kind="veth", state="UP", mtu=1500, cilium=True),
     ]
     links += [
-        Link(name, 7 + i, kind="veth", state="UP" if agent_alive else "LOWERLAYERDOWN", mtu=1500, cilium=True)
+        Link(
+            name,
+            7 + i,
+            kind="veth",
+            state="UP" if agent_alive else "LOWERLAYERDOWN",
+            mtu=1500,
+            cilium=True,
+        )
         for i, name in enumerate(ENDPOINTS)
     ]
-    links.append(Link("lxcbr0", 20, kind="bridge", state="DOWN", mtu=1500, addresses=["10.0.3.1/24"]))
+    links.append(
+        Link("lxcbr0", 20, kind="bridge", state="DOWN", mtu=1500, addresses=["10.0.3.1/24"])
+    )
     routes = [
         Route("default", gateway="192.168.1.1", dev="eth0", protocol="dhcp"),
-        Route("192.168.1.0/24", dev="eth0", protocol="kernel", scope="link", prefsrc="192.168.1.21"),
+        Route(
+            "192.168.1.0/24", dev="eth0", protocol="kernel", scope="link", prefsrc="192.168.1.21"
+        ),
         Route("10.0.3.0/24", dev="lxcbr0", protocol="kernel", scope="link"),
         Route("10.42.0.0/24", gateway="10.42.0.183", dev="cilium_host", cilium=True),
         Route("10.42.1.0/24", gateway="10.42.0.183", dev="cilium_host", cilium=True),
@@ -104,7 +125,9 @@ def node_state(*, agent_alive: bool = True) -> NodeState:
     return NodeState(links=links, routes=routes, host=host, agent=agent, kube_backend="nft")
 
 
-def _pod(name: str, ns: str, ip: str, *, ready: bool = True, reason: str | None = None, restarts: int = 0) -> PodInfo:
+def _pod(
+    name: str, ns: str, ip: str, *, ready: bool = True, reason: str | None = None, restarts: int = 0
+) -> PodInfo:
     state = "running" if ready else "waiting"
     return PodInfo(
         name=name,
@@ -114,31 +137,69 @@ def _pod(name: str, ns: str, ip: str, *, ready: bool = True, reason: str | None 
         ready=ready,
         ip=ip,
         owner_kind="ReplicaSet",
-        containers=[ContainerInfo(name=name.split("-")[0], ready=ready, restarts=restarts, state=state, reason=reason)],
+        containers=[
+            ContainerInfo(
+                name=name.split("-")[0], ready=ready, restarts=restarts, state=state, reason=reason
+            )
+        ],
     )
 
 
 def cluster_state(*, broken: bool = False) -> ClusterState:
     cilium_pod = _pod("cilium-x7k2p", "kube-system", "192.168.1.21")
     if broken:
-        cilium_pod = _pod("cilium-x7k2p", "kube-system", "192.168.1.21", ready=False, reason="CrashLoopBackOff", restarts=7)
+        cilium_pod = _pod(
+            "cilium-x7k2p",
+            "kube-system",
+            "192.168.1.21",
+            ready=False,
+            reason="CrashLoopBackOff",
+            restarts=7,
+        )
     return ClusterState(
         reachable=True,
         kubeconfig="/etc/rancher/k3s/k3s.yaml",
         context="default",
         server="https://127.0.0.1:6443",
-        node=NodeInfo(NODE, addresses=[("InternalIP", "192.168.1.21")], pod_cidrs=["10.42.0.0/24"], ready=True),
+        node=NodeInfo(
+            NODE, addresses=[("InternalIP", "192.168.1.21")], pod_cidrs=["10.42.0.0/24"], ready=True
+        ),
         cilium_pod=cilium_pod,
-        cilium_daemonset=WorkloadInfo("DaemonSet", "cilium", "kube-system", desired=2, ready=1 if broken else 2, image="quay.io/cilium/cilium:v1.18.4"),
-        operator=WorkloadInfo("Deployment", "cilium-operator", "kube-system", desired=1, ready=1, available=1),
-        config=CiliumConfig(ipam="cluster-pool", pool=["10.42.0.0/16"], mask_size=24, routing_mode="tunnel", tunnel_protocol="vxlan", kube_proxy_replacement="false"),
+        cilium_daemonset=WorkloadInfo(
+            "DaemonSet",
+            "cilium",
+            "kube-system",
+            desired=2,
+            ready=1 if broken else 2,
+            image="quay.io/cilium/cilium:v1.18.4",
+        ),
+        operator=WorkloadInfo(
+            "Deployment", "cilium-operator", "kube-system", desired=1, ready=1, available=1
+        ),
+        config=CiliumConfig(
+            ipam="cluster-pool",
+            pool=["10.42.0.0/16"],
+            mask_size=24,
+            routing_mode="tunnel",
+            tunnel_protocol="vxlan",
+            kube_proxy_replacement="false",
+        ),
         cilium_version="1.18.4",
-        ciliumnodes=[CiliumNodeInfo(NODE, ["10.42.0.0/24"]), CiliumNodeInfo("k3s-node2", ["10.42.1.0/24"])],
+        ciliumnodes=[
+            CiliumNodeInfo(NODE, ["10.42.0.0/24"]),
+            CiliumNodeInfo("k3s-node2", ["10.42.1.0/24"]),
+        ],
         kube_dns=ServiceInfo("kube-dns", "kube-system", "10.43.0.10", [("dns", 53, "UDP")]),
         coredns_pods=[_pod("coredns-6799fbcd5-abcde", "kube-system", "10.42.0.50")],
         kube_proxy=False,
         node_pods=[
-            _pod("web-7d9f8-abcde", "default", "10.42.0.21", ready=not broken, reason="ContainerCreating" if broken else None),
+            _pod(
+                "web-7d9f8-abcde",
+                "default",
+                "10.42.0.21",
+                ready=not broken,
+                reason="ContainerCreating" if broken else None,
+            ),
         ],
         service_cidr=["10.43.0.0/16"],
     )
@@ -146,10 +207,18 @@ def cluster_state(*, broken: bool = False) -> ClusterState:
 
 def dns_state(*, external_ok: bool = True) -> DnsState:
     cluster = DnsCheck(
-        "kubernetes.default.svc.cluster.local", "10.43.0.10:53", "service", "cluster", "NOERROR", ["10.43.0.1"], 1.2
+        "kubernetes.default.svc.cluster.local",
+        "10.43.0.10:53",
+        "service",
+        "cluster",
+        "NOERROR",
+        ["10.43.0.1"],
+        1.2,
     )
     external = (
-        DnsCheck("example.com", "10.43.0.10:53", "service", "external", "NOERROR", ["93.184.215.14"], 8.4)
+        DnsCheck(
+            "example.com", "10.43.0.10:53", "service", "external", "NOERROR", ["93.184.215.14"], 8.4
+        )
         if external_ok
         else DnsCheck("example.com", "10.43.0.10:53", "service", "external", "SERVFAIL", [], 2.1)
     )
@@ -176,7 +245,10 @@ POST_REBOOT_FINDINGS = [
         "stale-cilium-interfaces",
         "critical",
         "Cilium interfaces left over while no agent runs",
-        ["cilium_host, cilium_net, cilium_vxlan, lxc_health + 3 lxc* links", "agent pid 1234 is not running"],
+        [
+            "cilium_host, cilium_net, cilium_vxlan, lxc_health + 3 lxc* links",
+            "agent pid 1234 is not running",
+        ],
         playbook="cleanup",
         docs="https://docs.k3s.io/networking/basic-network-options#custom-cni",
     ),
@@ -215,5 +287,12 @@ def unreachable_source() -> StaticSource:
         node_state(),
         ClusterState(reachable=False, error="connect to 127.0.0.1:6443 timed out after 3s"),
         DnsState(),
-        [Finding("apiserver-unreachable", "critical", "The apiserver cannot be reached", ["timed out"])],
+        [
+            Finding(
+                "apiserver-unreachable",
+                "critical",
+                "The apiserver cannot be reached",
+                ["timed out"],
+            )
+        ],
     )

@@ -156,8 +156,12 @@ class Space:
 
 
 def pools(snap: Snapshot) -> list[Space]:
-    """Cilium's pod pool: cilium-config (cluster-pool), k3s cluster-cidr (ipam kubernetes),
-    else — apiserver unreachable — the per-node pod CIDRs Cilium routed on this node."""
+    """Cilium's pod pool: cilium-config (cluster-pool), k3s cluster-cidr (ipam kubernetes).
+
+    When Cilium's config is unknown (apiserver down, cilium-config unreadable) the
+    node's own view stands in: the k3s cluster-cidr and the per-node pod CIDRs Cilium
+    routed via cilium_host — those overlapping the node network is just as fatal.
+    """
     cl = snap.cluster
     if cl is not None and cl.reachable and cl.config is not None:
         ipam = cl.config.ipam or "cluster-pool"
@@ -170,12 +174,15 @@ def pools(snap: Snapshot) -> list[Space]:
             )
             nets = [n for n in map(cidr.try_net, src) if n is not None]
             return [Space(n, f"pod CIDR {n}") for n in nets]
-        return []
-    if cl is not None and cl.reachable:
-        return []
+        return []  # eni, azure, multi-pool...: pools live elsewhere
     if snap.node is None:
         return []
-    seen: dict[cidr.Net, Space] = {}
+    k = k3s(snap)
+    out = [
+        Space(n, f"k3s cluster-cidr {n}")
+        for n in map(cidr.try_net, k.cluster_cidr if k else [])
+        if n is not None
+    ]
     for r in snap.node.routes:
         n = cidr.try_net(r.dst)
         if (
@@ -184,9 +191,10 @@ def pools(snap: Snapshot) -> list[Space]:
             and r.dev == "cilium_host"
             and n is not None
             and n.prefixlen < n.max_prefixlen
+            and not any(cidr.contains(s.net, n) for s in out)
         ):
-            seen.setdefault(n, Space(n, f"pod CIDR {n} (route dev cilium_host)"))
-    return list(seen.values())
+            out.append(Space(n, f"pod CIDR {n} (route dev cilium_host)"))
+    return out
 
 
 def per_node_cidrs(snap: Snapshot) -> set[cidr.Net]:

@@ -82,7 +82,7 @@ _MARK = {"critical": "✗", "warning": "!", "info": "i"}
 
 
 def use_colour(stream: TextIO) -> bool:
-    return stream.isatty() and "NO_COLOR" not in os.environ
+    return stream.isatty() and not os.environ.get("NO_COLOR")  # no-color.org: set and non-empty
 
 
 def render_text(snap: Snapshot, findings: list[Finding], *, colour: bool = False) -> str:

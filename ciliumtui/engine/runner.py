@@ -66,6 +66,12 @@ def kube_context(opts: Options) -> str | None:
     """The kube context a confirmation shows (--context, else the kubeconfig's current one)."""
     if opts.context:
         return opts.context
+    try:  # the same discovery the cluster client uses
+        from ..cluster.client import kube_context as discovered
+
+        return discovered(opts)[0]
+    except Exception:  # no kubeconfig: fall back to a plain read below
+        pass
     import yaml
 
     candidates = [opts.kubeconfig] if opts.kubeconfig else []

@@ -19,8 +19,22 @@ from ..model import ClusterState, NodeState
 
 Net = ipaddress.IPv4Network
 
-POOL, NODE_CIDR, NODE_NET, SERVICE, LB, DNS = "pool", "node-cidr", "node-net", "service", "lb", "dns"
-STYLE = {POOL: "blue", NODE_CIDR: "cyan", NODE_NET: "green", SERVICE: "magenta", LB: "yellow", DNS: "white"}
+POOL, NODE_CIDR, NODE_NET, SERVICE, LB, DNS = (
+    "pool",
+    "node-cidr",
+    "node-net",
+    "service",
+    "lb",
+    "dns",
+)
+STYLE = {
+    POOL: "blue",
+    NODE_CIDR: "cyan",
+    NODE_NET: "green",
+    SERVICE: "magenta",
+    LB: "yellow",
+    DNS: "white",
+}
 # Pairs of kinds whose overlap breaks networking (DESIGN §5). Per-node CIDRs are
 # meant to sit inside the pool; node routes overlapping link networks are normal.
 CONFLICTS = {
@@ -61,7 +75,9 @@ def _net(text: str) -> Net | None:
     return net if isinstance(net, ipaddress.IPv4Network) else None
 
 
-def collect_spans(node: NodeState | None, cluster: ClusterState | None, node_name: str) -> list[Span]:
+def collect_spans(
+    node: NodeState | None, cluster: ClusterState | None, node_name: str
+) -> list[Span]:
     """Every range worth drawing, from whatever the probes saw (either side may be missing)."""
     spans: list[Span] = []
     seen: set[tuple[str, Net]] = set()
@@ -135,7 +151,10 @@ def mark_overlaps(spans: list[Span]) -> None:
 
 def _column_map(spans: list[Span], width: int) -> dict[int, int]:
     """Address → column for every range boundary, ticks spread evenly."""
-    ticks = sorted({int(s.net.network_address) for s in spans} | {int(s.net.broadcast_address) + 1 for s in spans})
+    ticks = sorted(
+        {int(s.net.network_address) for s in spans}
+        | {int(s.net.broadcast_address) + 1 for s in spans}
+    )
     if len(ticks) == 1:
         return {ticks[0]: 0}
     return {t: round(i * width / (len(ticks) - 1)) for i, t in enumerate(ticks)}

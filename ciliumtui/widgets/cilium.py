@@ -46,7 +46,11 @@ def cilium_rows(node: NodeState | None, cluster: ClusterState | None) -> list[tu
         detail = " ".join(x for x in (f"v{h.version}" if h.version else "", h.msg or "") if x)
         rows.append(("api", ("agent API", state, detail)))
     else:
-        pid = f"pid {agent.pid} {'alive' if agent.pid_alive else 'dead'}" if agent.pid else "no pidfile"
+        pid = (
+            f"pid {agent.pid} {'alive' if agent.pid_alive else 'dead'}"
+            if agent.pid
+            else "no pidfile"
+        )
         err = agent.error or ("no socket" if not agent.socket_present else "no answer")
         rows.append(("api", ("agent API", _state("down", BAD), f"{err}; {pid}")))
 
@@ -57,13 +61,17 @@ def cilium_rows(node: NodeState | None, cluster: ClusterState | None) -> list[tu
             rows.append(("ds", ("daemonset", _state("missing", BAD), "no cilium DaemonSet")))
         else:
             style = OK if ds.ready >= ds.desired and ds.desired else WARN
-            rows.append(("ds", ("daemonset", _state(f"{ds.ready}/{ds.desired}", style), ds.image or "")))
+            rows.append(
+                ("ds", ("daemonset", _state(f"{ds.ready}/{ds.desired}", style), ds.image or ""))
+            )
         op = cluster.operator
         if op is None:
             rows.append(("op", ("operator", _state("missing", WARN), "no cilium-operator")))
         else:
             style = OK if op.available > 0 else BAD
-            rows.append(("op", ("operator", _state(f"{op.available}/{op.desired}", style), "available")))
+            rows.append(
+                ("op", ("operator", _state(f"{op.available}/{op.desired}", style), "available"))
+            )
         cfg = cluster.config
         if cfg is not None:
             pool = " ".join(cfg.pool) or "?"
@@ -72,7 +80,16 @@ def cilium_rows(node: NodeState | None, cluster: ClusterState | None) -> list[tu
             mode = cfg.routing_mode or "?"
             if cfg.tunnel_protocol and mode == "tunnel":
                 mode += f"/{cfg.tunnel_protocol}"
-            rows.append(("mode", ("routing", Text(mode), f"kube-proxy-replacement={cfg.kube_proxy_replacement or '?'}")))
+            rows.append(
+                (
+                    "mode",
+                    (
+                        "routing",
+                        Text(mode),
+                        f"kube-proxy-replacement={cfg.kube_proxy_replacement or '?'}",
+                    ),
+                )
+            )
     return rows
 
 

@@ -48,7 +48,11 @@ class CommandLine(Input):
     def open(self, mode: str, value: str = "") -> None:
         self.mode = mode
         self.value = value
-        self.placeholder = "run cleanup | diagnose | theme NAME | journal | q" if mode == ":" else "text to keep rows matching"
+        self.placeholder = (
+            "run cleanup | diagnose | theme NAME | journal | q"
+            if mode == ":"
+            else "text to keep rows matching"
+        )
         if isinstance(self.parent, PromptBar):
             self.parent.open(mode)
         self.focus()

@@ -14,7 +14,11 @@ def dns_rows(cluster: ClusterState | None, dns: DnsState | None) -> list[tuple[s
         if not cluster.coredns_pods:
             rows.append(("coredns", ("coredns", Text("no pods", style="red"), "", "")))
         for pod in cluster.coredns_pods:
-            state = Text("Ready", style="green") if pod.ready else Text(pod.reason or "NotReady", style="red")
+            state = (
+                Text("Ready", style="green")
+                if pod.ready
+                else Text(pod.reason or "NotReady", style="red")
+            )
             rows.append((f"pod/{pod.name}", (pod.name, state, pod.ip or "", "")))
     for check in dns.checks if dns else []:
         if check.ok:
@@ -25,7 +29,12 @@ def dns_rows(cluster: ClusterState | None, dns: DnsState | None) -> list[tuple[s
             result = Text(check.error or "no answer", style="red")
         ms = f"{check.ms:.0f} ms" if check.ms is not None else ""
         label = f"{check.kind}: {check.qname}"
-        rows.append((f"{check.qname}|{check.server}|{check.via}", (label, result, f"{check.via} {check.server}", ms)))
+        rows.append(
+            (
+                f"{check.qname}|{check.server}|{check.via}",
+                (label, result, f"{check.via} {check.server}", ms),
+            )
+        )
     return rows
 
 

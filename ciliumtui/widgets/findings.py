@@ -32,7 +32,12 @@ NO_FINDINGS_KEY = "_none"
 
 def finding_rows(findings: list[Finding]) -> list[tuple[str, Row]]:
     if not findings:
-        return [(NO_FINDINGS_KEY, (Text("OK", style="green"), "No findings: this node looks healthy", ""))]
+        return [
+            (
+                NO_FINDINGS_KEY,
+                (Text("OK", style="green"), "No findings: this node looks healthy", ""),
+            )
+        ]
     rows: list[tuple[str, Row]] = []
     for key, f in keyed_findings(findings):
         sev = Text(f.severity.upper(), style=SEVERITY_STYLE.get(f.severity, ""))

@@ -9,7 +9,13 @@ from textual.widget import Widget
 
 
 def header_text(
-    context: str | None, node: str, version: str | None, *, read_only: bool, dry_run: bool, cluster: str
+    context: str | None,
+    node: str,
+    version: str | None,
+    *,
+    read_only: bool,
+    dry_run: bool,
+    cluster: str,
 ) -> Text:
     t = Text()
     t.append(" ciliumtui ", style="bold reverse")

@@ -27,12 +27,18 @@ def palette_actions(app: Any) -> list[tuple[str, Callable[[], Any], str]]:
         why = " (read-only: dry run only)" if read_only else ""
         actions.append((f"Run playbook {pb}", partial(app.start_wizard, pb), f"wizard{why}"))
         actions.append(
-            (f"Dry-run playbook {pb}", partial(app.start_wizard, pb, dry_run=True), "show the plan only")
+            (
+                f"Dry-run playbook {pb}",
+                partial(app.start_wizard, pb, dry_run=True),
+                "show the plan only",
+            )
         )
     for name in sorted(app.available_themes):
         actions.append((f"Theme {name}", partial(setattr, app, "theme", name), "switch theme"))
     for panel in ("findings", "interfaces", "cilium", "routes", "dns"):
-        actions.append((f"Focus {panel}", partial(_focus_panel, app, panel), "move focus to the panel"))
+        actions.append(
+            (f"Focus {panel}", partial(_focus_panel, app, panel), "move focus to the panel")
+        )
     return actions
 
 

@@ -107,7 +107,7 @@ class TablePanel(Vertical):
             for key, row in shown:
                 if key in present:
                     old = table.get_row(key)
-                    for col, before, after in zip(column_keys, old, row):
+                    for col, before, after in zip(column_keys, old, row, strict=False):
                         if before != after:
                             table.update_cell(key, col, after, update_width=True)
                 else:

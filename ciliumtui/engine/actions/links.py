@@ -1,8 +1,7 @@
 """link.delete: remove Cilium's network links (cilium_host, cilium_net, lxc…) with pyroute2.
 
-Only names ownership.is_cilium_link accepts are ever deleted. A veth whose peer
-sits in the same namespace and is not Cilium's is refused too: deleting one end
-of a veth deletes the other.
+Only names ownership.is_cilium_link accepts are ever deleted (a Cilium veth's
+other end, which Cilium created with it, goes with it: the plan says so).
 """
 
 from __future__ import annotations
@@ -29,26 +28,29 @@ async def ip_json(ctx_netns: str | None, *args: str) -> Any:
 
 
 def choose_links(links: list[dict[str, Any]], wanted: str | list[str]) -> tuple[list[str], list[str]]:
-    """(names to delete, refusals) from `ip -j link` output and the links param."""
-    by_name = {link.get("ifname"): link for link in links}
+    """(names to delete, notes) from `ip -j link` output and the links param.
+
+    Only names ownership.is_cilium_link accepts are chosen. A Cilium veth's other
+    end (a pod's eth0, or a peer in this namespace) was created by Cilium with it
+    and goes with it; the notes say so.
+    """
+    by_name = {link.get("ifname"): link for link in links if link.get("ifname")}
     if wanted == "all-cilium":
-        names = [n for n in by_name if n and is_cilium_link(n)]
+        names = [n for n in by_name if is_cilium_link(n)]
     else:
         names = [n for n in wanted if n in by_name]
-    delete, refused = [], []
+    delete, notes = [], []
     for name in names:
         if not is_cilium_link(name):
-            refused.append(f"{name}: not a Cilium link, refused")
-            continue
-        link = by_name[name]
-        peer = link.get("link")
-        # `link` names the peer only when it lives in this namespace (else link_netnsid is set)
-        if peer and "link_netnsid" not in link and peer in by_name and not is_cilium_link(peer) \
-                and (link.get("linkinfo") or {}).get("info_kind") == "veth":
-            refused.append(f"{name}: its veth peer {peer} is not Cilium's and would go too, refused")
+            notes.append(f"{name}: not a Cilium link, refused")
             continue
         delete.append(name)
-    return delete, refused
+        link = by_name[name]
+        peer = link.get("link")
+        # `link` names the peer when it lives in this namespace (else link_netnsid is set)
+        if peer and "link_netnsid" not in link and peer in by_name and not is_cilium_link(peer):
+            notes.append(f"{name}: its veth peer {peer} goes with it")
+    return delete, notes
 
 
 def _free_group(links: list[dict[str, Any]]) -> int:
@@ -102,7 +104,7 @@ def _delete_in_thread(ns: str | None, names: list[str], group: int) -> tuple[lis
 @register
 class LinkDelete(Action):
     name = "link.delete"
-    summary = "delete Cilium's links (cilium_host/net/vxlan, lxc*, lxc_health); refuses anything else"
+    summary = "delete Cilium's links (cilium_host/net/vxlan, lxc*, lxc_health); refuses any other name"
     mutates = True
     default_risk = "high"
     params = {"links": Param("any", default="all-cilium", help="all-cilium, or a list of link names")}
@@ -126,10 +128,10 @@ class LinkDelete(Action):
         return choose_links(links, ctx.params.get("links", "all-cilium"))
 
     async def plan(self, ctx: ActionContext) -> list[str]:
-        delete, refused = await self._choose(ctx)
+        delete, notes = await self._choose(ctx)
         where = f" in netns {ctx.netns}" if ctx.netns else ""
         lines = [f"ip link delete {n}{where}" for n in delete] or ["no Cilium links present"]
-        return lines + refused
+        return lines + notes
 
     async def backup(self, ctx: ActionContext) -> list[Path]:
         """Links cannot be put back, but what they were is kept as evidence."""
@@ -144,12 +146,12 @@ class LinkDelete(Action):
         return out
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        delete, refused = await self._choose(ctx)
-        for line in refused:
+        delete, notes = await self._choose(ctx)
+        for line in notes:
             ctx.out(line)
         if not delete:
             ctx.out("no Cilium links to delete")
-            return ActionResult(ok=True, rc=0, data={"deleted": [], "refused": refused})
+            return ActionResult(ok=True, rc=0, data={"deleted": []})
         links = await ip_json(ctx.netns, "link", "show")
         deleted, gone = await asyncio.to_thread(_delete_in_thread, ctx.netns, delete, _free_group(links))
         ctx.out(f"deleted {len(deleted)} links: {', '.join(deleted[:12])}{' …' if len(deleted) > 12 else ''}")
@@ -157,5 +159,5 @@ class LinkDelete(Action):
             ctx.out(f"already gone (veth peers): {', '.join(gone)}")
         return ActionResult(
             ok=True, rc=0, changed=bool(deleted),
-            data={"deleted": deleted, "gone": gone, "refused": refused},
+            data={"deleted": deleted, "gone": gone},
         )

@@ -1,0 +1,108 @@
+"""The `cleanup` playbook end to end as an operator runs it: the post-reboot scenario's
+node in a network namespace, the simulated cluster, `ciliumtui run` as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import pytest
+
+import cilium_node as cn
+from ciliumtui.ownership import is_cilium_link
+
+pytestmark = pytest.mark.root
+COMBOS = [(b, f) for b in ("legacy", "nft") for f in (4, 6)]
+
+
+@contextmanager
+def world(name: str, tmp: Path) -> Iterator[dict]:
+    from ciliumtui.sim.agent_api import AgentApiServer
+    from ciliumtui.sim.host_root import build_host_root
+    from ciliumtui.sim.node_builder import build_node
+    from ciliumtui.sim.scenario import load_scenario
+    from ciliumtui.sim.server import SimCluster
+
+    sc = load_scenario(name)
+    netns = f"pb-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    try:
+        with ExitStack() as stack:
+            build_node(sc, netns)
+            sim = stack.enter_context(SimCluster(sc, netns=netns, tmpdir=tmp / "sim"))
+            root = tmp / "root"
+            build_host_root(sc, root, kubeconfig=sim.kubeconfig)
+            sock = root / "var/run/cilium/cilium.sock"
+            sock.parent.mkdir(parents=True, exist_ok=True)
+            agent = stack.enter_context(AgentApiServer(sc["agent_api"], sock))
+            sim.on_fix_hooks.append(lambda s: setattr(agent, "mode", str(s.get("agent_api", "healthy"))))
+            argv = ["--kubeconfig", sim.kubeconfig, "--netns", netns, "--host-root", str(root),
+                    "--node", sc["node_name"], "--timeout", "2"]
+            yield {"sim": sim, "netns": netns, "argv": argv, "state": tmp / "state"}
+    finally:
+        subprocess.run(["ip", "netns", "del", netns], check=False)
+
+
+def run(w: dict, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CILIUMTUI_STATE_DIR": str(w["state"])}
+    return subprocess.run([sys.executable, "-m", "ciliumtui", "run", *args, *w["argv"]],
+                          capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+
+
+def node_state(ns: str) -> dict:
+    return {"links": sorted(cn.links(ns)), "rules": cn.ip_rules(ns), "routes": cn.routes(ns, "all"),
+            "ipt": {k: cn.normalized(cn.save(ns, *k)) for k in COMBOS}}
+
+
+def test_cleanup_playbook_fixes_the_post_reboot_node(tmp_path):
+    with world("post-reboot", tmp_path) as w:
+        ns, sim = w["netns"], w["sim"]
+        before = {k: cn.save(ns, *k) for k in COMBOS}
+        links_before = cn.links(ns)
+        decoys = {n: links_before[n].get("master") for n in links_before if not is_cilium_link(n)
+                  and links_before[n].get("link") not in {x for x in links_before if is_cilium_link(x)}}
+        res = run(w, "cleanup", "--yes", "--json")
+        events = [json.loads(x) for x in res.stdout.splitlines()]
+        finished = {e["step_id"]: e["status"] for e in events if e["kind"] == "step_finished"}
+        assert res.returncode == 0, (finished, res.stderr, [e for e in events if e.get("status") == "failed"])
+        assert finished == {"diagnose": "ok", "delete-links": "ok", "purge-iptables": "ok",
+                            "cleanup-ip-rules": "ok", "restart-cilium-pod": "ok", "wait-cilium-ready": "ok",
+                            "restart-node-pods": "ok", "verify": "ok"}
+        after = cn.links(ns)
+        assert not [n for n in after if is_cilium_link(n)]
+        for name, master in decoys.items():
+            assert name in after, f"decoy {name} deleted"
+            assert after[name].get("master") == master
+        assert not [r for r in cn.ip_rules(ns) if r.get("table") == "2004"]
+        for key in COMBOS:
+            assert cn.normalized(cn.save(ns, *key)) == cn.without_cilium(before[key]), key
+        assert sim.mutations >= 3  # the cilium pod and both workload pods were deleted
+        deleted = [p for verb, p in sim.requests if verb == "DELETE"]
+        assert any("cilium-" in p for p in deleted) and any("web-7d9f8-abcde" in p for p in deleted)
+        # the journal has the plan of every mutating step, and the backup restores the original
+        run_id = events[0]["run_id"]
+        backup = w["state"] / "runs" / run_id / "backups" / "purge-iptables"
+        for b, f in COMBOS:
+            assert cn.normalized((backup / f"iptables-{b}-v{f}.rules").read_text()) == cn.normalized(before[(b, f)])
+
+
+def test_dry_run_and_read_only_touch_neither_node_nor_cluster(tmp_path):
+    with world("post-reboot", tmp_path) as w:
+        ns, sim = w["netns"], w["sim"]
+        before = node_state(ns)
+        res = run(w, "cleanup", "--dry-run")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "dry-run, would run:" in res.stdout
+        assert f"$ ip link delete cilium_host in netns {ns}" in res.stdout
+        assert "kubectl -n kube-system delete pod cilium-" in res.stdout
+        assert "kubectl -n default delete pod web-7d9f8-abcde" in res.stdout
+        res = run(w, "cleanup", "--read-only", "--yes")
+        assert res.returncode == 3, res.stdout + res.stderr
+        assert "refused" in res.stdout
+        assert sim.mutations == 0
+        assert node_state(ns) == before
