@@ -24,6 +24,8 @@ __all__ = ["collect_node"]
 
 
 async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeState:
+    if opts.recorded_node:  # training without root: the node is a JSON file (ciliumtui.training)
+        return await _recorded(opts.recorded_node, probes)
     ns = opts.netns
     # netfilter first: iptables-save of a big rule set is the long pole, start it earliest.
     (netfilter, kube_backend), links, routes, rules, host, agent = await asyncio.gather(
@@ -43,3 +45,14 @@ async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeSta
         host=host,
         agent=agent,
     )
+
+
+async def _recorded(path: str, probes: dict[str, ProbeStatus]) -> NodeState:
+    from ..training.recorded import load_node
+
+    node = await guarded(probes, "recorded", lambda: load_node(path), None)
+    if node is None:  # the error is in probes["recorded"]; the node looks empty
+        return NodeState()
+    for name in ("netfilter", "links", "routes", "rules", "host", "agent"):
+        probes[name] = ProbeStatus(True)
+    return node

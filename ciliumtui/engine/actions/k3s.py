@@ -85,6 +85,11 @@ class K3sHook(Action):
         tmp.write_text(text)
         tmp.replace(path)  # atomic: systemd never reads half a file
         ctx.out(f"wrote {path}")
+        if ctx.opts.recorded_node:  # training without root: the node's host facts are a JSON file
+            from ...training import recorded
+
+            recorded.set_stop_hook(ctx.opts.recorded_node, True)
+            ctx.out(f"stop hook recorded {recorded.SIMULATED}")
         why = self._reload_reason(ctx)
         if why is None:
             res = await netns.run(["systemctl", "daemon-reload"], timeout=30)

@@ -128,6 +128,10 @@ class LinkDelete(Action):
         return choose_links(links, ctx.params.get("links", "all-cilium"))
 
     async def plan(self, ctx: ActionContext) -> list[str]:
+        if ctx.opts.recorded_node:  # training without root: the node is a JSON file
+            from ...training import recorded
+
+            return recorded.plan_links(ctx.opts.recorded_node)
         delete, notes = await self._choose(ctx)
         where = f" in netns {ctx.netns}" if ctx.netns else ""
         lines = [f"ip link delete {n}{where}" for n in delete] or ["no Cilium links present"]
@@ -135,6 +139,10 @@ class LinkDelete(Action):
 
     async def backup(self, ctx: ActionContext) -> list[Path]:
         """Links cannot be put back, but what they were is kept as evidence."""
+        if ctx.opts.recorded_node:
+            from ...training import recorded
+
+            return recorded.backup_file(ctx.opts.recorded_node, ctx.backup_dir)
         ctx.backup_dir.mkdir(parents=True, exist_ok=True)
         out = []
         for fname, args in (("links.json", ("-d", "link", "show")), ("addresses.json", ("addr", "show")),
@@ -146,6 +154,10 @@ class LinkDelete(Action):
         return out
 
     async def run(self, ctx: ActionContext) -> ActionResult:
+        if ctx.opts.recorded_node:
+            from ...training import recorded
+
+            return recorded.run_links(ctx.opts.recorded_node, ctx.out)
         delete, notes = await self._choose(ctx)
         for line in notes:
             ctx.out(line)

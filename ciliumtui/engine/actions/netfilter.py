@@ -153,6 +153,10 @@ class NetfilterPurge(Action):
         return dict(zip(sel, texts))
 
     async def plan(self, ctx: ActionContext) -> list[str]:
+        if ctx.opts.recorded_node:  # training without root: the node is a JSON file
+            from ...training import recorded
+
+            return recorded.plan_netfilter(ctx.opts.recorded_node)
         lines = []
         for (b, f), text in (await self._save_all(ctx)).items():
             _, restore_bin = tools(b, f)
@@ -173,6 +177,10 @@ class NetfilterPurge(Action):
         return lines
 
     async def backup(self, ctx: ActionContext) -> list[Path]:
+        if ctx.opts.recorded_node:
+            from ...training import recorded
+
+            return recorded.backup_file(ctx.opts.recorded_node, ctx.backup_dir)
         self._saved = await self._save_all(ctx)
         ctx.backup_dir.mkdir(parents=True, exist_ok=True)
         written = []
@@ -187,6 +195,10 @@ class NetfilterPurge(Action):
         return written
 
     async def run(self, ctx: ActionContext) -> ActionResult:
+        if ctx.opts.recorded_node:
+            from ...training import recorded
+
+            return recorded.run_netfilter(ctx.opts.recorded_node, ctx.out)
         # Reuse the texts the backup saved: what is restored is exactly the backup minus Cilium's.
         saved = self._saved or await self._save_all(ctx)
         removed_rules = 0

@@ -52,12 +52,20 @@ class CiliumRouteCleanup(Action):
     params = {}
 
     async def plan(self, ctx: ActionContext) -> list[str]:
+        if ctx.opts.recorded_node:  # training without root: the node is a JSON file
+            from ...training import recorded
+
+            return recorded.plan_ip_state(ctx.opts.recorded_node)
         found = await find(ctx.netns)
         if not found:
             return ["no Cilium ip rule or table 2004/2005 routes present"]
         return [f"ip -{fam} {line}" for fam, lines in found.items() for line in lines]
 
     async def backup(self, ctx: ActionContext) -> list[Path]:
+        if ctx.opts.recorded_node:
+            from ...training import recorded
+
+            return recorded.backup_file(ctx.opts.recorded_node, ctx.backup_dir)
         ctx.backup_dir.mkdir(parents=True, exist_ok=True)
         data = {}
         for fam in ("-4", "-6"):
@@ -68,6 +76,10 @@ class CiliumRouteCleanup(Action):
         return [path]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
+        if ctx.opts.recorded_node:
+            from ...training import recorded
+
+            return recorded.run_ip_state(ctx.opts.recorded_node, ctx.out)
         found = await find(ctx.netns)
         for fam, lines in found.items():
             # -force: keep going when an entry vanished meanwhile; what remains is checked below.

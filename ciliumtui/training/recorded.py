@@ -1,0 +1,398 @@
+"""A recorded node: training without root.
+
+Without root there is no network namespace to build a scenario's node in, so the
+node is a JSON file holding a NodeState (`Options.recorded_node`). The node
+probes read it instead of probing (ciliumtui.node.collect_node), and the
+node-mutating actions edit it instead of the kernel (link.delete,
+netfilter.purge, iproute.cilium-cleanup, k3s.hook).
+
+`recorded_node_state(scenario)` is pure: it mirrors what
+`ciliumtui.sim.node_builder.build_node` + `ciliumtui.sim.host_root.build_host_root`
++ the agent API server lay down, as the probes would read it back (a root test
+compares the two). Paths in it are node paths ("/var/run/cilium/cilium.pid"),
+not paths under a host root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import os
+import tempfile
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from ..model import (
+    SCHEMA_VERSION,
+    AgentState,
+    CniFile,
+    HostInfo,
+    IpRule,
+    Link,
+    NetfilterDump,
+    NodeState,
+    Route,
+)
+from ..ownership import (
+    CILIUM_TABLES,
+    is_cilium_chain,
+    is_cilium_cni_file,
+    is_cilium_ip_rule,
+    is_cilium_link,
+    is_cilium_route,
+)
+
+PIDFILE = "/var/run/cilium/cilium.pid"
+SOCKET = "/var/run/cilium/cilium.sock"
+SIMULATED = "(recorded node: simulated)"
+
+
+# ------------------------------------------------------------------ building
+
+
+def _link(name: str, kind: str | None, addresses: list[str] | None = None, **kw: Any) -> Link:
+    return Link(
+        name=name,
+        index=0,
+        kind=kind,
+        state=kw.pop("state", "UP"),
+        mtu=kw.pop("mtu", 1500),
+        addresses=addresses or [],
+        cilium=is_cilium_link(name),
+        **kw,
+    )
+
+
+def _route(dst: str, dev: str | None, table: str = "main", **kw: Any) -> Route:
+    if dst != "default" and "/" not in dst:
+        dst += "/32"
+    return Route(dst=dst, family=4, table=table, dev=dev, cilium=is_cilium_route(table, dev), **kw)
+
+
+def _links_and_routes(scenario: dict[str, Any]) -> tuple[list[Link], list[Route]]:
+    from ..sim.node_builder import DOCKER_VETH, UPLINK_PEER, endpoint_ip, endpoint_name
+
+    net = scenario.get("network") or {}
+    cil = net.get("cilium") or {}
+    cluster = scenario.get("cluster") or {}
+    node = str(scenario.get("node_name") or "node")
+    lo_ips = ["127.0.0.1/8"]
+    lo_ips += [
+        f"{ip}/32"
+        for ip in dict.fromkeys(
+            str(x)
+            for x in [cluster.get("kube_dns_ip"), *((cluster.get("coredns") or {}).get("ips") or [])]
+            if x
+        )
+    ]
+    links = [_link("lo", None, lo_ips, state="UNKNOWN", mtu=65536)]
+    routes: list[Route] = []
+
+    uplink = net.get("uplink")
+    if uplink:
+        dev = uplink.get("name", "eth0")
+        addr = uplink.get("address")
+        links += [
+            _link(dev, "veth", [str(addr)] if addr else [], peer=UPLINK_PEER),
+            _link(UPLINK_PEER, "veth", peer=dev),
+        ]
+        if addr:
+            iface = ipaddress.ip_interface(str(addr))
+            src = str(iface.ip)
+            routes.append(
+                _route(str(iface.network), dev, protocol="kernel", scope="link", prefsrc=src)
+            )
+            if uplink.get("gateway"):
+                routes.append(
+                    _route(
+                        "default", dev, gateway=str(uplink["gateway"]), protocol="dhcp",
+                        prefsrc=src, metric=100,
+                    )
+                )
+
+    if cil.get("present", False):
+        host_ip = str(cil.get("host_ip"))
+        pod_cidr = str(cil.get("pod_cidr"))
+        links += [
+            _link("cilium_host", "veth", [f"{host_ip}/32"], peer="cilium_net"),
+            _link("cilium_net", "veth", peer="cilium_host"),
+            _link("cilium_vxlan", "vxlan", state="UNKNOWN"),
+            _link("lxc_health", "veth", peer="health-ep"),
+            _link("health-ep", "veth", peer="lxc_health"),
+        ]
+        via = {"gateway": host_ip}
+        routes += [
+            _route(host_ip, "cilium_host", protocol="kernel", scope="link"),
+            _route(pod_cidr, "cilium_host", protocol="kernel", prefsrc=host_ip, **via),
+        ]
+        for i in range(int(cil.get("endpoints", 0) or 0)):
+            lxc = endpoint_name(node, i)
+            pod = f"pod{lxc[3:13]}"
+            links += [_link(lxc, "veth", peer=pod), _link(pod, "veth", peer=lxc)]
+            routes.append(_route(endpoint_ip(pod_cidr, i), "cilium_host", **via))
+        for peer in cil.get("peers") or []:
+            routes.append(
+                _route(
+                    str(peer["pod_cidr"]), "cilium_host", protocol="kernel", prefsrc=host_ip, **via
+                )
+            )
+        routes.append(_route("default", "lo", table="2004", type="local", scope="host"))
+
+    if net.get("decoys", False):
+        veth, ctr = DOCKER_VETH
+        links += [
+            _link("lxcbr0", "bridge", state="DOWN"),
+            _link("docker0", "bridge", ["172.17.0.1/16"]),
+            _link(veth, "veth", peer=ctr, master="docker0"),
+            _link(ctr, "veth", peer=veth),
+        ]
+        routes.append(
+            _route("172.17.0.0/16", "docker0", protocol="kernel", scope="link", prefsrc="172.17.0.1")
+        )
+
+    for r in net.get("extra_routes") or []:
+        routes.append(
+            _route(
+                str(r["dst"]), r.get("dev"), table=str(r.get("table", "main")), gateway=r.get("via")
+            )
+        )
+    for i, link in enumerate(links, start=1):
+        link.index = i
+    return links, routes
+
+
+def _rules(scenario: dict[str, Any]) -> list[IpRule]:
+    cil = (scenario.get("network") or {}).get("cilium") or {}
+    if cil.get("present", False):
+        v4 = [
+            IpRule(9, 4, src="all", fwmark="0x200/0xf00", table="2004", cilium=True),
+            IpRule(100, 4, src="all", table="local"),
+        ]
+    else:
+        v4 = [IpRule(0, 4, src="all", table="local")]
+    v4 += [IpRule(32766, 4, src="all", table="main"), IpRule(32767, 4, src="all", table="default")]
+    v6 = [IpRule(0, 6, src="all", table="local"), IpRule(32766, 6, src="all", table="main")]
+    return v4 + v6
+
+
+def _netfilter(scenario: dict[str, Any]) -> tuple[list[NetfilterDump], str | None]:
+    from ..node.netfilter import SAVE_BINARIES, kube_backend, parse_save
+    from ..sim.node_builder import iptables_texts
+
+    texts = iptables_texts(scenario)
+    dumps = []
+    for backend, family in SAVE_BINARIES:
+        text = texts.get(backend, "") if family == 4 else ""
+        dumps.append(parse_save(text, backend, family))
+    return dumps, kube_backend(dumps)
+
+
+def _host(scenario: dict[str, Any]) -> HostInfo:
+    from ..node.host import k3s_info_from, parse_exec_flags
+
+    host = scenario.get("host") or {}
+    k3s_info = None
+    k3s = host.get("k3s")
+    if k3s:
+        unit = k3s.get("unit", "k3s")
+        config = dict(k3s.get("config") or {})
+        flags = k3s.get("exec_flags") or []
+        if flags:
+            config.update(parse_exec_flags("/usr/local/bin/k3s server " + " ".join(flags)))
+        k3s_info = k3s_info_from(
+            config,
+            unit_file=f"/etc/systemd/system/{unit}.service",
+            kubeconfig="/etc/rancher/k3s/k3s.yaml",
+            stop_hook=bool(k3s.get("stop_hook")),
+        )
+    running = host.get("agent_running", False)
+    cgroup2 = ["/sys/fs/cgroup"] if host.get("cgroup2", True) else []
+    if running is True and host.get("cgroup2", True):
+        cgroup2.append("/run/cilium/cgroupv2")
+    return HostInfo(
+        hostname=str(host.get("hostname") or scenario.get("node_name") or "node"),
+        kernel=str(host["kernel"]) if host.get("kernel") else None,
+        bpffs_mounted=bool(host.get("bpffs", True)),
+        cgroup2_mounts=cgroup2,
+        nameservers=[str(n) for n in host.get("nameservers") or []],
+        cni_files=[
+            CniFile(name=n, cilium=is_cilium_cni_file(n), backup=n.endswith(".cilium_bak"))
+            for n in sorted(host.get("cni_files") or [])
+        ],
+        k3s=k3s_info,
+    )
+
+
+def agent_state(running: Any, api_mode: str, pid: int = 0) -> AgentState:
+    """What probe_agent reports for a pidfile state and an AgentApiServer mode."""
+    from ..node.agent import parse_healthz
+
+    state = AgentState(socket=SOCKET)
+    if running:
+        state.pidfile = PIDFILE
+        state.pid = pid or 1
+        state.pid_alive = running is True
+    if api_mode == "none":
+        state.error = f"no agent API socket at {SOCKET}"
+        return state
+    state.socket_present = True
+    if api_mode == "hang":
+        state.error = "agent API did not answer within 1s"
+    elif api_mode == "garbage":
+        state.error = "agent API answered HTTP 200 with an unreadable body"
+    else:
+        sample = files("ciliumtui.assets").joinpath(f"samples/healthz-v1-{api_mode}.json")
+        state.reachable = True
+        state.health = parse_healthz(json.loads(sample.read_text()))
+    return state
+
+
+def recorded_node_state(scenario: dict[str, Any]) -> NodeState:
+    """The NodeState a built node of `scenario` shows the probes (pure)."""
+    links, routes = _links_and_routes(scenario)
+    netfilter, kube = _netfilter(scenario)
+    host = scenario.get("host") or {}
+    return NodeState(
+        links=links,
+        routes=routes,
+        rules=_rules(scenario),
+        netfilter=netfilter,
+        kube_backend=kube,
+        host=_host(scenario),
+        agent=agent_state(host.get("agent_running", False), str(scenario.get("agent_api", "none"))),
+    )
+
+
+# ------------------------------------------------------------------ the file
+
+
+def save_node(path: str | Path, node: NodeState) -> None:
+    """Write atomically: the TUI may read while an action edits."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".recorded-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(dataclasses.asdict(node), fh)
+    os.replace(tmp, path)
+
+
+def load_node(path: str | Path) -> NodeState:
+    """The NodeState in a recorded-node file; ValueError (one line) when it is not one."""
+    from ..snapshot_load import snapshot_from_dict
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ValueError(f"recorded node {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"recorded node {path}: not JSON ({exc.msg})") from None
+    snap = snapshot_from_dict(
+        {"schema": SCHEMA_VERSION, "node_name": "", "taken_at": "", "node": data}
+    )
+    assert snap.node is not None
+    return snap.node
+
+
+# ------------------------------------------------------------------ actions
+
+
+def cilium_link_names(path: str | Path) -> list[str]:
+    return [link.name for link in load_node(path).links if link.cilium]
+
+
+def delete_cilium_links(path: str | Path) -> list[str]:
+    """link.delete all-cilium: the links, their veth peers, their addresses and routes."""
+    node = load_node(path)
+    gone = {link.name for link in node.links if link.cilium}
+    # Deleting one end of a veth deletes the other (health-ep, pod<hex>).
+    gone |= {link.peer for link in node.links if link.name in gone and link.peer}
+    node.links = [link for link in node.links if link.name not in gone]
+    node.routes = [r for r in node.routes if r.dev not in gone]
+    save_node(path, node)
+    return sorted(n for n in gone if is_cilium_link(n))
+
+
+def cilium_netfilter_counts(path: str | Path) -> list[tuple[str, int, int, int]]:
+    """(backend, family, Cilium chains, Cilium rules) per dump that holds any."""
+    out = []
+    for d in load_node(path).netfilter:
+        chains, rules = len(d.cilium_chains), d.cilium_rule_count
+        if chains or rules:
+            out.append((d.backend, d.family, chains, rules))
+    return out
+
+
+def netfilter_backup(path: str | Path, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "recorded-netfilter.json"
+    node = load_node(path)
+    target.write_text(json.dumps([dataclasses.asdict(d) for d in node.netfilter]))
+    return [target]
+
+
+def purge_netfilter(path: str | Path) -> tuple[int, int]:
+    """netfilter.purge: drop Cilium's chains and rules in every dump; (chains, rules) removed."""
+    node = load_node(path)
+    chains = rules = 0
+    for dump in node.netfilter:
+        for table in dump.tables:
+            keep_chains = [c for c in table.chains if not is_cilium_chain(c.name)]
+            keep_rules = [r for r in table.rules if not r.cilium]
+            chains += len(table.chains) - len(keep_chains)
+            rules += len(table.rules) - len(keep_rules)
+            table.chains, table.rules = keep_chains, keep_rules
+    save_node(path, node)
+    return chains, rules
+
+
+def cilium_ip_state(path: str | Path) -> list[str]:
+    """iproute.cilium-cleanup's plan: the ip rule and tables 2004/2005 routes present."""
+    node = load_node(path)
+    lines = [
+        f"ip -{r.family} rule del priority {r.priority} fwmark {r.fwmark} table {r.table}"
+        for r in node.rules
+        if is_cilium_ip_rule(r.fwmark, r.table)
+    ]
+    tables = sorted({(r.family, r.table) for r in node.routes if r.table in CILIUM_TABLES})
+    lines += [f"ip -{fam} route flush table {t}" for fam, t in tables]
+    return lines
+
+
+def cleanup_ip_state(path: str | Path) -> list[str]:
+    lines = cilium_ip_state(path)
+    node = load_node(path)
+    node.rules = [r for r in node.rules if not is_cilium_ip_rule(r.fwmark, r.table)]
+    node.routes = [r for r in node.routes if r.table not in CILIUM_TABLES]
+    save_node(path, node)
+    return lines
+
+
+def set_stop_hook(path: str | Path, installed: bool = True) -> None:
+    node = load_node(path)
+    if node.host.k3s is not None:
+        node.host.k3s.stop_hook = installed
+        save_node(path, node)
+
+
+def has_debris(path: str | Path) -> bool:
+    """Cilium links or iptables chains left on the recorded node."""
+    node = load_node(path)
+    return any(link.cilium for link in node.links) or any(d.cilium_chains for d in node.netfilter)
+
+
+def relay_fixed(path: str | Path, scenario: dict[str, Any], pid: int) -> None:
+    """A restarted agent on the recorded node: datapath laid again, API healthy, pidfile.
+
+    The host facts the trainee changed (the k3s stop hook) are kept.
+    """
+    old = load_node(path)
+    fixed = {**scenario, "network": {**(scenario.get("network") or {})}}
+    fixed["network"]["cilium"] = {**(fixed["network"].get("cilium") or {}), "present": True}
+    fresh = recorded_node_state(fixed)
+    if old.host.k3s is not None and fresh.host.k3s is not None:
+        fresh.host.k3s.stop_hook = fresh.host.k3s.stop_hook or old.host.k3s.stop_hook
+    if "/run/cilium/cgroupv2" not in fresh.host.cgroup2_mounts and fresh.host.cgroup2_mounts:
+        fresh.host.cgroup2_mounts.append("/run/cilium/cgroupv2")
+    fresh.agent = agent_state(True, "healthy", pid)
+    save_node(path, fresh)
