@@ -22,7 +22,8 @@ import os
 import tempfile
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..model import (
     SCHEMA_VERSION,
@@ -43,6 +44,9 @@ from ..ownership import (
     is_cilium_link,
     is_cilium_route,
 )
+
+if TYPE_CHECKING:
+    from ..engine.actions.base import ActionResult
 
 PIDFILE = "/var/run/cilium/cilium.pid"
 SOCKET = "/var/run/cilium/cilium.sock"
@@ -323,14 +327,6 @@ def cilium_netfilter_counts(path: str | Path) -> list[tuple[str, int, int, int]]
     return out
 
 
-def netfilter_backup(path: str | Path, directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / "recorded-netfilter.json"
-    node = load_node(path)
-    target.write_text(json.dumps([dataclasses.asdict(d) for d in node.netfilter]))
-    return [target]
-
-
 def purge_netfilter(path: str | Path) -> tuple[int, int]:
     """netfilter.purge: drop Cilium's chains and rules in every dump; (chains, rules) removed."""
     node = load_node(path)
@@ -396,3 +392,65 @@ def relay_fixed(path: str | Path, scenario: dict[str, Any], pid: int) -> None:
         fresh.host.cgroup2_mounts.append("/run/cilium/cgroupv2")
     fresh.agent = agent_state(True, "healthy", pid)
     save_node(path, fresh)
+
+
+# ------------------------------------------------ the actions' recorded-node side
+# Each node-mutating action calls these when `opts.recorded_node` is set; the
+# runner still enforces confirmation, backups and the journal around them.
+
+
+def backup_file(path: str | Path, directory: Path) -> list[Path]:
+    """The whole recorded node as it was before the step (the backup a restore would use)."""
+    import shutil
+
+    directory.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copy(path, directory / "recorded-node.json"))]
+
+
+def plan_links(path: str | Path) -> list[str]:
+    names = cilium_link_names(path)
+    return [f"ip link delete {n} {SIMULATED}" for n in names] or ["no Cilium links present"]
+
+
+def run_links(path: str | Path, out: Callable[[str], None]) -> ActionResult:
+    from ..engine.actions.base import ActionResult
+
+    gone = delete_cilium_links(path)
+    out(f"deleted {len(gone)} links: {', '.join(gone[:12])} {SIMULATED}" if gone
+        else f"no Cilium links to delete {SIMULATED}")
+    return ActionResult(ok=True, rc=0, changed=bool(gone), data={"deleted": gone, "refused": []})
+
+
+def plan_netfilter(path: str | Path) -> list[str]:
+    lines = [
+        f"{b} IPv{f}: remove {c} CILIUM_* chains and {r} rules {SIMULATED}"
+        for b, f, c, r in cilium_netfilter_counts(path)
+    ]
+    return lines or ["no Cilium chains or rules"]
+
+
+def run_netfilter(path: str | Path, out: Callable[[str], None]) -> ActionResult:
+    from ..engine.actions.base import ActionResult
+
+    chains, rules = purge_netfilter(path)
+    out(f"removed {chains} chains, {rules} rules {SIMULATED}")
+    return ActionResult(
+        ok=True,
+        rc=0,
+        changed=bool(chains or rules),
+        data={"removed_rules": rules, "removed_chains": chains},
+    )
+
+
+def plan_ip_state(path: str | Path) -> list[str]:
+    lines = [f"{x} {SIMULATED}" for x in cilium_ip_state(path)]
+    return lines or ["no Cilium ip rule or table 2004/2005 routes present"]
+
+
+def run_ip_state(path: str | Path, out: Callable[[str], None]) -> ActionResult:
+    from ..engine.actions.base import ActionResult
+
+    lines = cleanup_ip_state(path)
+    for line in lines or ["no Cilium ip rule or table 2004/2005 routes present"]:
+        out(f"{line} {SIMULATED}")
+    return ActionResult(ok=True, rc=0, changed=bool(lines), data={"removed": len(lines)})
