@@ -28,9 +28,16 @@ from .model import Finding, NodeState, ProbeStatus, Snapshot
 from .options import Options
 from .probe import one_line
 from .sources import ProbeSource, SnapshotSource
-from .widgets.palette import CiliumtuiCommands
 
 DEFAULT_THEME = "ansi-dark"  # follows the terminal's own palette: right over SSH
+
+
+def palette_provider() -> Any:
+    """The command-palette provider, imported when the palette first opens (start-up
+    does not pay for textual.command)."""
+    from .widgets.palette import CiliumtuiCommands
+
+    return CiliumtuiCommands
 
 
 def css_path() -> str:
@@ -58,7 +65,7 @@ def playbook_ids() -> list[str]:
 class CiliumtuiApp(App[int]):
     CSS_PATH = css_path()
     TITLE = "ciliumtui"
-    COMMANDS = App.COMMANDS | {CiliumtuiCommands}
+    COMMANDS = App.COMMANDS | {palette_provider}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
@@ -347,7 +354,12 @@ class CiliumtuiApp(App[int]):
         self.push_screen(FindingDetailScreen(finding, read_only=self.opts.read_only))
 
     def start_wizard(
-        self, playbook: str, *, finding: Finding | None = None, dry_run: bool = False
+        self,
+        playbook: str,
+        *,
+        finding: Finding | None = None,
+        dry_run: bool = False,
+        inputs: dict[str, str] | None = None,
     ) -> None:
         """Open the wizard; read-only (or --dry-run) always means a dry run."""
         from ciliumtui.screens.wizard import WizardScreen
@@ -361,6 +373,7 @@ class CiliumtuiApp(App[int]):
                 dry_run=dry_run or forced,
                 finding=finding,
                 runner_factory=self.runner_factory,
+                inputs=inputs,
             )
         )
 
@@ -381,7 +394,8 @@ class CiliumtuiApp(App[int]):
             self.exit(0)
         elif cmd in ("run", "dry-run", "dryrun"):
             dry = cmd != "run" or "--dry-run" in args
-            names = [a for a in args if not a.startswith("-")]
+            inputs = dict(a.split("=", 1) for a in args if "=" in a and not a.startswith("-"))
+            names = [a for a in args if not a.startswith("-") and "=" not in a]
             if not names:
                 self.notify(
                     f"usage: :{cmd} PLAYBOOK ({', '.join(playbook_ids()) or 'none found'})",
@@ -394,7 +408,7 @@ class CiliumtuiApp(App[int]):
                     f"no playbook {names[0]!r}; known: {', '.join(known)}", severity="error"
                 )
                 return
-            self.start_wizard(names[0], dry_run=dry)
+            self.start_wizard(names[0], dry_run=dry, inputs=inputs)
         elif cmd in ("diagnose", "diag"):
             self.action_refresh_all()
             self.dashboard.query_one("#findings DataTable").focus()

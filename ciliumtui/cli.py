@@ -46,6 +46,11 @@ def _common() -> argparse.ArgumentParser:
         default=None,
         help="public name the DNS checks resolve (default example.com)",
     )
+    g.add_argument(
+        "--recorded-node",
+        default=None,
+        help="training without root: read/edit this recorded node (JSON) instead of the kernel",
+    )
     g.add_argument("-v", "--verbose", action="count", default=None)
     return p
 
@@ -155,6 +160,7 @@ def _options(args: argparse.Namespace) -> Options:
         verbose=getattr(args, "verbose", None) or 0,
         timeout=getattr(args, "timeout", None) or 3.0,
         public_name=getattr(args, "public_name", None) or "example.com",
+        recorded_node=getattr(args, "recorded_node", None),
     )
 
 

@@ -396,17 +396,9 @@ class Snapshot:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
         """Rebuild from `to_dict()` output; raises ValueError with a one-line reason."""
-        # pydantic comes with the kubernetes client; imported here so start-up never pays for it.
-        from pydantic import TypeAdapter, ValidationError
+        from .snapshot_load import snapshot_from_dict
 
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
-            raise ValueError(f"not a ciliumtui snapshot (schema {SCHEMA_VERSION} expected)")
-        try:
-            return TypeAdapter(cls).validate_python(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"invalid snapshot at {where}: {first['msg']}") from None
+        return snapshot_from_dict(data)
 
 
 # ------------------------------------------------------------------------ finding

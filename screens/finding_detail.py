@@ -73,10 +73,14 @@ class FindingDetailScreen(Screen[None]):
             if self.read_only:
                 label = "Start wizard — disabled: read-only"
             yield Button(
-                label, id="start-wizard", variant="warning", disabled=self.read_only or not has_pb
+                label,
+                id="start-wizard",
+                variant="warning",
+                disabled=self.read_only or not has_pb,
+                compact=True,
             )
-            yield Button("Dry run (n)", id="dry-run", disabled=not has_pb)
-            yield Button("Back (esc)", id="back")
+            yield Button("Dry run (n)", id="dry-run", disabled=not has_pb, compact=True)
+            yield Button("Back (esc)", id="back", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -26,7 +26,8 @@ def help_text(screen: Screen, read_only: bool) -> Text:
     seen: set[str] = set()
     for active in screen.active_bindings.values():
         binding = active.binding
-        if not binding.description or binding.description in seen:
+        # Only the keys the footer shows (not every scroll key of the focused widget).
+        if not binding.show or not binding.description or binding.description in seen:
             continue
         seen.add(binding.description)
         shown = screen.app.get_key_display(binding)

@@ -136,9 +136,9 @@ class WizardScreen(Screen[None]):
         yield log
         yield Static(id="wizard-status")
         with Horizontal(id="wizard-buttons"):
-            yield Button("Start (s)", id="wizard-start", variant="warning")
-            yield Button("Next", id="wizard-next", disabled=True)
-            yield Button("Back (esc)", id="wizard-back")
+            yield Button("Start (s)", id="wizard-start", variant="warning", compact=True)
+            yield Button("Next", id="wizard-next", disabled=True, compact=True)
+            yield Button("Back (esc)", id="wizard-back", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -354,9 +354,9 @@ class WizardScreen(Screen[None]):
                 cell, risk, ev.phase or "", _short(ev.title or key), _short(detail or ""), key=key
             )
             return
-        table.update_cell(key, "status", cell)
+        table.update_cell(key, "status", cell, update_width=True)
         if detail is not None:
-            table.update_cell(key, "detail", _short(detail))
+            table.update_cell(key, "detail", _short(detail), update_width=True)
         table.move_cursor(row=table.get_row_index(key))
 
     def _log(self, line: str, style: str) -> None:

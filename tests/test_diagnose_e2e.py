@@ -181,7 +181,12 @@ def test_apiserver_down_still_reports_node_findings(tmp_path):
 # Many independent faults in one world: each finding's probe data meets its check for
 # real (ip -j, iptables-save of both backends, host files, the apiserver, DNS packets).
 MANY_FAULTS_A = {
-    "host": {"kernel": "5.4.0-150-generic", "bpffs": False, "nameservers": ["10.42.9.53"]},
+    "host": {
+        "kernel": "5.4.0-150-generic",
+        "bpffs": False,
+        "nameservers": ["10.42.9.53"],
+        "k3s": {"stop_hook": False},
+    },
     "network": {
         "cilium": {"iptables": "legacy"},
         "kube_iptables": "nft",
@@ -221,7 +226,7 @@ MANY_FAULTS_A = {
     },
 }
 MANY_FAULTS_B = {
-    "host": {"agent_running": False},
+    "host": {"agent_running": False, "k3s": {"stop_hook": False}},
     "agent_api": "none",
     "cluster": {
         "nodes": [

@@ -37,7 +37,7 @@ def test_healthy_host_root(tmp_path):
         ["10.43.0.0/16"],
         "10.43.0.10",
     )
-    assert k.disable_network_policy and not k.disable_kube_proxy and not k.stop_hook
+    assert k.disable_network_policy and not k.disable_kube_proxy and k.stop_hook
 
 
 def test_stop_hook_drop_in_is_detected(tmp_path):
@@ -52,7 +52,7 @@ def test_stop_hook_in_the_unit_itself(tmp_path):
 
 
 def test_an_unrelated_stop_command_is_not_a_hook(tmp_path):
-    host_for(tmp_path)
+    host_for(tmp_path, {"host": {"k3s": {"stop_hook": False}}})
     unit = tmp_path / "etc/systemd/system/k3s.service"
     unit.write_text(unit.read_text() + "ExecStopPost=/usr/local/bin/k3s-killall.sh\n")
     assert not read_host(Options(host_root=str(tmp_path))).k3s.stop_hook

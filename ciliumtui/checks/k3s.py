@@ -72,6 +72,11 @@ def _kube_proxy(snap: Snapshot) -> tuple[bool, str] | None:
     if cluster_ok(snap) and snap.cluster.kube_proxy is not None:  # type: ignore[union-attr]
         if snap.cluster.kube_proxy:  # type: ignore[union-attr]
             return True, "a kube-proxy DaemonSet runs in kube-system"
+        node = snap.cluster.node  # type: ignore[union-attr]
+        if node is not None and "k3s" in (node.kubelet_version or ""):
+            # A k3s node whose config we cannot read: its kube-proxy is embedded, so
+            # the absence of a DaemonSet says nothing.
+            return None
         return False, "no kube-proxy DaemonSet in kube-system"
     return None
 

@@ -63,6 +63,18 @@ async def _connect(opts: Options) -> tuple[Any, str, str | None, str | None]:
     return api, api.ciliumtui_kubeconfig, api.ciliumtui_context, api.configuration.host
 
 
+def _where(opts: Options) -> tuple[str | None, str | None, str | None]:
+    """(kubeconfig, context, server) we tried, so `apiserver-unreachable` can name them."""
+    from .client import find_kubeconfig, kube_context
+
+    try:
+        path = find_kubeconfig(opts).path
+        context, server = kube_context(opts)
+    except Exception:  # the error itself is already recorded; this is best effort
+        return opts.kubeconfig, opts.context, None
+    return (str(path) if path else None), context, server
+
+
 async def collect_cluster(opts: Options, probes: dict[str, ProbeStatus]) -> ClusterState:
     hints = k3s_hints(opts)
     state = ClusterState(
@@ -86,6 +98,7 @@ async def collect_cluster(opts: Options, probes: dict[str, ProbeStatus]) -> Clus
             False, msg, round((time.perf_counter() - start) * 1000, 2)
         )
         state.error = msg
+        state.kubeconfig, state.context, state.server = _where(opts)
         return state
     probes["apiserver"] = ProbeStatus(True, None, round((time.perf_counter() - start) * 1000, 2))
     state.reachable, state.kubeconfig, state.context, state.server = (

@@ -331,22 +331,27 @@ class Runner:
                 "operator": {"user": _user(), "uid": os.geteuid(), "host": socket.gethostname()},
                 "netns": self.opts.netns, "host_root": self.opts.host_root,
             })
+            # Dry-run and read-only change nothing, so later steps still run (to show the
+            # whole picture) whatever failed before them.
+            passive = self.dry_run or self.opts.read_only
+            refused: str | None = None
             try:
                 for step in self.pb.steps:
                     st = await self._step(step)
                     if st == "failed":
                         failed = failed or step.id
-                        if self.dry_run or step.on_failure == "continue":
+                        if passive or step.on_failure == "continue":
                             continue
                         if step.on_failure == "rollback":
                             await self._rollback()
                         status, message = "failed", f"step {step.id} failed"
                         break
                     if st == "refused":
-                        status = "refused"
-                        message = message or f"step {step.id} refused (read-only)"
-                if failed and status == "ok" and not self.dry_run:
-                    status, message = "failed", f"step {failed} failed (on_failure: continue)"
+                        refused = refused or step.id
+                if refused:
+                    status, message = "refused", f"read-only: step {refused} and every other change refused"
+                elif failed and status == "ok" and not self.dry_run:
+                    status, message = "failed", f"step {failed} failed"
             except _Stop as stop:
                 status, message, failed = stop.status, str(stop), stop.step_id
             for step in self.pb.always:
@@ -355,7 +360,7 @@ class Runner:
                 except _Stop as stop:
                     self.statuses[step.id] = stop.status
                     continue
-                if st == "failed" and status in ("ok", "planned") and not self.dry_run:
+                if st == "failed" and status == "ok" and not passive:
                     status, message, failed = "failed", f"always step {step.id} failed", step.id
             if self.dry_run and status == "ok":
                 status = "planned"
@@ -425,8 +430,9 @@ class Runner:
         action = cls()
         ctx = self._ctx(step, with_defaults(cls, params))
         if not step.mutates:
-            if self.dry_run and cls.waits:
-                return self._finish(step, "skipped", message="dry-run: nothing changed, nothing to wait for")
+            if (self.dry_run or self.opts.read_only) and cls.waits:
+                mode = "dry-run" if self.dry_run else "read-only"
+                return self._finish(step, "skipped", message=f"{mode}: nothing changed, nothing to wait for")
             self._emit("step_started", step)
             return await self._execute(step, action, ctx)
         return await self._mutating(step, action, ctx)

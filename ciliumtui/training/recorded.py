@@ -20,9 +20,9 @@ import ipaddress
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..model import (
@@ -87,7 +87,10 @@ def _links_and_routes(scenario: dict[str, Any]) -> tuple[list[Link], list[Route]
         f"{ip}/32"
         for ip in dict.fromkeys(
             str(x)
-            for x in [cluster.get("kube_dns_ip"), *((cluster.get("coredns") or {}).get("ips") or [])]
+            for x in [
+                cluster.get("kube_dns_ip"),
+                *((cluster.get("coredns") or {}).get("ips") or []),
+            ]
             if x
         )
     ]
@@ -111,8 +114,12 @@ def _links_and_routes(scenario: dict[str, Any]) -> tuple[list[Link], list[Route]
             if uplink.get("gateway"):
                 routes.append(
                     _route(
-                        "default", dev, gateway=str(uplink["gateway"]), protocol="dhcp",
-                        prefsrc=src, metric=100,
+                        "default",
+                        dev,
+                        gateway=str(uplink["gateway"]),
+                        protocol="dhcp",
+                        prefsrc=src,
+                        metric=100,
                     )
                 )
 
@@ -153,7 +160,9 @@ def _links_and_routes(scenario: dict[str, Any]) -> tuple[list[Link], list[Route]
             _link(ctr, "veth", peer=veth),
         ]
         routes.append(
-            _route("172.17.0.0/16", "docker0", protocol="kernel", scope="link", prefsrc="172.17.0.1")
+            _route(
+                "172.17.0.0/16", "docker0", protocol="kernel", scope="link", prefsrc="172.17.0.1"
+            )
         )
 
     for r in net.get("extra_routes") or []:
@@ -416,8 +425,11 @@ def run_links(path: str | Path, out: Callable[[str], None]) -> ActionResult:
     from ..engine.actions.base import ActionResult
 
     gone = delete_cilium_links(path)
-    out(f"deleted {len(gone)} links: {', '.join(gone[:12])} {SIMULATED}" if gone
-        else f"no Cilium links to delete {SIMULATED}")
+    out(
+        f"deleted {len(gone)} links: {', '.join(gone[:12])} {SIMULATED}"
+        if gone
+        else f"no Cilium links to delete {SIMULATED}"
+    )
     return ActionResult(ok=True, rc=0, changed=bool(gone), data={"deleted": gone, "refused": []})
 
 

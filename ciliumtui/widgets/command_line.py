@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import Input, Label
 
 COMMANDS_HELP = [
-    (":run PLAYBOOK", "open the wizard for a playbook (cleanup, restart, verify, ...)"),
+    (":run PLAYBOOK [k=v]", "open the wizard for a playbook (cleanup, restart, verify, ...)"),
     (":dry-run PLAYBOOK", "the same, showing the plan without changing anything"),
     (":diagnose", "re-probe everything and show the findings"),
     (":refresh", "re-probe everything"),
