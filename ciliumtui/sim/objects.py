@@ -19,6 +19,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..errors import CiliumtuiError  # noqa: E402
 from . import resources as R
 
 KUBE_SYSTEM = "kube-system"
@@ -707,13 +708,14 @@ def workload_pod(
         o = owners.get((kind, ns, oname))
         if o is not None:
             owner = owner_ref(kind, oname, o["metadata"]["uid"])
-    state = {
-        "running": "running",
-        "containercreating": "creating",
-        "crashloopbackoff": "crashloop",
-        "not-ready": "not-ready",
-        "pending": "pending",
-    }.get(str(spec.get("state", "running")).lower(), "running")
+    raw_state = str(spec.get("state", "running")).lower()
+    state = _POD_STATES.get(raw_state)
+    if state is None:
+        # A typo here would silently make a broken scenario healthy.
+        raise CiliumtuiError(
+            f"pod {ns}/{spec['name']}: unknown state {spec.get('state')!r} "
+            f"(one of: {', '.join(sorted(_POD_STATES))})"
+        )
     ip = spec.get("ip")
     if ip is None and not host_network and isinstance(node.get("pod_cidr"), str):
         net = ipaddress.ip_network(node["pod_cidr"], strict=False)
@@ -735,6 +737,17 @@ def workload_pod(
         annotations=annotations,
         restarts=restarts,
     )
+
+
+_POD_STATES = {
+    "running": "running",
+    "containercreating": "creating",
+    "creating": "creating",
+    "crashloopbackoff": "crashloop",
+    "crashloop": "crashloop",
+    "not-ready": "not-ready",
+    "pending": "pending",
+}
 
 
 def _workload_owners(scenario: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
