@@ -37,41 +37,84 @@ def sh(*argv: str, input: str | None = None) -> str:
 
 def ruleset() -> str:
     chains = [f"CILIUM_FWD_{i}" for i in range(20)]
-    lines = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
-             ":KUBE-FORWARD - [0:0]", ":USER-FW - [0:0]"]
+    lines = [
+        "*filter",
+        ":INPUT ACCEPT [0:0]",
+        ":FORWARD ACCEPT [0:0]",
+        ":OUTPUT ACCEPT [0:0]",
+        ":KUBE-FORWARD - [0:0]",
+        ":USER-FW - [0:0]",
+    ]
     lines += [f":{c} - [0:0]" for c in chains]
     per = (RULES - len(chains)) // len(chains)
     lines += [f'-A FORWARD -m comment --comment "cilium-feeder: {c}" -j {c}' for c in chains]
     for i, c in enumerate(chains):
         for j in range(per):
-            lines.append(f'-A {c} -s 10.{42 + i}.{j // 250}.{j % 250}/32 -m comment --comment "cilium: endpoint {j}" -j ACCEPT')
+            lines.append(
+                f'-A {c} -s 10.{42 + i}.{j // 250}.{j % 250}/32 -m comment --comment "cilium: endpoint {j}" -j ACCEPT'
+            )
     for j in range(2000):  # the node's other rules stay
-        lines.append(f'-A KUBE-FORWARD -d 10.43.{j // 250}.{j % 250}/32 -m comment --comment "svc {j}" -j ACCEPT')
-    lines.append('-A INPUT -p tcp -m tcp --dport 4240 -m comment --comment "allow cilium health" -j ACCEPT')
+        lines.append(
+            f'-A KUBE-FORWARD -d 10.43.{j // 250}.{j % 250}/32 -m comment --comment "svc {j}" -j ACCEPT'
+        )
+    lines.append(
+        '-A INPUT -p tcp -m tcp --dport 4240 -m comment --comment "allow cilium health" -j ACCEPT'
+    )
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 
 
 def build(ns: str, pod: str, rules: str) -> None:
-    batch = ["link add cilium_host type veth peer name cilium_net", "link add cilium_vxlan type vxlan external dstport 8472",
-             "route add local 0.0.0.0/0 dev lo table 2004", "rule add fwmark 0x200/0xf00 lookup 2004 pref 9"]
+    batch = [
+        "link add cilium_host type veth peer name cilium_net",
+        "link add cilium_vxlan type vxlan external dstport 8472",
+        "route add local 0.0.0.0/0 dev lo table 2004",
+        "rule add fwmark 0x200/0xf00 lookup 2004 pref 9",
+    ]
     batch += [f"link add lxc{i:012x} type veth peer name p{i} netns {pod}" for i in range(LINKS)]
     sh("ip", "-n", ns, "-batch", "-", input="\n".join(batch) + "\n")
     sh("ip", "netns", "exec", ns, "iptables-nft-restore", input=rules)
 
 
 def count(ns: str) -> tuple[int, int]:
-    links = sh("ip", "-n", ns, "-o", "link", "show").count("lxc") + sh("ip", "-n", ns, "-o", "link").count("cilium_")
+    links = sh("ip", "-n", ns, "-o", "link", "show").count("lxc") + sh(
+        "ip", "-n", ns, "-o", "link"
+    ).count("cilium_")
     rules = sh("ip", "netns", "exec", ns, "iptables-nft-save").count("CILIUM_")
     return links, rules
+
+
+PARTS: dict[str, list[float]] = {}
+
+
+def _part(name: str, seconds: float) -> None:
+    PARTS.setdefault(name, []).append(seconds)
 
 
 def one_liner(ns: str) -> float:
     names = ["cilium_host", "cilium_net", "cilium_vxlan"] + [f"lxc{i:012x}" for i in range(LINKS)]
     t = time.perf_counter()
-    subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", "iptables-save | grep -iv cilium | iptables-restore"], check=True)
-    subprocess.run(["ip", "-n", ns, "-force", "-batch", "-"], input="\n".join(f"link delete {n}" for n in names) + "\n",
-                   text=True, capture_output=True)  # rc 1: cilium_net went with cilium_host
+    subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "sh",
+            "-c",
+            "iptables-save | grep -iv cilium | iptables-restore",
+        ],
+        check=True,
+    )
+    _part("one-liner: iptables-save | grep -iv cilium | iptables-restore", time.perf_counter() - t)
+    t2 = time.perf_counter()
+    subprocess.run(
+        ["ip", "-n", ns, "-force", "-batch", "-"],
+        input="\n".join(f"link delete {n}" for n in names) + "\n",
+        text=True,
+        capture_output=True,
+    )  # rc 1: cilium_net went with cilium_host
+    _part("one-liner: ip link delete x503 (one ip -batch)", time.perf_counter() - t2)
     return time.perf_counter() - t
 
 
@@ -83,7 +126,14 @@ def ciliumtui(ns: str, state: str) -> float:
 
     pb = load_playbook("cleanup-node")
     opts = Options(netns=ns, node="bench-node")
-    runner = Runner(pb, opts, resolve_inputs(pb, {}, "bench-node"), assume_yes=True)
+
+    def on_event(ev) -> None:
+        if ev.kind == "step_finished" and ev.ms is not None:
+            _part(f"ciliumtui step {ev.step_id} (run only; plan+backup not incl.)", ev.ms / 1000)
+
+    runner = Runner(
+        pb, opts, resolve_inputs(pb, {}, "bench-node"), assume_yes=True, on_event=on_event
+    )
     t = time.perf_counter()
     result = asyncio.run(runner.run())
     elapsed = time.perf_counter() - t
@@ -113,15 +163,22 @@ def main() -> None:
                     took = ciliumtui(ns, state) if who == "ciliumtui" else one_liner(ns)
                     after = count(ns)
                     times[who].append(took)
-                    print(f"round {r + 1} {who:10} {took * 1000:8.1f} ms   cilium links/rule refs before {before} after {after}")
+                    print(
+                        f"round {r + 1} {who:10} {took * 1000:8.1f} ms   cilium links/rule refs before {before} after {after}"
+                    )
                 finally:
                     subprocess.run(["ip", "netns", "del", ns])
                     subprocess.run(["ip", "netns", "del", pod])
     a, b = statistics.median(times["ciliumtui"]), statistics.median(times["one-liner"])
     print(f"\n{RULES} Cilium rules + {LINKS} links, median of {args.rounds}:")
-    print(f"  ciliumtui cleanup-node : {a * 1000:8.1f} ms  (both backends, v4+v6, backups, journal)")
+    print(
+        f"  ciliumtui cleanup-node : {a * 1000:8.1f} ms  (both backends, v4+v6, backups, journal)"
+    )
     print(f"  k3s one-liner          : {b * 1000:8.1f} ms  (nft v4 only, no backup)")
     print(f"  ratio ciliumtui / one-liner = {a / b:.2f}x  (target <= 1x)")
+    print("\nparts (median):")
+    for name, vals in PARTS.items():
+        print(f"  {name:60} {statistics.median(vals) * 1000:8.1f} ms")
 
 
 if __name__ == "__main__":

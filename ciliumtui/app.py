@@ -27,7 +27,7 @@ from textual.timer import Timer
 from .model import Finding, NodeState, ProbeStatus, Snapshot
 from .options import Options
 from .probe import one_line
-from .sources import ProbeSource, SnapshotSource
+from .sources import EVENTS_READY, ProbeSource, SnapshotSource
 
 DEFAULT_THEME = "ansi-dark"  # follows the terminal's own palette: right over SSH
 
@@ -116,6 +116,8 @@ class CiliumtuiApp(App[int]):
         self.node_shown_at: float | None = None
         self.node_frame_at: float | None = None  # the first frame with node panels drawn
         self.last_event_at: float | None = None  # when the last netlink event arrived
+        self.events_ready = False  # the netlink subscription is live
+        self._quit_asked_at = -1e9
         self.updates: dict[str, int] = {"node": 0, "cluster": 0, "dns": 0, "findings": 0}
 
     # ----------------------------------------------------------------- start-up
@@ -135,6 +137,13 @@ class CiliumtuiApp(App[int]):
     def start_probing(self) -> None:
         """Called by the dashboard once its panels exist."""
         self.dashboard.set_header(dry_run=self.dry_run)
+        # Links and routes prefetched while the UI was importing go into the very first frame.
+        ready = getattr(self.source, "ready_net", None)
+        probes: dict[str, ProbeStatus] = {}
+        early = ready(probes) if ready is not None else None
+        if early is not None:
+            links, routes = early
+            self._show_node(NodeState(links=links, routes=routes), probes)
         self.refresh_node()
         # The cluster probes (and the kubernetes/pydantic imports they bring) start
         # once the node panels are drawn, or after 1 s if the node probes are slow.
@@ -316,7 +325,13 @@ class CiliumtuiApp(App[int]):
     async def _watch_events(self, events: Any) -> None:
         """Each netlink burst re-reads the node panels once (debounced)."""
         try:
-            async for _event in events:
+            async for event in events:
+                if event == EVENTS_READY:
+                    # Anything that changed between the first read and the subscription
+                    # would otherwise stay unseen until the periodic re-read.
+                    self.events_ready = True
+                    self.refresh_node(full=False)
+                    continue
                 self.last_event_at = time.perf_counter()
                 if "node-event" not in self._cycle_timers:
                     self._cycle_timers["node-event"] = self.set_timer(
@@ -335,6 +350,22 @@ class CiliumtuiApp(App[int]):
         )
 
     # ---------------------------------------------------------------- navigation
+
+    def wizard_running(self) -> bool:
+        return any(getattr(screen, "state", None) == "running" for screen in self.screen_stack)
+
+    async def action_quit(self) -> None:
+        """Quitting mid-run would kill a step halfway: ask for a second press."""
+        now = time.monotonic()
+        if self.wizard_running() and now - self._quit_asked_at > 3.0:
+            self._quit_asked_at = now
+            self.notify(
+                "A wizard run is in progress. Quit anyway (the journal allows --resume)?"
+                " Press quit again within 3 s.",
+                severity="warning",
+            )
+            return
+        self.exit(0)
 
     def action_help(self) -> None:
         from ciliumtui.screens.help import HelpScreen
@@ -432,6 +463,15 @@ class CiliumtuiApp(App[int]):
 
 
 def run_tui(opts: Options) -> int:
+    import sys
+
+    from .errors import CiliumtuiError
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise CiliumtuiError(
+            "the dashboard needs an interactive terminal; in scripts use"
+            " `ciliumtui diagnose` or `ciliumtui snapshot`"
+        )
     app = CiliumtuiApp(opts)
     result = app.run()
     return int(result or 0)

@@ -123,6 +123,15 @@ class ProbeSource:
         entry = _prefetched.get(name)
         return entry is not None and entry[0] == self.opts
 
+    def ready_net(self, probes: Probes) -> tuple[list[Link], list[Route]] | None:
+        """The prefetched links and routes if they are already in (never waits)."""
+        entry = _prefetched.get("net")
+        if entry is None or entry[0] != self.opts or not entry[2].done() or entry[2].exception():
+            return None
+        del _prefetched["net"]
+        probes.update(entry[1])
+        return entry[2].result()
+
     async def net(self, probes: Probes) -> tuple[list[Link], list[Route]]:
         if self._prefetched("net"):
             return await _take_prefetched("net", self.opts, probes)
@@ -159,6 +168,9 @@ class ProbeSource:
 
     def events(self) -> AsyncIterator[Any] | None:
         return netlink_events(self.opts.netns)
+
+
+EVENTS_READY = "subscribed"  # yielded once, when the netlink subscription is live
 
 
 async def netlink_events(netns: str | None) -> AsyncIterator[Any]:
@@ -207,6 +219,8 @@ async def netlink_events(netns: str | None) -> AsyncIterator[Any]:
                 return
             if kind == "event":
                 yield value
+            elif kind == "ready":
+                yield EVENTS_READY
     finally:
         stop.set()
 

@@ -81,7 +81,10 @@ def _decl_first(text: str) -> str:
             out.append(line)
             block = []
         elif line == "COMMIT":
-            out.extend([x for x in block if x.startswith(":")] + [x for x in block if not x.startswith(":")])
+            out.extend(
+                [x for x in block if x.startswith(":")]
+                + [x for x in block if not x.startswith(":")]
+            )
             out.append(line)
             block = []
         else:
@@ -149,7 +152,9 @@ def save(ns: str, backend: str, family: int = 4) -> str:
 
 
 _COUNTERS = re.compile(r"\[\d+:\d+\]")
-_CILIUM = re.compile(r"^(?::(?:OLD_)?CILIUM_\S+ |-A (?:OLD_)?CILIUM_\S+ |.* -j (?:OLD_)?CILIUM_\S+)")
+_CILIUM = re.compile(
+    r"^(?::(?:OLD_)?CILIUM_\S+ |-A (?:OLD_)?CILIUM_\S+ |.* -j (?:OLD_)?CILIUM_\S+)"
+)
 
 
 def normalized(text: str) -> list[str]:

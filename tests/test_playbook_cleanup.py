@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -12,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+import cilium_node as cn
 import pytest
 
-import cilium_node as cn
 from ciliumtui.engine.journal import read_journal
 from ciliumtui.engine.loader import load_playbook, resolve_inputs
 from ciliumtui.engine.runner import Runner
@@ -80,7 +81,9 @@ async def test_cleanup_removes_exactly_cilium_state_and_backup_restores_it(node,
     # The backup holds the original tables; restoring it brings them back.
     backup = Path(result.backups["purge-iptables"])
     for b, f in COMBOS:
-        assert cn.normalized((backup / f"iptables-{b}-v{f}.rules").read_text()) == cn.normalized(before[(b, f)])
+        assert cn.normalized((backup / f"iptables-{b}-v{f}.rules").read_text()) == cn.normalized(
+            before[(b, f)]
+        )
     pb_file = tmp_path / "restore.yaml"
     pb_file.write_text(
         "id: restore-ipt\nsteps:\n  - id: restore\n    action: netfilter.restore\n"
@@ -135,49 +138,77 @@ steps:
 
 
 def _cli(ns: str, *extra: str, env: dict) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "ciliumtui", "run", "cleanup-node", "--yes", "--netns", ns,
-            "--node", "k3s-node1", *extra]
-    return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "ciliumtui",
+        "run",
+        "cleanup-node",
+        "--yes",
+        "--netns",
+        ns,
+        "--node",
+        "k3s-node1",
+        *extra,
+    ]
+    return subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _journal_records(state: Path) -> int:
+    files = list((state / "runs").glob("*/journal.jsonl")) if (state / "runs").exists() else []
+    return sum(len(f.read_text().splitlines()) for f in files)
 
 
 def test_sigkill_at_random_points_then_resume_completes(make_netns, tmp_path):
-    rnd = random.Random(os.environ.get("PB_SEED", time.time_ns()))
-    for attempt in range(3):
+    seed = int(os.environ.get("PB_SEED", time.time_ns()))
+    rnd = random.Random(seed)
+    for attempt in range(4):
         ns, pod_ns = make_netns("pb"), make_netns("pb")
         cn.build(ns, pod_ns, extra_lxc=40)
         before = {k: cn.save(ns, *k) for k in COMBOS}
-        env = {**os.environ, "CILIUMTUI_STATE_DIR": str(tmp_path / f"state{attempt}")}
+        state = tmp_path / f"state{attempt}"
+        env = {**os.environ, "CILIUMTUI_STATE_DIR": str(state)}
         proc = _cli(ns, env=env)
-        delay = rnd.uniform(0.2, 1.2)
-        time.sleep(delay)
+        # Kill once the journal holds a random number of records (a run writes ~16),
+        # plus a few random ms: the kill lands inside steps, between them, anywhere.
+        point = rnd.randint(1, 15)
+        deadline = time.monotonic() + 20
+        while (
+            proc.poll() is None and _journal_records(state) < point and time.monotonic() < deadline
+        ):
+            time.sleep(0.002)
+        time.sleep(rnd.uniform(0, 0.03))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        runs = sorted((tmp_path / f"state{attempt}" / "runs").glob("*")) if (tmp_path / f"state{attempt}" / "runs").exists() else []
-        extra = ["--resume", runs[-1].name] if runs and (runs[-1] / "journal.jsonl").exists() and read_journal(runs[-1] / "journal.jsonl") else []
-        done = subprocess.run(_cli(ns, *extra, env=env).args, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, f"delay {delay:.2f}s: {done.stdout}\n{done.stderr}"
-        assert not [n for n in cn.links(ns) if n in cn.CILIUM_LINKS or n.startswith("lxc1000")]
+        where = f"seed {seed}, attempt {attempt}, killed after {_journal_records(state)} records"
+        runs = sorted((state / "runs").glob("*")) if (state / "runs").exists() else []
+        journaled = runs and read_journal(runs[-1] / "journal.jsonl")
+        extra = ["--resume", runs[-1].name] if journaled else []
+        print(where, extra)
+        done = subprocess.run(
+            _cli(ns, *extra, env=env).args, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, f"{where}: {done.stdout}\n{done.stderr}"
+        links = cn.links(ns)
+        assert not [n for n in links if n in cn.CILIUM_LINKS or n.startswith("lxc1000")], where
         for decoy in cn.DECOY_LINKS:
-            assert decoy in cn.links(ns)
+            assert decoy in links, where
         for key in COMBOS:
-            assert cn.normalized(cn.save(ns, *key)) == cn.without_cilium(before[key]), (delay, key)
-        # The first backup (the original state) is intact and matches its manifest.
-        backups = sorted((tmp_path / f"state{attempt}" / "runs").glob("*/backups/purge-iptables"))
-        assert backups, "no iptables backup"
+            assert cn.normalized(cn.save(ns, *key)) == cn.without_cilium(before[key]), (where, key)
+        # The first backup holds the original tables, matches its manifest, and was never
+        # overwritten by the resumed attempt (that one writes purge-iptables.attemptN).
+        backups = sorted((state / "runs").glob("*/backups/purge-iptables"))
+        assert backups, f"{where}: no iptables backup"
         manifest = json.loads((backups[0] / "MANIFEST.json").read_text())
-        import hashlib
-
         for f in manifest["files"]:
-            assert hashlib.sha256(Path(f["path"]).read_bytes()).hexdigest() == f["sha256"]
+            assert hashlib.sha256(Path(f["path"]).read_bytes()).hexdigest() == f["sha256"], where
         for b, f in COMBOS:
             saved = (backups[0] / f"iptables-{b}-v{f}.rules").read_text()
-            # either the original (killed before the purge) or — never — a half-purged table
-            assert cn.normalized(saved) in (cn.normalized(before[(b, f)]), cn.without_cilium(before[(b, f)]))
-        first = sorted((tmp_path / f"state{attempt}" / "runs").glob("*"))[0]
-        recs = read_journal(first / "journal.jsonl")
-        purged = any(r.get("kind") == "step_started" and r.get("step_id") == "purge-iptables" for r in recs)
-        if purged:
-            for b, f in COMBOS:
-                saved = (backups[0] / f"iptables-{b}-v{f}.rules").read_text()
-                assert cn.normalized(saved) == cn.normalized(before[(b, f)])
+            assert cn.normalized(saved) == cn.normalized(before[(b, f)]), (where, b, f)

@@ -53,7 +53,14 @@ def errors_of(text: str) -> list[str]:
 
 def test_every_builtin_playbook_is_valid():
     ids = builtin_ids()
-    for expected in ("diagnose", "cleanup", "restart", "verify", "k3s-stop-hook", "pod-cidr-change"):
+    for expected in (
+        "diagnose",
+        "cleanup",
+        "restart",
+        "verify",
+        "k3s-stop-hook",
+        "pod-cidr-change",
+    ):
         assert expected in ids
     for pid in ids:
         assert validate_file(pid) == [], pid
@@ -68,22 +75,76 @@ def test_good_playbook_loads():
 @pytest.mark.parametrize(
     ("old", "new", "line", "col", "message"),
     [
-        ("    phase: diagnose", "    phaze: diagnose", 10, 5, "unknown key 'phaze' in steps step #1 (did you mean 'phase'?)"),
+        (
+            "    phase: diagnose",
+            "    phaze: diagnose",
+            10,
+            5,
+            "unknown key 'phaze' in steps step #1 (did you mean 'phase'?)",
+        ),
         ("title: Demo", "titel: Demo", 2, 1, "did you mean 'title'?"),
         ("  - id: change", "  - id: look", 14, 9, "duplicate step id 'look' (first at line 9)"),
-        ("action: shell.read", "action: shel.read", 11, 13, "unknown action 'shel.read' (did you mean 'shell.read'?)"),
-        ('when: "out != None and inputs.count > 1"', 'when: "out.__class__"', 18, 11, "attribute '__class__' not allowed"),
-        ('when: "out != None and inputs.count > 1"', 'when: "open(out)"', 18, 11, "call to 'open' not allowed"),
-        ('when: "out != None and inputs.count > 1"', 'when: "outt == 1"', 18, 11, "unknown name 'outt' in when of step 'change' (did you mean 'out'?)"),
+        (
+            "action: shell.read",
+            "action: shel.read",
+            11,
+            13,
+            "unknown action 'shel.read' (did you mean 'shell.read'?)",
+        ),
+        (
+            'when: "out != None and inputs.count > 1"',
+            'when: "out.__class__"',
+            18,
+            11,
+            "attribute '__class__' not allowed",
+        ),
+        (
+            'when: "out != None and inputs.count > 1"',
+            'when: "open(out)"',
+            18,
+            11,
+            "call to 'open' not allowed",
+        ),
+        (
+            'when: "out != None and inputs.count > 1"',
+            'when: "outt == 1"',
+            18,
+            11,
+            "unknown name 'outt' in when of step 'change' (did you mean 'out'?)",
+        ),
         ("risk: low", "risk: read", 17, 11, "its risk cannot be 'read'"),
         ("risk: low", "risk: lowish", 17, 11, "unknown risk 'lowish'"),
-        ("{argv: [echo, hi]}", "{argv: echo hi}", 12, 20, "param 'argv' of shell.read: must be a list"),
-        ("{argv: [echo, hi]}", "{argv: [echo], shell: true}", 12, 28, "unknown key 'shell' in params"),
-        ("count: {type: int, default: 2}", "count: {type: int, default: two}", 5, 31, "default of input 'count'"),
+        (
+            "{argv: [echo, hi]}",
+            "{argv: echo hi}",
+            12,
+            20,
+            "param 'argv' of shell.read: must be a list",
+        ),
+        (
+            "{argv: [echo, hi]}",
+            "{argv: [echo], shell: true}",
+            12,
+            28,
+            "unknown key 'shell' in params",
+        ),
+        (
+            "count: {type: int, default: 2}",
+            "count: {type: int, default: two}",
+            5,
+            31,
+            "default of input 'count'",
+        ),
         ("steps:", "steps: 3\nx:", 8, 8, "steps must be a list"),
         ("    risk: low", "    risk: low\n    mutates: false", 18, 14, "says mutates: false"),
         ("  - id: look", "  - id: Look It", 9, 9, "bad step id"),
-        ("action: shell\n", "action: shell\n    timeout: forever\n", 16, 14, "timeout: not a duration"),
+        (
+            "action: shell\n",
+            "action: shell\n    timeout: forever\n",
+            16,
+            14,
+            "timeout: not a duration",
+        ),
     ],
 )
 def test_each_error_names_its_line_and_column(old, new, line, col, message):
@@ -110,7 +171,9 @@ def test_link_delete_refuses_non_cilium_names_at_load():
 
 def test_load_playbook_errors_are_one_line_ciliumtui_errors(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: x\nsteps:\n  - id: a\n    action: nope\n  - id: a\n    action: shell.read\n")
+    bad.write_text(
+        "id: x\nsteps:\n  - id: a\n    action: nope\n  - id: a\n    action: shell.read\n"
+    )
     with pytest.raises(CiliumtuiError) as exc:
         load_playbook(str(bad))
     msg = str(exc.value)
@@ -118,7 +181,9 @@ def test_load_playbook_errors_are_one_line_ciliumtui_errors(tmp_path):
     assert "(+" in msg  # the other errors are counted
     with pytest.raises(CiliumtuiError, match="no such file"):
         load_playbook(str(tmp_path / "missing.yaml"))
-    with pytest.raises(CiliumtuiError, match="no playbook 'cleanpu' \\(did you mean 'cleanup'\\?\\)"):
+    with pytest.raises(
+        CiliumtuiError, match="no playbook 'cleanpu' \\(did you mean 'cleanup'\\?\\)"
+    ):
         load_playbook("cleanpu")
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00id")
     with pytest.raises(CiliumtuiError, match="not UTF-8"):
@@ -147,15 +212,21 @@ def test_cli_validate_prints_file_line_col_and_exits_3(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\nsteps:\n  - id: a\n    acton: shell.read\n")
     good = files("ciliumtui.playbooks") / "cleanup.yaml"
-    res = subprocess.run([sys.executable, "-m", "ciliumtui", "playbooks", "validate", str(bad), str(good)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "ciliumtui", "playbooks", "validate", str(bad), str(good)],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 3
     assert f"{bad}:4:5: unknown key 'acton' in steps step #1 (did you mean 'action'?)" in res.stderr
     assert f"{bad}:3:5: step 'a' needs an action" in res.stderr
     assert f"{good}: ok" in res.stdout
     assert "Traceback" not in res.stderr
-    res = subprocess.run([sys.executable, "-m", "ciliumtui", "playbooks", "validate", str(good)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "ciliumtui", "playbooks", "validate", str(good)],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0
 
 
@@ -179,22 +250,35 @@ def test_fuzz_mutated_builtin_never_tracebacks(data):
     for _ in range(data.draw(st.integers(1, 4))):
         pos = data.draw(st.integers(0, len(text)))
         op = data.draw(st.sampled_from(["delete", "insert", "replace"]))
-        chunk = data.draw(st.text(alphabet=":-[]{}\"'\n #&*!|>%@`,?\t0123456789abcxyz_.", max_size=8))
+        chunk = data.draw(
+            st.text(alphabet=":-[]{}\"'\n #&*!|>%@`,?\t0123456789abcxyz_.", max_size=8)
+        )
         n = data.draw(st.integers(0, 10))
         if op == "delete":
-            text = text[:pos] + text[pos + n:]
+            text = text[:pos] + text[pos + n :]
         elif op == "insert":
             text = text[:pos] + chunk + text[pos:]
         else:
-            text = text[:pos] + chunk + text[pos + len(chunk):]
+            text = text[:pos] + chunk + text[pos + len(chunk) :]
     for e in validate_text(text, "pb.yaml"):
         assert WHERE.match(e), e
 
 
 @pytest.mark.parametrize(
     "text",
-    ["", "---\n...\n", "[1, 2]", "id: x\nsteps: {}", "a: &a [*a]", "- - - - -", "id: !!python/object:os.system x",
-     "id: x\nsteps:\n  - !!binary aGk=\n", "{" * 200, "id: x\nversion: !!int zz\nsteps: []", "\t\tbad"],
+    [
+        "",
+        "---\n...\n",
+        "[1, 2]",
+        "id: x\nsteps: {}",
+        "a: &a [*a]",
+        "- - - - -",
+        "id: !!python/object:os.system x",
+        "id: x\nsteps:\n  - !!binary aGk=\n",
+        "{" * 200,
+        "id: x\nversion: !!int zz\nsteps: []",
+        "\t\tbad",
+    ],
 )
 def test_odd_documents_give_positioned_errors(text):
     errs = errors_of(text)

@@ -10,15 +10,47 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ciliumtui.engine.actions.base import ActionContext
-from ciliumtui.engine.actions.netfilter import NetfilterPurge, purge_text, restore_input, rule_chain_and_target
+from ciliumtui.engine.actions.netfilter import (
+    NetfilterPurge,
+    purge_text,
+    restore_input,
+    rule_chain_and_target,
+)
 from ciliumtui.options import Options
 
-CILIUM_CHAINS = ["CILIUM_INPUT", "CILIUM_FORWARD", "CILIUM_POST_nat", "OLD_CILIUM_INPUT", "CILIUM_X_1"]
-LOOKALIKES = ["CILIUMX", "MY_CILIUM_X", "cilium_input", "KUBE-CILIUM", "XCILIUM_Y", "USER-FW", "OLD_CILIUMX"]
+CILIUM_CHAINS = [
+    "CILIUM_INPUT",
+    "CILIUM_FORWARD",
+    "CILIUM_POST_nat",
+    "OLD_CILIUM_INPUT",
+    "CILIUM_X_1",
+]
+LOOKALIKES = [
+    "CILIUMX",
+    "MY_CILIUM_X",
+    "cilium_input",
+    "KUBE-CILIUM",
+    "XCILIUM_Y",
+    "USER-FW",
+    "OLD_CILIUMX",
+]
 BUILTIN = ["INPUT", "FORWARD", "OUTPUT"]
-COMMENTS = ["cilium", "cilium-feeder: CILIUM_FORWARD", "allow cilium health", "-j CILIUM_INPUT",
-            "-g CILIUM_FORWARD", "kubernetes service portals", "x"]
-MATCHES = ["", "-p tcp -m tcp --dport 4240", "-s 10.42.0.0/16", "-d 10.43.0.10/32", "-m mark --mark 0x200/0xf00"]
+COMMENTS = [
+    "cilium",
+    "cilium-feeder: CILIUM_FORWARD",
+    "allow cilium health",
+    "-j CILIUM_INPUT",
+    "-g CILIUM_FORWARD",
+    "kubernetes service portals",
+    "x",
+]
+MATCHES = [
+    "",
+    "-p tcp -m tcp --dport 4240",
+    "-s 10.42.0.0/16",
+    "-d 10.43.0.10/32",
+    "-m mark --mark 0x200/0xf00",
+]
 
 
 @st.composite
@@ -67,8 +99,14 @@ def test_purge_text_removes_exactly_cilium(ruleset):
 
 
 def test_quoted_jump_in_a_comment_is_not_a_target():
-    assert rule_chain_and_target('-A INPUT -m comment --comment "-j CILIUM_INPUT" -j ACCEPT') == ("INPUT", "ACCEPT")
-    assert rule_chain_and_target('-A INPUT -m comment --comment "a \\" -j CILIUM_X" -g USER') == ("INPUT", "USER")
+    assert rule_chain_and_target('-A INPUT -m comment --comment "-j CILIUM_INPUT" -j ACCEPT') == (
+        "INPUT",
+        "ACCEPT",
+    )
+    assert rule_chain_and_target('-A INPUT -m comment --comment "a \\" -j CILIUM_X" -g USER') == (
+        "INPUT",
+        "USER",
+    )
     assert rule_chain_and_target("-A CILIUM_X -j CT --notrack") == ("CILIUM_X", "CT")
 
 
@@ -76,8 +114,12 @@ def test_quoted_jump_in_a_comment_is_not_a_target():
 
 
 def _save(ns: str, backend: str) -> str:
-    return subprocess.run(["ip", "netns", "exec", ns, f"iptables-{backend}-save"], capture_output=True,
-                          text=True, check=True).stdout
+    return subprocess.run(
+        ["ip", "netns", "exec", ns, f"iptables-{backend}-save"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def _independent_expectation(saved: str) -> list[str]:
@@ -94,7 +136,11 @@ def _independent_expectation(saved: str) -> list[str]:
             continue
         if line.startswith("-A"):
             tok = shlex.split(line)
-            targets = {tok[i + 1] for i, t in enumerate(tok[:-1]) if t in ("-j", "-g") and tok[i - 1] != "--comment"}
+            targets = {
+                tok[i + 1]
+                for i, t in enumerate(tok[:-1])
+                if t in ("-j", "-g") and tok[i - 1] != "--comment"
+            }
             if tok[1] in CILIUM_CHAINS or targets & set(CILIUM_CHAINS):
                 continue
         out.append(line)
@@ -102,25 +148,41 @@ def _independent_expectation(saved: str) -> list[str]:
 
 
 @pytest.mark.root
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(ruleset=rulesets())
 async def test_purge_on_real_iptables_both_backends(make_netns, tmp_path_factory, ruleset):
     chains, rules = ruleset
     ns = make_netns("pb")
     text = table_text(chains, rules)
     for backend in ("legacy", "nft"):
-        subprocess.run(["ip", "netns", "exec", ns, f"iptables-{backend}-restore"], input=text, text=True, check=True)
+        subprocess.run(
+            ["ip", "netns", "exec", ns, f"iptables-{backend}-restore"],
+            input=text,
+            text=True,
+            check=True,
+        )
     before = {b: _save(ns, b) for b in ("legacy", "nft")}
-    ctx = ActionContext(opts=Options(netns=ns), params={"backends": ["legacy", "nft"], "families": [4]},
-                        step_id="purge", run_dir=tmp_path_factory.mktemp("run"))
+    ctx = ActionContext(
+        opts=Options(netns=ns),
+        params={"backends": ["legacy", "nft"], "families": [4]},
+        step_id="purge",
+        run_dir=tmp_path_factory.mktemp("run"),
+    )
     action = NetfilterPurge()
     await action.backup(ctx)
     await action.run(ctx)
     for b in ("legacy", "nft"):
-        after = [x.split(" [")[0] if x.startswith(":") else x for x in _save(ns, b).splitlines()
-                 if x and not x.startswith("#")]
+        after = [
+            x.split(" [")[0] if x.startswith(":") else x
+            for x in _save(ns, b).splitlines()
+            if x and not x.startswith("#")
+        ]
         assert after == _independent_expectation(before[b]), b
         saved = (ctx.backup_dir / f"iptables-{b}-v4.rules").read_text()
-        assert [x for x in saved.splitlines() if not x.startswith("#")] == \
-            [x for x in before[b].splitlines() if not x.startswith("#")]
+        assert [x for x in saved.splitlines() if not x.startswith("#")] == [
+            x for x in before[b].splitlines() if not x.startswith("#")
+        ]

@@ -52,7 +52,9 @@ async def go(path: str, given: dict | None = None, **kw):
     pb = load_playbook(path)
     events = []
     opts = kw.pop("opts", Options(node="node-a"))
-    runner = Runner(pb, opts, resolve_inputs(pb, given or {}, "node-a"), on_event=events.append, **kw)
+    runner = Runner(
+        pb, opts, resolve_inputs(pb, given or {}, "node-a"), on_event=events.append, **kw
+    )
     return await runner.run(), events, runner
 
 
@@ -68,8 +70,11 @@ async def test_dry_run_runs_reads_and_plans_mutations(tmp_path):
 
 async def test_read_only_refuses_mutations(tmp_path):
     target = tmp_path / "made"
-    result, _, _ = await go(write(tmp_path, touch_pb(target)), assume_yes=True,
-                            opts=Options(node="node-a", read_only=True))
+    result, _, _ = await go(
+        write(tmp_path, touch_pb(target)),
+        assume_yes=True,
+        opts=Options(node="node-a", read_only=True),
+    )
     assert not target.exists()
     assert result.steps == {"look": "ok", "make": "refused"}
     assert result.exit_code == 3
@@ -83,9 +88,15 @@ async def test_headless_without_yes_refuses_and_says_why(tmp_path):
     assert "rerun with --yes" in result.message
 
 
-@pytest.mark.parametrize(("risk", "typed", "runs"), [
-    ("low", "y", True), ("high", "", False), ("destructive", "y", False),
-    ("destructive", "node-a", True)])
+@pytest.mark.parametrize(
+    ("risk", "typed", "runs"),
+    [
+        ("low", "y", True),
+        ("high", "", False),
+        ("destructive", "y", False),
+        ("destructive", "node-a", True),
+    ],
+)
 async def test_confirmation_follows_risk(tmp_path, risk, typed, runs):
     target = tmp_path / "made"
     asked: list[ConfirmRequest] = []
@@ -97,9 +108,11 @@ async def test_confirmation_follows_risk(tmp_path, risk, typed, runs):
     body = touch_pb(target, risk=risk)
     if risk == "destructive":  # shell cannot back up: a destructive step needs an action that can
         body = body.replace("action: shell\n", "action: k3s.hook\n").replace(
-            f'params: {{argv: [touch, "{target}"]}}', f"params: {{command: [touch, {target}]}}")
-    result, _, _ = await go(write(tmp_path, body), confirm=confirm,
-                            opts=Options(node="node-a", host_root=str(tmp_path)))
+            f'params: {{argv: [touch, "{target}"]}}', f"params: {{command: [touch, {target}]}}"
+        )
+    result, _, _ = await go(
+        write(tmp_path, body), confirm=confirm, opts=Options(node="node-a", host_root=str(tmp_path))
+    )
     assert len(asked) == 1
     assert asked[0].type_node_name == (risk == "destructive")
     assert asked[0].node == "node-a" and asked[0].risk == risk
@@ -126,18 +139,7 @@ steps:
   - id: check-wal
     action: shell
     risk: low
-    params: {{argv: [sh, -c, 'grep -q "\\"kind\\": \\"step_started\\", \\"run_id\\": \\"$0\\", \\"seq\\": [0-9]*, \\"ts\\": \\"[^\\"]*\\", \\"step_id\\": \\"check-wal\\"" {state}/runs/$0/journal.jsonl', "{{{{ run_id }}}}"]}}
-"""
-    # run ids are not known up front: use a simpler proof — grep any step_started line for this step.
-    body = f"""
-id: wal
-inputs:
-  token: {{type: string, secret: true}}
-steps:
-  - id: check-wal
-    action: shell
-    risk: low
-    params: {{argv: [sh, -c, 'grep -l check-wal {state}/runs/*/journal.jsonl']}}
+    params: {{argv: [grep, -qE, '"kind": "step_started", .*"step_id": "check-wal"', "{state}/runs/{{{{ run_id }}}}/journal.jsonl"]}}
   - id: leak
     action: shell.read
     params: {{argv: [echo, "{{{{ inputs.token }}}} Authorization: Bearer abc.def.ghi client-key-data: LS0tQUJD password=hunter2"]}}
@@ -146,7 +148,14 @@ steps:
     result, events, _ = await go(write(tmp_path, body), {"token": secret}, assume_yes=True)
     assert result.status == "ok", result
     text = Path(result.journal).read_text()
-    assert secret not in text and "abc.def.ghi" not in text and "LS0tQUJD" not in text and "hunter2" not in text
+    assert (
+        secret not in text
+        and "abc.def.ghi" not in text
+        and "LS0tQUJD" not in text
+        and "hunter2" not in text
+    )
+    shown = json.dumps([e.to_dict() for e in events])  # what the CLI prints and the TUI shows
+    assert secret not in shown and "abc.def.ghi" not in shown and "hunter2" not in shown
     assert "looked" not in text
     kinds = [r["kind"] for r in read_journal(Path(result.journal))]
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
@@ -188,7 +197,12 @@ steps:
     result, events, runner = await go(write(tmp_path, body))
     assert time.monotonic() - t0 < 4
     assert counter.read_text().count("x") == 3
-    assert result.steps == {"count": "ok", "skipped-one": "skipped", "slow": "failed", "after": "ok"}
+    assert result.steps == {
+        "count": "ok",
+        "skipped-one": "skipped",
+        "slow": "failed",
+        "after": "ok",
+    }
     slow = next(e for e in events if e.kind == "step_finished" and e.step_id == "slow")
     assert "timed out after 0.3s" in slow.message
     assert result.status == "failed" and result.exit_code == 1
@@ -285,12 +299,26 @@ async def test_resume_asks_about_a_step_with_unknown_outcome(tmp_path, state):
     run_id = "20260101T000000Z-touchy-abcdef"
     jdir = state / "runs" / run_id
     jdir.mkdir(parents=True)
-    recs = [{"kind": "run_started", "run_id": run_id, "seq": 1,
-             "data": {"playbook": "touchy", "sha256": pb.sha256, "inputs": {}}},
-            {"kind": "step_finished", "run_id": run_id, "seq": 2, "step_id": "look", "status": "ok",
-             "data": {"captures": {"said": "looked\n"}}},
-            {"kind": "step_started", "run_id": run_id, "seq": 3, "step_id": "make"}]
-    (jdir / "journal.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs) + '{"kind": "torn')
+    recs = [
+        {
+            "kind": "run_started",
+            "run_id": run_id,
+            "seq": 1,
+            "data": {"playbook": "touchy", "sha256": pb.sha256, "inputs": {}},
+        },
+        {
+            "kind": "step_finished",
+            "run_id": run_id,
+            "seq": 2,
+            "step_id": "look",
+            "status": "ok",
+            "data": {"captures": {"said": "looked\n"}},
+        },
+        {"kind": "step_started", "run_id": run_id, "seq": 3, "step_id": "make"},
+    ]
+    (jdir / "journal.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in recs) + '{"kind": "torn'
+    )
     result, events, runner = await go(path, resume=run_id)
     assert result.status == "refused" and "outcome in run" in result.message
     assert not target.exists()
@@ -312,8 +340,13 @@ def test_cli_exit_codes(tmp_path, state):
     env_run = [sys.executable, "-m", "ciliumtui", "run"]
 
     def run(*args):
-        return subprocess.run([*env_run, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                              env={**__import__("os").environ, "CILIUMTUI_STATE_DIR": str(state)})
+        return subprocess.run(
+            [*env_run, *args],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            env={**__import__("os").environ, "CILIUMTUI_STATE_DIR": str(state)},
+        )
 
     r = run(path)
     assert r.returncode == 3 and "rerun with --yes" in r.stderr and not target.exists()
@@ -329,6 +362,13 @@ def test_cli_exit_codes(tmp_path, state):
     assert r.returncode == 3 and "no playbook" in r.stderr and "Traceback" not in r.stderr
     r = run(path, "--resume", "19990101T000000Z-x-000000")
     assert r.returncode == 3 and "no journal" in r.stderr
-    bad = write(tmp_path, "id: x\nsteps:\n  - {id: a, action: shell, params: {argv: [true]}, risk: read}\n", "bad.yaml")
+    bad = write(
+        tmp_path,
+        "id: x\nsteps:\n  - {id: a, action: shell, params: {argv: [true]}, risk: read}\n",
+        "bad.yaml",
+    )
     r = run(bad)
-    assert r.returncode == 3 and f"{bad}:3:58: step 'a' mutates, so its risk cannot be 'read'" in r.stderr
+    assert (
+        r.returncode == 3
+        and f"{bad}:3:58: step 'a' mutates, so its risk cannot be 'read'" in r.stderr
+    )

@@ -181,16 +181,28 @@ async def test_apiserver_unreachable_says_so_and_retries_with_backoff_node_stays
     app = CiliumtuiApp(opts(), source, live=True)
     app.BACKOFF_FIRST = 0.05
     app.NODE_INTERVAL = 0.05
+    times: list[float] = []
+    original = source.cluster
+
+    async def timed(probes):  # type: ignore[no-untyped-def]
+        times.append(time.perf_counter())
+        return await original(probes)
+
+    source.cluster = timed  # type: ignore[method-assign]
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.6)
+        deadline = time.perf_counter() + 15
+        while len(times) < 4 and time.perf_counter() < deadline:
+            await pilot.pause(0.02)
         panel = app.screen.query_one("#cilium")
         assert "apiserver unreachable" in str(panel.border_subtitle)
         assert "timed out" in str(panel.border_subtitle)
         assert "UNREACHABLE" in app.screen.query_one("#header").render().plain
-        # Retried (backoff 0.05, 0.1, 0.2, ...) but not hammered.
-        assert 2 <= source.calls["cluster"] <= 6
-        # Node panels keep refreshing meanwhile.
-        assert source.calls["node"] >= 3
+        # Retried with a growing backoff (0.05, 0.1, 0.2 s): each wait at least the last.
+        assert len(times) >= 4
+        waits = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert waits[0] >= 0.05 and waits[1] >= 0.1 and waits[2] >= 0.2
+        # Node panels kept refreshing meanwhile.
+        assert source.calls["node"] >= 2
         assert rows(app, "interfaces")
 
 
@@ -236,3 +248,50 @@ async def test_findings_panel_enter_posts_selection() -> None:
         panel = app.screen.query_one(FindingsPanel)
         first = panel.visible_keys()[0]
         assert panel.findings[first].severity == "critical"
+
+
+async def test_routes_are_capped_but_the_filter_searches_all_of_them() -> None:
+    from ciliumtui.model import Route
+    from ciliumtui.widgets.routes import ROUTE_CAP
+
+    node = node_state()
+    node.routes = [Route(f"10.{i // 256}.{i % 256}.0/24", dev="eth0") for i in range(1000)]
+    source = healthy_source()
+    source.set_node(node)
+    app = CiliumtuiApp(opts(), source, live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert len(rows(app, "routes")) == ROUTE_CAP
+        assert f"({ROUTE_CAP}/1000)" in str(app.screen.query_one("#routes").border_title)
+        app.screen.query_one("#routes DataTable").focus()
+        await pilot.press("slash", *"10.3.231.0", "enter")  # route no. 999, far past the cap
+        await pilot.pause()
+        assert [r[0] for r in rows(app, "routes")] == ["10.3.231.0/24"]
+
+
+async def test_keyed_diff_matches_the_wanted_rows_over_random_updates() -> None:
+    import random
+
+    from ciliumtui.widgets.interfaces import InterfacesPanel
+
+    rnd = random.Random(6)
+    app = CiliumtuiApp(opts(), healthy_source(), live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        panel = app.screen.query_one(InterfacesPanel)
+        for _ in range(25):
+            keys = sorted(rnd.sample(range(40), rnd.randint(0, 12)))
+            wanted = [
+                (f"if{k}", (f"if{k}", rnd.choice(["UP", "DOWN"]), "1500", "", "", "")) for k in keys
+            ]
+            panel.set_filter(rnd.choice(["", "", "up", "if1"]))
+            panel.set_rows(wanted)
+            expect = [
+                k
+                for k, r in wanted
+                if not panel.filter_text or panel.filter_text in " ".join(r).lower()
+            ]
+            assert panel.visible_keys() == expect
+            table = panel.table
+            for key in expect:
+                assert [str(c) for c in table.get_row(key)] == list(dict(wanted)[key])

@@ -68,7 +68,7 @@ async def test_real_probes_fill_node_panels_and_netlink_events_update_them(
                 "apiserver unreachable" in str(app.dashboard.query_one("#cilium").border_subtitle)
             ),
         )
-        await pilot.pause(0.3)  # let the netlink subscription settle
+        await wait_for(pilot, lambda: app.events_ready)
         subprocess.run(
             [
                 "ip",

@@ -80,3 +80,19 @@ def test_console_script_in_tmux_shows_node_panels_and_unreachable_apiserver(
         assert not alive, capture(session)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
+
+
+def test_without_a_terminal_the_dashboard_refuses_in_one_line(tmp_path: Path) -> None:
+    script = shutil.which("ciliumtui") or CILIUMTUI
+    proc = subprocess.run(
+        [script, "--host-root", str(tmp_path), "--kubeconfig", "/nonexistent"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 3
+    assert proc.stderr.strip().splitlines() == [
+        "ciliumtui: error: the dashboard needs an interactive terminal; in scripts use"
+        " `ciliumtui diagnose` or `ciliumtui snapshot`"
+    ]

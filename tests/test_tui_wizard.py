@@ -16,6 +16,7 @@ from tui_fixtures import NODE, healthy_source, opts, post_reboot_source
 
 from ciliumtui.app import CiliumtuiApp
 from ciliumtui.engine.events import ConfirmRequest, Event, RunResult
+from ciliumtui.options import Options
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +30,13 @@ async def settle(app: CiliumtuiApp, pilot: Any) -> None:
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def command(pilot: Any, line: str) -> None:
+    """`:` + a command line + enter (typing is covered in test_tui_dashboard; this is quicker)."""
+    await pilot.press("colon")
+    pilot.app.screen.query_one("#command-line").value = line
+    await pilot.press("enter")
 
 
 async def wait_for(pilot: Any, cond: Any, timeout: float = 10.0) -> None:
@@ -215,7 +223,7 @@ async def test_read_only_run_command_opens_a_dry_run() -> None:
     )
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(app, pilot)
-        await pilot.press("colon", *"run cleanup", "enter")
+        await command(pilot, "run cleanup")
         await pilot.pause()
         wizard = app.screen
         assert isinstance(wizard, WizardScreen) and wizard.dry_run
@@ -229,7 +237,7 @@ async def test_unknown_playbook_is_refused_in_command_mode() -> None:
     app = CiliumtuiApp(opts(), healthy_source(), live=False, runner_factory=FakeRunner)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("colon", *"run nosuch", "enter")
+        await command(pilot, "run nosuch")
         await pilot.pause()
         assert app.screen is app.dashboard
         assert any("no playbook 'nosuch'" in str(n.message) for n in app._notifications)
@@ -238,69 +246,159 @@ async def test_unknown_playbook_is_refused_in_command_mode() -> None:
 # --------------------------------------------------- real engine, in a netns
 
 
-@pytest.mark.root
-async def test_real_engine_dry_run_in_a_netns_completes_and_is_journaled(
-    make_netns: Any, tmp_path: Path, state_dir: Path
-) -> None:
+def link_names(ns: str) -> set[str]:
+    import json
     import subprocess
 
+    out = subprocess.run(["ip", "-n", ns, "-j", "link"], capture_output=True, text=True).stdout
+    return {link["ifname"] for link in json.loads(out)}
+
+
+@pytest.mark.root
+async def test_post_reboot_node_real_probes_then_cleanup_dry_run_on_the_real_engine(
+    make_netns: Any, tmp_path: Path, state_dir: Path
+) -> None:
+    """The whole path: the post-reboot scenario laid into a netns + the sim cluster,
+    the dashboard on the real probes and checks, then `:dry-run cleanup` through the
+    real engine — it completes, changes nothing, and shows up in the journal."""
+
+    from ciliumtui.sim.host_root import build_host_root
+    from ciliumtui.sim.node_builder import build_node
+    from ciliumtui.sim.scenario import load_scenario
+    from ciliumtui.sim.server import SimCluster
+
+    scenario = load_scenario("post-reboot")
     ns = make_netns("h6w")
-    # A small Cilium-looking node: cilium_host/cilium_net and one endpoint veth.
-    subprocess.run(
-        [
-            "ip",
-            "-n",
-            ns,
-            "link",
-            "add",
-            "cilium_host",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "cilium_net",
-        ],
-        check=True,
-    )
-    subprocess.run(
-        ["ip", "-n", ns, "link", "add", "lxc0123456789ab", "type", "veth", "peer", "name", "peer0"],
-        check=True,
-    )
+    build_node(scenario, ns)
     root = tmp_path / "root"
-    (root / "etc").mkdir(parents=True)
-    (root / "etc" / "hostname").write_text(f"{NODE}\n")
-    o = opts(
-        netns=ns, host_root=str(root), kubeconfig=str(tmp_path / "missing-kubeconfig"), timeout=1.0
-    )
-    app = CiliumtuiApp(o, post_reboot_source(), live=False)
-    async with app.run_test(size=(120, 40)) as pilot:
+    with SimCluster(scenario, tmpdir=tmp_path / "sim") as sim:
+        build_host_root(scenario, root, kubeconfig=sim.kubeconfig)
+        before = link_names(ns)
+        o = Options(
+            node=scenario["node_name"],
+            netns=ns,
+            host_root=str(root),
+            kubeconfig=sim.kubeconfig,
+            timeout=2.0,
+        )
+        app = CiliumtuiApp(o, live=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(
+                pilot, lambda: app.updates["findings"] >= 1 and app.updates["dns"] >= 1, 30
+            )
+            await settle(app, pilot)
+            ids = {f.id for f in app.findings}
+            assert "stale-cilium-interfaces" in ids
+            assert "cilium_host" in str(
+                app.dashboard.query_one("#interfaces DataTable").get_row("cilium_host")
+            )
+            await command(pilot, "dry-run cleanup")
+            await pilot.pause()
+            wizard = app.screen
+            assert isinstance(wizard, WizardScreen) and wizard.dry_run
+            await pilot.press("s")
+            await wait_for(pilot, lambda: wizard.state == "done", timeout=60)
+            assert wizard.result.status == "planned", wizard.result
+            assert wizard.step_status("delete-links") == "planned"
+            assert wizard.step_status("purge-iptables") == "planned"
+            log = "\n".join(str(line.text) for line in wizard.query_one("#wizard-log").lines)
+            assert "cilium_host" in log and "lxc" in log
+            # Nothing changed: the namespace and the cluster are untouched.
+            assert link_names(ns) == before
+            assert sim.mutations == 0
+            # The run is in the journal viewer.
+            await pilot.press("escape")
+            await pilot.pause()
+            await command(pilot, "journal")
+            await pilot.pause()
+            table = app.screen.query_one("#journal-runs")
+            assert table.row_count == 1
+            row = [str(getattr(c, "plain", c)) for c in table.get_row_at(0)]
+            assert row[1] == "cleanup" and "dry-run" in row[2] and row[3] == "planned"
+            await pilot.press("enter")
+            await pilot.pause()
+            records = "\n".join(
+                str(line.text) for line in app.screen.query_one("#journal-log").lines
+            )
+            assert "run_started" in records and "step_planned" in records
+    assert os.listdir(state_dir / "runs")
+
+
+async def test_run_command_passes_inputs_to_the_wizard() -> None:
+    app = CiliumtuiApp(opts(), healthy_source(), live=False, runner_factory=FakeRunner)
+    async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("colon", *"dry-run cleanup", "enter")
+        await command(pilot, "dry-run cleanup restart_pods=false")
         await pilot.pause()
-        wizard = app.screen
-        assert isinstance(wizard, WizardScreen) and wizard.dry_run
-        await pilot.press("s")
-        await wait_for(pilot, lambda: wizard.state == "done", timeout=60)
-        assert wizard.result.status == "planned"
-        assert wizard.step_status("delete-links") == "planned"
-        log = "\n".join(str(line.text) for line in wizard.query_one("#wizard-log").lines)
-        assert "cilium_host" in log and "lxc0123456789ab" in log
-        # Nothing changed in the namespace.
-        links = subprocess.run(
-            ["ip", "-n", ns, "-o", "link"], capture_output=True, text=True
-        ).stdout
-        assert "cilium_host" in links and "lxc0123456789ab" in links
-        # The run is in the journal viewer.
-        await pilot.press("escape")
-        await pilot.pause()
-        await pilot.press("colon", *"journal", "enter")
+        assert isinstance(app.screen, WizardScreen)
+        assert app.screen.raw_inputs == {"restart_pods": "false"} and app.screen.dry_run
+
+
+async def test_journal_viewer_lists_runs_newest_first_and_flags_interrupted(
+    state_dir: Path,
+) -> None:
+    from ciliumtui.engine.journal import Journal, runs_dir
+
+    for run_id, pb, finished in (
+        ("20260101T000000Z-verify-aaaa", "verify", True),
+        ("20260102T000000Z-cleanup-bbbb", "cleanup", False),
+    ):
+        (runs_dir() / run_id).mkdir(parents=True)
+        j = Journal(runs_dir() / run_id / "journal.jsonl")
+        j.write(
+            {
+                "kind": "run_started",
+                "run_id": run_id,
+                "ts": "2026-01-01T00:00:00.000+00:00",
+                "data": {"playbook": pb, "node": NODE, "mode": {"dry_run": pb == "verify"}},
+            }
+        )
+        j.write({"kind": "step_started", "run_id": run_id, "step_id": "purge-iptables"})
+        if finished:
+            j.write({"kind": "run_finished", "run_id": run_id, "status": "ok"})
+        j.close()
+    app = CiliumtuiApp(opts(), healthy_source(), live=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await command(pilot, "journal")
         await pilot.pause()
         table = app.screen.query_one("#journal-runs")
-        assert table.row_count == 1
-        row = [str(getattr(c, "plain", c)) for c in table.get_row_at(0)]
-        assert row[1] == "cleanup" and "dry-run" in row[2] and row[3] == "planned"
+        rows = [
+            [str(getattr(c, "plain", c)) for c in table.get_row_at(i)]
+            for i in range(table.row_count)
+        ]
+        assert [r[1] for r in rows] == ["cleanup", "verify"]
+        assert rows[0][3] == "interrupted" and rows[1][3] == "ok" and rows[1][2] == "dry-run"
         await pilot.press("enter")
         await pilot.pause()
         records = "\n".join(str(line.text) for line in app.screen.query_one("#journal-log").lines)
-        assert "run_started" in records and "step_planned" in records
-    assert os.listdir(state_dir / "runs")
+        assert "step_started" in records and "purge-iptables" in records
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.dashboard
+
+
+class SlowRunner(FakeRunner):
+    async def run(self) -> RunResult:
+        self.emit("run_started")
+        await asyncio.sleep(30)
+        return RunResult("run-1", self.pb.id, "ok")
+
+
+async def test_quit_during_a_run_needs_a_second_press() -> None:
+    app = CiliumtuiApp(opts(), healthy_source(), live=False, runner_factory=SlowRunner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.start_wizard("verify")
+        await pilot.pause()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.wizard_running())
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running and any("in progress" in str(n.message) for n in app._notifications)
+        await pilot.press("escape")  # nor does esc leave a running wizard
+        await pilot.pause()
+        assert isinstance(app.screen, WizardScreen)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value == 0

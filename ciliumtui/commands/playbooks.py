@@ -35,7 +35,11 @@ def _show(ref: str) -> int:
     if pb.inputs:
         print("inputs:")
         for i in pb.inputs.values():
-            extra = f" default={i.default!r}" if i.default is not None else (" (required)" if i.required else "")
+            extra = (
+                f" default={i.default!r}"
+                if i.default is not None
+                else (" (required)" if i.required else "")
+            )
             print(f"  {i.name}: {i.type}{extra}{'  ' + i.help if i.help else ''}")
     for section, steps in (("steps", pb.steps), ("always", pb.always)):
         if not steps:

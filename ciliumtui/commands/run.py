@@ -49,12 +49,16 @@ class TextPrinter:
         if ev.kind == "run_started":
             d = ev.data
             mode = [m for m, on in (d.get("mode") or {}).items() if on and m != "assume_yes"]
-            w(f"▶ {d.get('playbook')} on node {d.get('node')} (context {d.get('context') or '-'})"
-              f"{' [' + ', '.join(mode) + ']' if mode else ''}  run {ev.run_id}\n")
+            w(
+                f"▶ {d.get('playbook')} on node {d.get('node')} (context {d.get('context') or '-'})"
+                f"{' [' + ', '.join(mode) + ']' if mode else ''}  run {ev.run_id}\n"
+            )
         elif ev.kind == "run_finished":
             w(f"\n■ {ev.status}{': ' + ev.message if ev.message else ''}\n  run id: {ev.run_id}\n")
         elif ev.kind == "rollback_started":
-            w(f"\n↺ rolling back: {', '.join(ev.data.get('steps') or []) or 'nothing to roll back'}\n")
+            w(
+                f"\n↺ rolling back: {', '.join(ev.data.get('steps') or []) or 'nothing to roll back'}\n"
+            )
         elif ev.step_id:
             self._header(ev)
             if ev.kind == "step_planned":
@@ -105,7 +109,9 @@ def main(args: argparse.Namespace, opts: Options) -> int:
     inputs = resolve_inputs(pb, parse_input_args(args.input or []), opts.node_name)
     interactive = sys.stdin.isatty() and not args.json
     runner = Runner(
-        pb, opts, inputs,
+        pb,
+        opts,
+        inputs,
         dry_run=args.dry_run,
         assume_yes=args.yes,
         confirm=tty_confirm if interactive else None,

@@ -71,7 +71,9 @@ class ConfirmRequest:
 
     def prompt(self) -> str:
         if self.type_node_name:
-            return f"Type the node name ({self.node}) to run {self.step_id}, anything else cancels: "
+            return (
+                f"Type the node name ({self.node}) to run {self.step_id}, anything else cancels: "
+            )
         return f"Run {self.step_id} ({self.risk})? [y/N] "
 
     def accepts(self, answer: str) -> bool:

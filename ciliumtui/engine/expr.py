@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,9 @@ class Expr:
         """Top-level names the expression reads (for load-time reference checks)."""
         return {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name)} - set(FUNCTIONS)
 
-    def evaluate(self, scope: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]) -> Any:
+    def evaluate(
+        self, scope: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]
+    ) -> Any:
         return _Eval(scope, functions).visit(self.tree.body)
 
 
@@ -71,9 +74,15 @@ def parse(text: str) -> Expr:
     if len(src) > _MAX_LEN:
         raise ExprError(f"expression longer than {_MAX_LEN} characters")
     try:
-        tree = ast.parse(src, mode="eval")
+        with (
+            warnings.catch_warnings()
+        ):  # "invalid decimal literal" etc. become our error, not stderr noise
+            warnings.simplefilter("ignore")
+            tree = ast.parse(src, mode="eval")
     except SyntaxError as exc:
-        raise ExprError(f"syntax error in expression {src!r}: {exc.msg}", (exc.offset or 1) - 1) from None
+        raise ExprError(
+            f"syntax error in expression {src!r}: {exc.msg}", (exc.offset or 1) - 1
+        ) from None
     except (ValueError, MemoryError, RecursionError) as exc:
         raise ExprError(f"cannot parse expression {src!r}: {exc}") from None
     _check(tree.body, src)
@@ -138,7 +147,9 @@ def _check(node: ast.AST, src: str) -> None:
 
 
 class _Eval:
-    def __init__(self, scope: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]) -> None:
+    def __init__(
+        self, scope: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]
+    ) -> None:
         self.scope = scope
         self.functions = functions
 
@@ -180,7 +191,7 @@ class _Eval:
             raise ExprError(f"cannot negate {val!r}")
         if isinstance(node, ast.Compare):
             left = self.visit(node.left)
-            for op, comp in zip(node.ops, node.comparators):
+            for op, comp in zip(node.ops, node.comparators, strict=False):
                 right = self.visit(comp)
                 try:
                     ok = _CMP[type(op)](left, right)

@@ -20,13 +20,22 @@ from typing import Any
 
 _SECRET_KEY = re.compile(
     r"(token|password|passwd|secret|client[-_]?key|private[-_]?key|authorization|bearer|"
-    r"api[-_]?key|credential)", re.I)
+    r"api[-_]?key|credential)",
+    re.I,
+)
 _SECRET_TEXT = [
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
-    (re.compile(r"(?i)((?:client-key-data|client-certificate-data|token|password|passwd|secret)"
-                r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"), r"\1***"),
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
-     "***PRIVATE KEY***"),
+    (
+        re.compile(
+            r"(?i)((?:client-key-data|client-certificate-data|token|password|passwd|secret)"
+            r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"
+        ),
+        r"\1***",
+    ),
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+        "***PRIVATE KEY***",
+    ),
 ]
 
 
@@ -53,7 +62,12 @@ def _redact(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            if isinstance(k, str) and _SECRET_KEY.search(k) and isinstance(v, (str, int, float)) and v != "":
+            if (
+                isinstance(k, str)
+                and _SECRET_KEY.search(k)
+                and isinstance(v, (str, int, float))
+                and v != ""
+            ):
                 out[k] = "***"
             else:
                 out[k] = _redact(v, secrets)

@@ -40,10 +40,36 @@ from .schema import (
     Where,
 )
 
-TOP_KEYS = ("apiVersion", "kind", "id", "version", "title", "description", "tags", "phases",
-            "inputs", "steps", "always")
-STEP_KEYS = ("id", "title", "phase", "action", "params", "mutates", "risk", "when", "timeout",
-             "retry", "capture", "on_failure", "rollback", "rate_limit", "explain")
+TOP_KEYS = (
+    "apiVersion",
+    "kind",
+    "id",
+    "version",
+    "title",
+    "description",
+    "tags",
+    "phases",
+    "inputs",
+    "steps",
+    "always",
+)
+STEP_KEYS = (
+    "id",
+    "title",
+    "phase",
+    "action",
+    "params",
+    "mutates",
+    "risk",
+    "when",
+    "timeout",
+    "retry",
+    "capture",
+    "on_failure",
+    "rollback",
+    "rate_limit",
+    "explain",
+)
 ROLLBACK_KEYS = ("id", "title", "action", "params", "timeout")
 INPUT_KEYS = ("type", "required", "default", "choices", "regex", "secret", "help", "description")
 RETRY_KEYS = ("attempts", "delay", "until")
@@ -51,8 +77,19 @@ CAPTURE_KEYS = ("path", "count", "from")
 CAPTURE_FROM = ("rc", "stdout", "ok", "changed", "message")
 RATE_KEYS = ("key", "max", "per")
 # Names every expression may read besides inputs and captures.
-BUILTIN_NAMES = ("inputs", "node", "dry_run", "findings", "context", "true", "false", "True",
-                 "False", "None")
+BUILTIN_NAMES = (
+    "run_id",
+    "inputs",
+    "node",
+    "dry_run",
+    "findings",
+    "context",
+    "true",
+    "false",
+    "True",
+    "False",
+    "None",
+)
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 
@@ -89,7 +126,9 @@ def _compose(text: str, file: str, errors: _Errors) -> _Val | None:
         errors.items.append(f"{file}:{line}:{col}: YAML syntax error: {what}")
         return None
     except yaml.YAMLError as exc:
-        errors.items.append(f"{file}:1:1: YAML error: {str(exc).splitlines()[0] if str(exc) else exc}")
+        errors.items.append(
+            f"{file}:1:1: YAML error: {str(exc).splitlines()[0] if str(exc) else exc}"
+        )
         return None
     except RecursionError:
         errors.items.append(f"{file}:1:1: YAML nested too deeply")
@@ -162,7 +201,9 @@ def _suggest(word: Any, options: tuple[str, ...] | list[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def _mapping(v: _Val, what: str, errors: _Errors, keys: tuple[str, ...]) -> dict[str, tuple[_Val, _Val]] | None:
+def _mapping(
+    v: _Val, what: str, errors: _Errors, keys: tuple[str, ...]
+) -> dict[str, tuple[_Val, _Val]] | None:
     if not isinstance(v.value, dict):
         errors.add(v, f"{what} must be a mapping, got {_type_name(_plain(v))}")
         return None
@@ -247,7 +288,9 @@ def _expr(v: _Val | None, what: str, errors: _Errors, known: set[str]) -> exprmo
     return parsed
 
 
-def _check_names(parsed: exprmod.Expr, v: _Val, what: str, errors: _Errors, known: set[str]) -> None:
+def _check_names(
+    parsed: exprmod.Expr, v: _Val, what: str, errors: _Errors, known: set[str]
+) -> None:
     for name in sorted(parsed.names()):
         if name not in known:
             errors.add(v, f"unknown name {name!r} in {what}{_suggest(name, sorted(known))}")
@@ -261,7 +304,9 @@ def _inputs(v: _Val | None, errors: _Errors) -> dict[str, Input]:
     if v is None:
         return out
     if not isinstance(v.value, dict):
-        errors.add(v, f"inputs must be a mapping of name: {{type: ...}}, got {_type_name(_plain(v))}")
+        errors.add(
+            v, f"inputs must be a mapping of name: {{type: ...}}, got {_type_name(_plain(v))}"
+        )
         return out
     for name, (kv, val) in v.value.items():
         if not isinstance(name, str) or not _ID_RE.match(name.replace("_", "-")):
@@ -274,7 +319,11 @@ def _inputs(v: _Val | None, errors: _Errors) -> dict[str, Input]:
         if typ not in INPUT_TYPES:
             errors.add(_get(m, "type"), f"unknown input type {typ!r}{_suggest(typ, INPUT_TYPES)}")
         choices_v = _get(m, "choices")
-        choices = [str(c) for c in _plain(choices_v)] if choices_v and isinstance(choices_v.value, list) else []
+        choices = (
+            [str(c) for c in _plain(choices_v)]
+            if choices_v and isinstance(choices_v.value, list)
+            else []
+        )
         if typ == "enum" and not choices:
             errors.add(val, f"enum input {name!r} needs choices")
         default_v = _get(m, "default")
@@ -373,7 +422,9 @@ def _param_type_problem(spec: Param, value: Any) -> str | None:
         return f"must be a number, got {_type_name(value)}"
     if t == "bool" and not isinstance(value, bool):
         return f"must be true or false, got {_type_name(value)}"
-    if t == "list" and not (isinstance(value, list) and all(isinstance(x, (str, int)) for x in value)):
+    if t == "list" and not (
+        isinstance(value, list) and all(isinstance(x, (str, int)) for x in value)
+    ):
         return f"must be a list of strings, got {_type_name(value)}"
     if t == "map" and not isinstance(value, dict):
         return f"must be a mapping, got {_type_name(value)}"
@@ -438,15 +489,23 @@ class _StepParser:
         mv = _get(m, "mutates")
         declared = _bool(mv, "mutates", e, mutates)
         if cls and mv is not None and declared != mutates:
-            e.add(mv, f"step {sid!r} says mutates: {str(declared).lower()} but action {cls.name} "
-                      f"{'changes' if mutates else 'does not change'} the node/cluster")
+            e.add(
+                mv,
+                f"step {sid!r} says mutates: {str(declared).lower()} but action {cls.name} "
+                f"{'changes' if mutates else 'does not change'} the node/cluster",
+            )
         rv = _get(m, "risk")
         risk = _str(rv, "risk", e) or (cls.default_risk if cls else "read")
         if risk not in RISKS:
-            e.add(rv, f"unknown risk {risk!r}{_suggest(risk, RISKS)} (read, low, high, destructive)")
+            e.add(
+                rv, f"unknown risk {risk!r}{_suggest(risk, RISKS)} (read, low, high, destructive)"
+            )
             risk = "high"
         if mutates and risk == "read":
-            e.add(rv or v, f"step {sid!r} mutates, so its risk cannot be 'read' (low, high or destructive)")
+            e.add(
+                rv or v,
+                f"step {sid!r} mutates, so its risk cannot be 'read' (low, high or destructive)",
+            )
         if not mutates and risk != "read":
             e.add(rv, f"step {sid!r} only reads, so its risk must be 'read'")
         phase = _str(_get(m, "phase"), "phase", e, self.phases[min(1, len(self.phases) - 1)])
@@ -454,7 +513,9 @@ class _StepParser:
             e.add(_get(m, "phase") or v, f"unknown phase {phase!r}{_suggest(phase, self.phases)}")
         step = Step(
             id=sid,
-            action=cls.name if cls else str(_plain(_get(m, "action")) if _get(m, "action") else "?"),
+            action=cls.name
+            if cls
+            else str(_plain(_get(m, "action")) if _get(m, "action") else "?"),
             title=_str(_get(m, "title"), "title", e, "") or "",
             phase=phase or "remediate",
             params=params,
@@ -467,7 +528,10 @@ class _StepParser:
             where=Where(e.file, v.line, v.col),
         )
         if step.on_failure not in ON_FAILURE:
-            e.add(_get(m, "on_failure"), f"unknown on_failure {step.on_failure!r}{_suggest(step.on_failure, ON_FAILURE)} (abort, continue, rollback)")
+            e.add(
+                _get(m, "on_failure"),
+                f"unknown on_failure {step.on_failure!r}{_suggest(step.on_failure, ON_FAILURE)} (abort, continue, rollback)",
+            )
         step.retry = self._retry(_get(m, "retry"), sid)
         step.capture = self._captures(_get(m, "capture"))
         step.rate_limit = self._rate(_get(m, "rate_limit"))
@@ -495,7 +559,9 @@ class _StepParser:
         if v is None:
             return []
         if not isinstance(v.value, dict):
-            self.errors.add(v, f"capture must be a mapping of name: {{path: ...}}, got {_type_name(_plain(v))}")
+            self.errors.add(
+                v, f"capture must be a mapping of name: {{path: ...}}, got {_type_name(_plain(v))}"
+            )
             return []
         out = []
         for name, (kv, val) in v.value.items():
@@ -517,7 +583,10 @@ class _StepParser:
             if sum(x is not None for x in (cap.path, cap.count, cap.from_)) != 1:
                 self.errors.add(val, f"capture {name!r} needs exactly one of path, count, from")
             if cap.from_ is not None and cap.from_ not in CAPTURE_FROM:
-                self.errors.add(_get(m, "from"), f"capture from {cap.from_!r} is not one of {', '.join(CAPTURE_FROM)}")
+                self.errors.add(
+                    _get(m, "from"),
+                    f"capture from {cap.from_!r} is not one of {', '.join(CAPTURE_FROM)}",
+                )
             out.append(cap)
         return out
 
@@ -699,7 +768,11 @@ def load_playbook(id_or_path: str) -> Playbook:
     except RecursionError:
         raise CiliumtuiError(f"{name}:1:1: playbook nested too deeply") from None
     if errors or pb is None:
-        more = f" (+{len(errors) - 1} more; see `ciliumtui playbooks validate`)" if len(errors) > 1 else ""
+        more = (
+            f" (+{len(errors) - 1} more; see `ciliumtui playbooks validate`)"
+            if len(errors) > 1
+            else ""
+        )
         raise CiliumtuiError(f"{errors[0]}{more}")
     return pb
 
@@ -730,13 +803,17 @@ def coerce_input(inp: Input, raw: Any) -> Any:
         return parse_duration(raw)
     value = str(raw)
     if t == "enum" and value not in inp.choices:
-        raise ValueError(f"{value!r} is not one of {', '.join(inp.choices)}{_suggest(value, inp.choices)}")
+        raise ValueError(
+            f"{value!r} is not one of {', '.join(inp.choices)}{_suggest(value, inp.choices)}"
+        )
     if inp.regex and not re.fullmatch(inp.regex, value):
         raise ValueError(f"{value!r} does not match {inp.regex}")
     return value
 
 
-def resolve_inputs(playbook: Playbook, given: dict[str, str], node_name: str | None = None) -> dict[str, Any]:
+def resolve_inputs(
+    playbook: Playbook, given: dict[str, str], node_name: str | None = None
+) -> dict[str, Any]:
     """The inputs for a run: given values (typed), defaults, `node` inputs default to this node."""
     out: dict[str, Any] = {}
     for key in given:

@@ -30,6 +30,7 @@ step_started + fsync → run (timeout, retries/until) → captures → step_fini
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import hashlib
 import json
@@ -50,7 +51,7 @@ from . import expr as exprmod
 from .actions import REGISTRY
 from .actions.base import Action, ActionContext, ActionResult
 from .events import ConfirmRequest, Event, RunResult
-from .journal import Journal, fsync_file, journal_path, read_journal, runs_dir, state_dir
+from .journal import Journal, fsync_file, journal_path, read_journal, redact, runs_dir, state_dir
 from .schema import Capture, Playbook, Step
 
 ConfirmFn = Callable[[ConfirmRequest], Awaitable[bool]]
@@ -77,7 +78,10 @@ def kube_context(opts: Options) -> str | None:
     candidates = [opts.kubeconfig] if opts.kubeconfig else []
     if not candidates and os.environ.get("KUBECONFIG"):
         candidates = os.environ["KUBECONFIG"].split(os.pathsep)[:1]
-    candidates += [str(Path.home() / ".kube" / "config"), str(opts.host_path("/etc/rancher/k3s/k3s.yaml"))]
+    candidates += [
+        str(Path.home() / ".kube" / "config"),
+        str(opts.host_path("/etc/rancher/k3s/k3s.yaml")),
+    ]
     for c in candidates:
         try:
             data = yaml.safe_load(Path(c).read_text())
@@ -105,8 +109,10 @@ def rate_check(node: str, key: str, max_: int, per: float, now: float | None = N
     recent = [t for t in data.get(f"{node}/{key}", []) if now - t < per]
     if len(recent) >= max_:
         wait = per - (now - min(recent))
-        return (f"rate limit: at most {max_} {key} per {per / 60:g} min on node {node} "
-                f"({len(recent)} already); next allowed in {wait / 60:.0f} min")
+        return (
+            f"rate limit: at most {max_} {key} per {per / 60:g} min on node {node} "
+            f"({len(recent)} already); next allowed in {wait / 60:.0f} min"
+        )
     return None
 
 
@@ -133,7 +139,7 @@ def walk_path(data: Any, path: str) -> Any:
     p = path.strip()
     for prefix in ("$.", "data."):
         if p.startswith(prefix):
-            p = p[len(prefix):]
+            p = p[len(prefix) :]
     cur = data
     for part in p.replace("[", ".[").split("."):
         if not part or part == "$":
@@ -153,8 +159,13 @@ def walk_path(data: Any, path: str) -> Any:
 
 def capture_value(cap: Capture, result: ActionResult) -> Any:
     if cap.from_:
-        return {"rc": result.rc, "stdout": result.stdout, "ok": result.ok,
-                "changed": result.changed, "message": result.message}[cap.from_]
+        return {
+            "rc": result.rc,
+            "stdout": result.stdout,
+            "ok": result.ok,
+            "changed": result.changed,
+            "message": result.message,
+        }[cap.from_]
     if cap.count:
         v = walk_path(result.data, cap.count)
         return len(v) if isinstance(v, (list, dict, str)) else 0
@@ -204,8 +215,11 @@ class Runner:
         self.backups: dict[str, Path] = {}
         self.completed_mutations: list[Step] = []
         self._seq = 0
-        self._secrets = [str(v) for k, v in self.inputs.items()
-                         if k in playbook.inputs and playbook.inputs[k].secret and v]
+        self._secrets = [
+            str(v)
+            for k, v in self.inputs.items()
+            if k in playbook.inputs and playbook.inputs[k].secret and v
+        ]
         self._journal: Journal | None = None
         # resume state
         self._done: dict[str, dict[str, Any]] = {}  # step id -> its step_finished record
@@ -213,21 +227,33 @@ class Runner:
 
     # ----------------------------------------------------------------- events
 
-    def _emit(self, kind: str, step: Step | None = None, *, sync: bool = False,
-              journal: bool = True, **fields: Any) -> Event:
+    def _emit(
+        self,
+        kind: str,
+        step: Step | None = None,
+        *,
+        sync: bool = False,
+        journal: bool = True,
+        **fields: Any,
+    ) -> Event:
         self._seq += 1
-        ev = Event(kind=kind, run_id=self.run_id, seq=self._seq,
-                   ts=datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **fields)
+        # Redacted before any sink sees it: journal, CLI output and the TUI alike.
+        ev = Event(
+            kind=kind,
+            run_id=self.run_id,
+            seq=self._seq,
+            ts=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            **redact(fields, self._secrets),
+        )
         if step is not None:
             ev.step_id, ev.phase, ev.title = step.id, step.phase, step.label
             ev.action, ev.mutates, ev.risk = step.action, step.mutates, step.risk
         if journal and self._journal is not None:
             self._journal.write(ev.to_dict(), sync=sync)
         if self.on_event is not None:
-            try:
+            # a broken listener must not break the run
+            with contextlib.suppress(Exception):
                 self.on_event(ev)
-            except Exception:  # a broken listener must not break the run
-                pass
         return ev
 
     # ---------------------------------------------------------------- resume
@@ -243,12 +269,14 @@ class Runner:
         data = start.get("data", {})
         if data.get("playbook") != self.pb.id:
             raise CiliumtuiError(
-                f"--resume {self.run_id}: that run is playbook {data.get('playbook')!r}, not {self.pb.id!r}")
+                f"--resume {self.run_id}: that run is playbook {data.get('playbook')!r}, not {self.pb.id!r}"
+            )
         if data.get("sha256") != self.pb.sha256:
             raise CiliumtuiError(
                 f"--resume {self.run_id}: playbook {self.pb.id} changed since the run started "
                 f"(sha256 {str(data.get('sha256'))[:12]}… → {self.pb.sha256[:12]}…); resume refused, "
-                "start a new run")
+                "start a new run"
+            )
         for k, v in (data.get("inputs") or {}).items():
             if k not in self.inputs or self.inputs[k] is None:
                 self.inputs[k] = v
@@ -264,7 +292,9 @@ class Runner:
                 # refused/declined/planned say nothing about an earlier, interrupted attempt
                 if r.get("status") in ("ok", "failed", "skipped"):
                     started.pop(sid, None)
-                if r.get("status") in ("ok", "skipped") and not (r.get("data") or {}).get("dry_run"):
+                if r.get("status") in ("ok", "skipped") and not (r.get("data") or {}).get(
+                    "dry_run"
+                ):
                     self._done[sid] = r
                 else:
                     self._done.pop(sid, None)
@@ -281,8 +311,15 @@ class Runner:
     # ------------------------------------------------------------ expressions
 
     def _scope(self) -> dict[str, Any]:
-        return {**self.vars, "inputs": self.inputs, "node": self.node, "dry_run": self.dry_run,
-                "findings": [f.id for f in self.findings], "context": self.context}
+        return {
+            **self.vars,
+            "inputs": self.inputs,
+            "node": self.node,
+            "dry_run": self.dry_run,
+            "findings": [f.id for f in self.findings],
+            "context": self.context,
+            "run_id": self.run_id,
+        }
 
     def _functions(self) -> dict[str, Callable[..., Any]]:
         def finding(fid: str) -> bool:
@@ -321,16 +358,35 @@ class Runner:
         self._journal = Journal(self.run_dir / "journal.jsonl", self._secrets)
         status, message, failed = "ok", "", None
         try:
-            self._emit("run_started", sync=True, data={
-                "playbook": self.pb.id, "version": self.pb.version, "sha256": self.pb.sha256,
-                "source": self.pb.source, "node": self.node, "context": self.context,
-                "inputs": {k: ("***" if k in self.pb.inputs and self.pb.inputs[k].secret else v)
-                           for k, v in self.inputs.items()},
-                "mode": {"dry_run": self.dry_run, "read_only": self.opts.read_only,
-                         "assume_yes": self.assume_yes, "resumed": bool(self.resume)},
-                "operator": {"user": _user(), "uid": os.geteuid(), "host": socket.gethostname()},
-                "netns": self.opts.netns, "host_root": self.opts.host_root,
-            })
+            self._emit(
+                "run_started",
+                sync=True,
+                data={
+                    "playbook": self.pb.id,
+                    "version": self.pb.version,
+                    "sha256": self.pb.sha256,
+                    "source": self.pb.source,
+                    "node": self.node,
+                    "context": self.context,
+                    "inputs": {
+                        k: ("***" if k in self.pb.inputs and self.pb.inputs[k].secret else v)
+                        for k, v in self.inputs.items()
+                    },
+                    "mode": {
+                        "dry_run": self.dry_run,
+                        "read_only": self.opts.read_only,
+                        "assume_yes": self.assume_yes,
+                        "resumed": bool(self.resume),
+                    },
+                    "operator": {
+                        "user": _user(),
+                        "uid": os.geteuid(),
+                        "host": socket.gethostname(),
+                    },
+                    "netns": self.opts.netns,
+                    "host_root": self.opts.host_root,
+                },
+            )
             # Dry-run and read-only change nothing, so later steps still run (to show the
             # whole picture) whatever failed before them.
             passive = self.dry_run or self.opts.read_only
@@ -349,7 +405,10 @@ class Runner:
                     if st == "refused":
                         refused = refused or step.id
                 if refused:
-                    status, message = "refused", f"read-only: step {refused} and every other change refused"
+                    status, message = (
+                        "refused",
+                        f"read-only: step {refused} and every other change refused",
+                    )
                 elif failed and status == "ok" and not self.dry_run:
                     status, message = "failed", f"step {failed} failed"
             except _Stop as stop:
@@ -369,11 +428,26 @@ class Runner:
             self._emit("run_finished", sync=True, status="aborted", message="interrupted")
             self._journal.close()
             raise
-        self._emit("run_finished", sync=True, status=status, message=message or None,
-                   data={"steps": self.statuses, "failed_step": failed})
+        except Exception as exc:  # a bug in the engine itself: a failed run, never a traceback
+            status, message = "failed", f"internal error: {type(exc).__name__}: {one_line(exc)}"
+        self._emit(
+            "run_finished",
+            sync=True,
+            status=status,
+            message=message or None,
+            data={"steps": self.statuses, "failed_step": failed},
+        )
         self._journal.close()
-        return RunResult(self.run_id, self.pb.id, status, message, dict(self.statuses), failed,
-                         self.run_dir / "journal.jsonl", {k: str(v) for k, v in self.backups.items()})
+        return RunResult(
+            self.run_id,
+            self.pb.id,
+            status,
+            message,
+            dict(self.statuses),
+            failed,
+            self.run_dir / "journal.jsonl",
+            {k: str(v) for k, v in self.backups.items()},
+        )
 
     async def _rollback(self) -> None:
         todo = [s for s in reversed(self.completed_mutations) if s.rollback is not None]
@@ -386,8 +460,11 @@ class Runner:
             except _Stop as stop:
                 results[s.rollback.id] = stop.status
                 break
-        self._emit("rollback_finished", data={"results": results},
-                   status="ok" if all(v == "ok" for v in results.values()) else "failed")
+        self._emit(
+            "rollback_finished",
+            data={"results": results},
+            status="ok" if all(v == "ok" for v in results.values()) else "failed",
+        )
 
     def _finish(self, step: Step, status: str, *, sync: bool = False, **fields: Any) -> str:
         self.statuses[step.id] = status
@@ -396,8 +473,13 @@ class Runner:
 
     def _ctx(self, step: Step, params: dict[str, Any]) -> ActionContext:
         ctx = ActionContext(
-            opts=self.opts, params=params, step_id=step.id, run_dir=self.run_dir,
-            dry_run=self.dry_run, findings=self.findings, backups=self.backups,
+            opts=self.opts,
+            params=params,
+            step_id=step.id,
+            run_dir=self.run_dir,
+            dry_run=self.dry_run,
+            findings=self.findings,
+            backups=self.backups,
             on_output=lambda line: self._emit("step_output", step, journal=False, message=line),
         )
         return ctx
@@ -411,8 +493,12 @@ class Runner:
                 self.findings.append(Finding(f["id"], f["severity"], f.get("title", "")))
             if step.mutates and rec.get("status") == "ok":
                 self.completed_mutations.append(step)
-            return self._finish(step, rec.get("status", "ok"), message="done in an earlier attempt",
-                                data={"resumed": True, "captures": (rec.get("data") or {}).get("captures")})
+            return self._finish(
+                step,
+                rec.get("status", "ok"),
+                message="done in an earlier attempt",
+                data={"resumed": True, "captures": (rec.get("data") or {}).get("captures")},
+            )
         if step.when is not None:
             try:
                 go = self._eval(step.when)
@@ -432,14 +518,18 @@ class Runner:
         if not step.mutates:
             if (self.dry_run or self.opts.read_only) and cls.waits:
                 mode = "dry-run" if self.dry_run else "read-only"
-                return self._finish(step, "skipped", message=f"{mode}: nothing changed, nothing to wait for")
+                return self._finish(
+                    step, "skipped", message=f"{mode}: nothing changed, nothing to wait for"
+                )
             self._emit("step_started", step)
             return await self._execute(step, action, ctx)
         return await self._mutating(step, action, ctx)
 
     async def _mutating(self, step: Step, action: Action, ctx: ActionContext) -> str:
         if self.opts.read_only:
-            return self._finish(step, "refused", message="read-only: this step changes the node/cluster")
+            return self._finish(
+                step, "refused", message="read-only: this step changes the node/cluster"
+            )
         try:
             plan = await asyncio.wait_for(action.plan(ctx), step.timeout)
         except Exception as exc:
@@ -458,15 +548,29 @@ class Runner:
                 files = await self._backup(step, action, ctx)
             except Exception as exc:
                 if step.risk == "destructive":
-                    return self._finish(step, "failed", sync=True,
-                                        message=f"backup failed, step not run (no backup, no step): {_err(exc, step)}")
+                    return self._finish(
+                        step,
+                        "failed",
+                        sync=True,
+                        message=f"backup failed, step not run (no backup, no step): {_err(exc, step)}",
+                    )
                 files = []
-                self._emit("step_output", step, journal=False, message=f"(no backup: {_err(exc, step)})")
+                self._emit(
+                    "step_output", step, journal=False, message=f"(no backup: {_err(exc, step)})"
+                )
             if not files and step.risk == "destructive":
-                return self._finish(step, "failed", sync=True,
-                                    message="backup produced nothing, step not run (no backup, no step)")
+                return self._finish(
+                    step,
+                    "failed",
+                    sync=True,
+                    message="backup produced nothing, step not run (no backup, no step)",
+                )
         elif step.risk == "destructive":
-            return self._finish(step, "failed", message=f"{step.action} cannot back up; a destructive step needs a backup")
+            return self._finish(
+                step,
+                "failed",
+                message=f"{step.action} cannot back up; a destructive step needs a backup",
+            )
         # Write-ahead: the record is on disk before anything changes.
         self._emit("step_started", step, sync=True, plan=plan)
         if step.rate_limit is not None:
@@ -479,27 +583,51 @@ class Runner:
     async def _confirm(self, step: Step, plan: list[str]) -> None:
         unknown = step.id in self._unknown
         req = ConfirmRequest(
-            step_id=step.id, title=step.label, risk=step.risk, plan=plan, context=self.context,
-            node=self.node, type_node_name=step.risk == "destructive", unknown_outcome=unknown,
-            message=(f"step {step.id} started in an earlier attempt but never finished: its outcome "
-                     "is unknown. Run it again?") if unknown else "",
+            step_id=step.id,
+            title=step.label,
+            risk=step.risk,
+            plan=plan,
+            context=self.context,
+            node=self.node,
+            type_node_name=step.risk == "destructive",
+            unknown_outcome=unknown,
+            message=(
+                f"step {step.id} started in an earlier attempt but never finished: its outcome "
+                "is unknown. Run it again?"
+            )
+            if unknown
+            else "",
         )
-        self._emit("confirm_requested", step, plan=plan,
-                   data={"type_node_name": req.type_node_name, "unknown_outcome": unknown,
-                         "context": self.context, "node": self.node})
+        self._emit(
+            "confirm_requested",
+            step,
+            plan=plan,
+            data={
+                "type_node_name": req.type_node_name,
+                "unknown_outcome": unknown,
+                "context": self.context,
+                "node": self.node,
+            },
+        )
         if self.assume_yes:
             self._emit("confirm_granted", step, data={"by": "--yes"})
             return
         if self.confirm is None:
             self._finish(step, "refused", message="needs confirmation")
             what = f"its outcome in run {self.run_id} is unknown; " if unknown else ""
-            raise _Stop("refused", f"step {step.id} ({step.risk}) needs confirmation: {what}"
-                        "rerun with --yes, or run from a terminal", step.id)
+            raise _Stop(
+                "refused",
+                f"step {step.id} ({step.risk}) needs confirmation: {what}"
+                "rerun with --yes, or run from a terminal",
+                step.id,
+            )
         try:
             ok = bool(await self.confirm(req))
         except Exception as exc:
             ok = False
-            self._emit("step_output", step, journal=False, message=f"confirmation failed: {one_line(exc)}")
+            self._emit(
+                "step_output", step, journal=False, message=f"confirmation failed: {one_line(exc)}"
+            )
         if not ok:
             self._emit("confirm_declined", step)
             self._finish(step, "declined", message="declined by the operator")
@@ -522,14 +650,17 @@ class Runner:
         if not files:
             return []
         manifest = d / "MANIFEST.json"
-        manifest.write_text(json.dumps({"step": step.id, "run": self.run_id, "files": files}, indent=1))
+        manifest.write_text(
+            json.dumps({"step": step.id, "run": self.run_id, "files": files}, indent=1)
+        )
         fsync_file(manifest)
         self.backups.setdefault(step.id, d)
         self._emit("backup_saved", step, sync=True, data={"dir": str(d), "files": files})
         return files
 
     async def _execute(self, step: Step, action: Action, ctx: ActionContext) -> str:
-        attempts = 1 if self.dry_run else max(1, step.retry.attempts)
+        # Retrying waits for a change; dry-run and read-only make none.
+        attempts = 1 if (self.dry_run or self.opts.read_only) else max(1, step.retry.attempts)
         start = time.perf_counter()
         result = ActionResult(ok=False)
         msg = ""
@@ -558,8 +689,12 @@ class Runner:
             if success:
                 break
             if attempt < attempts:
-                self._emit("step_output", step, journal=False,
-                           message=f"attempt {attempt}/{attempts}: {msg or 'failed'}; retrying in {step.retry.delay:g}s")
+                self._emit(
+                    "step_output",
+                    step,
+                    journal=False,
+                    message=f"attempt {attempt}/{attempts}: {msg or 'failed'}; retrying in {step.retry.delay:g}s",
+                )
                 await asyncio.sleep(step.retry.delay)
         ms = round((time.perf_counter() - start) * 1000, 1)
         data: dict[str, Any] = {}
@@ -570,9 +705,17 @@ class Runner:
             data["findings"] = [f.to_json() for f in result.findings]
         if result.changed:
             data["changed"] = True
-        return self._finish(step, "ok" if success else "failed", sync=step.mutates, rc=result.rc, ms=ms,
-                            attempt=attempt if attempts > 1 else None, message=msg or None,
-                            output=ctx.lines[-OUTPUT_EXCERPT:], data=data)
+        return self._finish(
+            step,
+            "ok" if success else "failed",
+            sync=step.mutates,
+            rc=result.rc,
+            ms=ms,
+            attempt=attempt if attempts > 1 else None,
+            message=msg or None,
+            output=ctx.lines[-OUTPUT_EXCERPT:],
+            data=data,
+        )
 
 
 def cls_has_backup(action: Action) -> bool:

@@ -19,7 +19,7 @@ def dns_rows(cluster: ClusterState | None, dns: DnsState | None) -> list[tuple[s
                 if pod.ready
                 else Text(pod.reason or "NotReady", style="red")
             )
-            rows.append((f"pod/{pod.name}", (pod.name, state, pod.ip or "", "")))
+            rows.append((f"pod/{pod.name}", (pod.name, state, "", pod.ip or "")))
     for check in dns.checks if dns else []:
         if check.ok:
             result = Text(f"{check.rcode} {check.answers[0]}", style="green")
@@ -32,7 +32,7 @@ def dns_rows(cluster: ClusterState | None, dns: DnsState | None) -> list[tuple[s
         rows.append(
             (
                 f"{check.qname}|{check.server}|{check.via}",
-                (label, result, f"{check.via} {check.server}", ms),
+                (label, result, ms, f"{check.via} {check.server}"),
             )
         )
     return rows
@@ -40,7 +40,7 @@ def dns_rows(cluster: ClusterState | None, dns: DnsState | None) -> list[tuple[s
 
 class DnsPanel(TablePanel):
     TITLE = "CoreDNS / DNS"
-    COLUMNS = (("Check", "check"), ("Result", "result"), ("Via", "via"), ("Time", "ms"))
+    COLUMNS = (("Check", "check"), ("Result", "result"), ("Time", "ms"), ("Via", "via"))
 
     def show(self, cluster: ClusterState | None, dns: DnsState | None) -> None:
         self.set_rows(dns_rows(cluster, dns))

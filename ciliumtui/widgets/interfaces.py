@@ -10,6 +10,11 @@ from .table_panel import Row, TablePanel
 _STATE_STYLE = {"UP": "green", "DOWN": "red", "LOWERLAYERDOWN": "yellow"}
 
 
+def shown_addresses(addresses: list[str]) -> str:
+    """Addresses worth a glance: IPv6 link-local (fe80::/10) is on every link, so left out."""
+    return " ".join(a for a in addresses if not a.lower().startswith("fe80:"))
+
+
 def link_rows(links: list[Link]) -> list[tuple[str, Row]]:
     """One row per link, keyed by name, in ifindex order."""
     rows: list[tuple[str, Row]] = []
@@ -23,7 +28,7 @@ def link_rows(links: list[Link]) -> list[tuple[str, Row]]:
                     link.name,
                     state,
                     str(link.mtu or ""),
-                    " ".join(link.addresses),
+                    shown_addresses(link.addresses),
                     link.kind or "",
                     owner,
                 ),

@@ -21,7 +21,7 @@ def palette_actions(app: Any) -> list[tuple[str, Callable[[], Any], str]]:
         ("Journal", app.show_journal, "past wizard runs"),
         ("Filter focused table", partial(_dashboard_action, app, "filter"), "/ on the dashboard"),
         ("Command mode", app.action_command_mode, ": commands"),
-        ("Quit", partial(app.exit, 0), "leave ciliumtui"),
+        ("Quit", partial(app.run_action, "quit"), "leave ciliumtui"),
     ]
     for pb in playbook_ids():
         why = " (read-only: dry run only)" if read_only else ""

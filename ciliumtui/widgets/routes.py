@@ -16,10 +16,11 @@ def route_key(route: Route) -> str:
 
 
 def route_rows(routes: list[Route]) -> list[tuple[str, Row]]:
-    """Main table first, then the others (local last: it is long and rarely the problem)."""
+    """Main table first, then the others (local last: it is long and rarely the problem);
+    IPv4 before IPv6 within a table (the pool checks are IPv4)."""
 
-    def order(r: Route) -> tuple[int, str]:
-        return (0 if r.table == "main" else 2 if r.table == "local" else 1, r.table)
+    def order(r: Route) -> tuple[int, str, int]:
+        return (0 if r.table == "main" else 2 if r.table == "local" else 1, r.table, r.family)
 
     rows: dict[str, Row] = {}
     for route in sorted(routes, key=order):

@@ -28,7 +28,9 @@ def _client(ctx: ActionContext) -> Any:
 
 def _api_error(exc: Exception) -> CiliumtuiError:
     status = getattr(exc, "status", None)
-    reason = getattr(exc, "reason", None) or str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = (
+        getattr(exc, "reason", None) or str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    )
     return CiliumtuiError(f"apiserver: {status} {reason}" if status else f"apiserver: {reason}")
 
 
@@ -41,7 +43,9 @@ async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise _api_error(exc) from None
 
 
-def _list_pods(ctx: ActionContext, namespace: str | None, selector: str | None, this_node: bool) -> list[dict]:
+def _list_pods(
+    ctx: ActionContext, namespace: str | None, selector: str | None, this_node: bool
+) -> list[dict]:
     from kubernetes import client as k
 
     api_client = _client(ctx)
@@ -81,7 +85,9 @@ def classify_pods(pods: list[dict], skip_selector: str = CILIUM_SELECTOR) -> dic
         owners = meta.get("ownerReferences") or []
         annotations = meta.get("annotations") or {}
         labels = meta.get("labels") or {}
-        if "kubernetes.io/config.mirror" in annotations or any(o.get("kind") == "Node" for o in owners):
+        if "kubernetes.io/config.mirror" in annotations or any(
+            o.get("kind") == "Node" for o in owners
+        ):
             out["skipped"].append(f"{ref} (mirror pod)")
         elif key and labels.get(key) == value:
             out["skipped"].append(f"{ref} (the cilium pod)")
@@ -106,8 +112,13 @@ class _PodAction(Action):
 
     async def _pods(self, ctx: ActionContext) -> list[dict]:
         p = ctx.params
-        pods = await _call(_list_pods, ctx, p.get("namespace"), None if p.get("name") else p.get("selector"),
-                           bool(p.get("this_node", True)) and not p.get("name"))
+        pods = await _call(
+            _list_pods,
+            ctx,
+            p.get("namespace"),
+            None if p.get("name") else p.get("selector"),
+            bool(p.get("this_node", True)) and not p.get("name"),
+        )
         if p.get("name"):
             pods = [x for x in pods if x["metadata"]["name"] == p["name"]]
         return pods
@@ -123,8 +134,13 @@ class PodDelete(_PodAction):
     async def plan(self, ctx: ActionContext) -> list[str]:
         pods = await self._pods(ctx)
         if not pods:
-            return [f"no pod matches {ctx.params.get('name') or ctx.params.get('selector')} on {ctx.node}"]
-        return [f"kubectl -n {p['metadata']['namespace']} delete pod {p['metadata']['name']}" for p in pods]
+            return [
+                f"no pod matches {ctx.params.get('name') or ctx.params.get('selector')} on {ctx.node}"
+            ]
+        return [
+            f"kubectl -n {p['metadata']['namespace']} delete pod {p['metadata']['name']}"
+            for p in pods
+        ]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         from kubernetes import client as k
@@ -136,8 +152,12 @@ class PodDelete(_PodAction):
         deleted, uids = [], []
         for p in pods:
             meta = p["metadata"]
-            await _call(api.delete_namespaced_pod, meta["name"], meta["namespace"],
-                        _request_timeout=ctx.opts.timeout)
+            await _call(
+                api.delete_namespaced_pod,
+                meta["name"],
+                meta["namespace"],
+                _request_timeout=ctx.opts.timeout,
+            )
             deleted.append(f"{meta['namespace']}/{meta['name']}")
             uids.append(meta.get("uid"))
             ctx.out(f"deleted pod {meta['namespace']}/{meta['name']}")
@@ -156,7 +176,9 @@ class PodWaitReady(_PodAction):
     }
 
     def _ready(self, pods: list[dict], skip: set[str]) -> dict | None:
-        return next((p for p in pods if pod_ready(p) and p["metadata"].get("uid") not in skip), None)
+        return next(
+            (p for p in pods if pod_ready(p) and p["metadata"].get("uid") not in skip), None
+        )
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         from .. import loader
@@ -186,8 +208,10 @@ class PodWaitReady(_PodAction):
 
         def wait() -> None:
             api = k.CoreV1Api(_client(ctx))
-            kw: dict[str, Any] = {"timeout_seconds": max(1, int(seconds)),
-                                  "_request_timeout": (ctx.opts.timeout, seconds + 5)}
+            kw: dict[str, Any] = {
+                "timeout_seconds": max(1, int(seconds)),
+                "_request_timeout": (ctx.opts.timeout, seconds + 5),
+            }
             if p.get("name"):
                 kw["field_selector"] = f"metadata.name={p['name']}"
             else:
@@ -197,7 +221,9 @@ class PodWaitReady(_PodAction):
                     kw["field_selector"] = f"spec.nodeName={ctx.node}"
             w = watch.Watch()
             try:
-                for _ in w.stream(api.list_namespaced_pod, p.get("namespace") or "kube-system", **kw):
+                for _ in w.stream(
+                    api.list_namespaced_pod, p.get("namespace") or "kube-system", **kw
+                ):
                     break  # something changed: re-list and re-check
             finally:
                 w.stop()
@@ -205,7 +231,9 @@ class PodWaitReady(_PodAction):
         try:
             await asyncio.wait_for(asyncio.to_thread(wait), seconds + 6)
         except Exception:
-            await asyncio.sleep(min(1.0, seconds))  # watch unsupported/broken: fall back to a short pause
+            await asyncio.sleep(
+                min(1.0, seconds)
+            )  # watch unsupported/broken: fall back to a short pause
 
 
 @register
@@ -241,8 +269,11 @@ class PodsRestartOnNode(Action):
             ctx.out(f"deleted pod {ref}")
         for ref in c["lost"]:
             ctx.out(f"not deleted, would be lost (no owner): {ref}")
-        return ActionResult(ok=True, changed=bool(c["restart"]),
-                            data={"restarted": c["restart"], "lost": c["lost"], "skipped": c["skipped"]})
+        return ActionResult(
+            ok=True,
+            changed=bool(c["restart"]),
+            data={"restarted": c["restart"], "lost": c["lost"], "skipped": c["skipped"]},
+        )
 
 
 @register
@@ -251,20 +282,33 @@ class DaemonSetRolloutRestart(Action):
     summary = "kubectl rollout restart for a DaemonSet (default kube-system/cilium)"
     mutates = True
     default_risk = "high"
-    params = {"namespace": Param("str", default="kube-system"), "name": Param("str", default="cilium")}
+    params = {
+        "namespace": Param("str", default="kube-system"),
+        "name": Param("str", default="cilium"),
+    }
 
     async def plan(self, ctx: ActionContext) -> list[str]:
-        return [f"kubectl -n {ctx.params.get('namespace', 'kube-system')} rollout restart daemonset "
-                f"{ctx.params.get('name', 'cilium')}"]
+        return [
+            f"kubectl -n {ctx.params.get('namespace', 'kube-system')} rollout restart daemonset "
+            f"{ctx.params.get('name', 'cilium')}"
+        ]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         from kubernetes import client as k
 
         ns, name = ctx.params.get("namespace", "kube-system"), ctx.params.get("name", "cilium")
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        body = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}}
+        body = {
+            "spec": {
+                "template": {
+                    "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}
+                }
+            }
+        }
         api = k.AppsV1Api(_client(ctx))
-        await _call(api.patch_namespaced_daemon_set, name, ns, body, _request_timeout=ctx.opts.timeout)
+        await _call(
+            api.patch_namespaced_daemon_set, name, ns, body, _request_timeout=ctx.opts.timeout
+        )
         ctx.out(f"daemonset {ns}/{name} restarted at {now}")
         return ActionResult(ok=True, changed=True, data={"restarted_at": now})
 
@@ -311,11 +355,13 @@ class CiliumNodeDelete(Action):
             if isinstance(pool, str):
                 pool = pool.split()
             if not pool:
-                cm = k.CoreV1Api(cl).read_namespaced_config_map("cilium-config", "kube-system",
-                                                               _request_timeout=ctx.opts.timeout)
+                cm = k.CoreV1Api(cl).read_namespaced_config_map(
+                    "cilium-config", "kube-system", _request_timeout=ctx.opts.timeout
+                )
                 pool = ((cm.data or {}).get("cluster-pool-ipv4-cidr") or "").split()
             res = k.CustomObjectsApi(cl).list_cluster_custom_object(
-                "cilium.io", "v2", "ciliumnodes", _request_timeout=ctx.opts.timeout)
+                "cilium.io", "v2", "ciliumnodes", _request_timeout=ctx.opts.timeout
+            )
             return stale_ciliumnodes(res.get("items", []), pool)
 
         return await _call(read)
@@ -330,7 +376,85 @@ class CiliumNodeDelete(Action):
         names = await self._targets(ctx)
         api = k.CustomObjectsApi(_client(ctx))
         for n in names:
-            await _call(api.delete_cluster_custom_object, "cilium.io", "v2", "ciliumnodes", n,
-                        _request_timeout=ctx.opts.timeout)
+            await _call(
+                api.delete_cluster_custom_object,
+                "cilium.io",
+                "v2",
+                "ciliumnodes",
+                n,
+                _request_timeout=ctx.opts.timeout,
+            )
             ctx.out(f"deleted ciliumnode {n}")
         return ActionResult(ok=True, changed=bool(names), data={"deleted": names})
+
+
+def _pod_node(p: dict) -> str:
+    return (p.get("spec") or {}).get("nodeName") or "?"
+
+
+@register
+class CiliumRestartAgents(Action):
+    name = "cilium.restart-agents"
+    summary = "restart the cilium agent pods node by node: delete one, wait for its replacement Ready, next"
+    mutates = True
+    default_risk = "high"
+    params = {
+        "namespace": Param("str", default="kube-system"),
+        "selector": Param("str", default=CILIUM_SELECTOR),
+        "timeout": Param("duration", default=180.0, help="per node"),
+    }
+
+    async def _pods(self, ctx: ActionContext) -> list[dict]:
+        p = ctx.params
+        return await _call(_list_pods, ctx, p.get("namespace"), p.get("selector"), False)
+
+    async def plan(self, ctx: ActionContext) -> list[str]:
+        pods = sorted(await self._pods(ctx), key=_pod_node)
+        # this node last: the operator keeps a working agent here as long as possible
+        pods.sort(key=lambda p: _pod_node(p) == ctx.node)
+        return [
+            f"kubectl -n {p['metadata']['namespace']} delete pod {p['metadata']['name']}   "
+            f"# node {_pod_node(p)}, then wait until its new agent is Ready"
+            for p in pods
+        ] or ["no cilium pods found"]
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        from kubernetes import client as k
+
+        from .. import loader
+
+        timeout = loader.parse_duration(ctx.params.get("timeout", 180.0))
+        api = k.CoreV1Api(_client(ctx))
+        pods = sorted(await self._pods(ctx), key=_pod_node)
+        pods.sort(key=lambda p: _pod_node(p) == ctx.node)
+        done = []
+        for p in pods:
+            meta, node = p["metadata"], _pod_node(p)
+            await _call(
+                api.delete_namespaced_pod,
+                meta["name"],
+                meta["namespace"],
+                _request_timeout=ctx.opts.timeout,
+            )
+            ctx.out(f"node {node}: deleted {meta['name']}, waiting for the new agent")
+            deadline = time.monotonic() + timeout
+            while True:
+                fresh = [
+                    x
+                    for x in await self._pods(ctx)
+                    if _pod_node(x) == node and x["metadata"].get("uid") != meta.get("uid")
+                ]
+                ready = next((x for x in fresh if pod_ready(x)), None)
+                if ready:
+                    ctx.out(f"node {node}: {ready['metadata']['name']} Ready")
+                    done.append(node)
+                    break
+                if time.monotonic() > deadline:
+                    return ActionResult(
+                        ok=False,
+                        changed=True,
+                        data={"restarted": done},
+                        message=f"node {node}: new agent not Ready after {timeout:g}s; stopped",
+                    )
+                await asyncio.sleep(0.5)
+        return ActionResult(ok=True, changed=bool(done), data={"restarted": done})

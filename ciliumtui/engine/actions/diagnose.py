@@ -22,8 +22,12 @@ class Diagnose(Action):
     summary = "take a snapshot and run every check; captures the findings"
     params = {
         "cluster": Param("bool", default=True, help="also probe the cluster and DNS"),
-        "fail_on": Param("str", choices=("none", "warning", "critical"), default="none",
-                         help="fail the step when a finding this severe remains"),
+        "fail_on": Param(
+            "str",
+            choices=("none", "warning", "critical"),
+            default="none",
+            help="fail the step when a finding this severe remains",
+        ),
     }
 
     async def run(self, ctx: ActionContext) -> ActionResult:
@@ -38,10 +42,16 @@ class Diagnose(Action):
             ctx.out("no findings")
         counts = {s: sum(1 for f in findings if f.severity == s) for s in _ORDER}
         fail_on = ctx.params.get("fail_on", "none")
-        bad = [f.id for f in findings if fail_on != "none" and _ORDER[f.severity] <= _ORDER[fail_on]]
+        bad = [
+            f.id for f in findings if fail_on != "none" and _ORDER[f.severity] <= _ORDER[fail_on]
+        ]
         return ActionResult(
             ok=not bad,
-            data={"findings": [f.to_json() for f in findings], "ids": [f.id for f in findings], **counts},
+            data={
+                "findings": [f.to_json() for f in findings],
+                "ids": [f.id for f in findings],
+                **counts,
+            },
             message=f"{fail_on} findings remain: {', '.join(bad)}" if bad else "",
             findings=findings,
         )
@@ -59,7 +69,9 @@ async def _kube_dns(ctx: ActionContext) -> tuple[str, int]:
         from kubernetes import client as k
 
         api = k.CoreV1Api(api_client(ctx.opts))
-        svc = api.read_namespaced_service("kube-dns", "kube-system", _request_timeout=ctx.opts.timeout)
+        svc = api.read_namespaced_service(
+            "kube-dns", "kube-system", _request_timeout=ctx.opts.timeout
+        )
         port = next((p.port for p in svc.spec.ports or [] if (p.protocol or "UDP") == "UDP"), 53)
         return svc.spec.cluster_ip, int(port)
 
@@ -81,14 +93,23 @@ def _query(ns: str | None, server: tuple[str, int], name: str, timeout: float) -
         q = dns.message.make_query(name, dns.rdatatype.A)
         r = dns.query.udp(q, server[0], port=server[1], timeout=timeout, sock=sock)
     except Exception as exc:  # timeouts, refused: a failed resolution, reported as such
-        return {"name": name, "ok": False, "error": str(exc) or type(exc).__name__,
-                "ms": round((time.perf_counter() - start) * 1000, 1)}
+        return {
+            "name": name,
+            "ok": False,
+            "error": str(exc) or type(exc).__name__,
+            "ms": round((time.perf_counter() - start) * 1000, 1),
+        }
     finally:
         sock.close()
     answers = [rd.to_text() for rrset in r.answer for rd in rrset if rd.rdtype == dns.rdatatype.A]
     rcode = dns.rcode.to_text(r.rcode())
-    return {"name": name, "ok": rcode == "NOERROR" and bool(answers), "rcode": rcode,
-            "answers": answers, "ms": round((time.perf_counter() - start) * 1000, 1)}
+    return {
+        "name": name,
+        "ok": rcode == "NOERROR" and bool(answers),
+        "rcode": rcode,
+        "answers": answers,
+        "ms": round((time.perf_counter() - start) * 1000, 1),
+    }
 
 
 @register
@@ -106,44 +127,77 @@ class DnsResolve(Action):
         from .. import loader
 
         timeout = loader.parse_duration(ctx.params.get("timeout", 2.0))
-        results = await asyncio.gather(*(
-            asyncio.to_thread(_query, ctx.netns, server, str(n), timeout) for n in ctx.params["names"]
-        ))
+        results = await asyncio.gather(
+            *(
+                asyncio.to_thread(_query, ctx.netns, server, str(n), timeout)
+                for n in ctx.params["names"]
+            )
+        )
         for r in results:
             detail = ", ".join(r.get("answers") or []) or r.get("error") or r.get("rcode")
-            ctx.out(f"{'ok  ' if r['ok'] else 'FAIL'} {r['name']} via {server[0]}:{server[1]} → {detail} ({r['ms']} ms)")
+            ctx.out(
+                f"{'ok  ' if r['ok'] else 'FAIL'} {r['name']} via {server[0]}:{server[1]} → {detail} ({r['ms']} ms)"
+            )
         failed = [r["name"] for r in results if not r["ok"]]
-        return ActionResult(ok=not failed, data={"results": list(results), "failed": failed},
-                            message=f"did not resolve: {', '.join(failed)}" if failed else "")
+        return ActionResult(
+            ok=not failed,
+            data={"results": list(results), "failed": failed},
+            message=f"did not resolve: {', '.join(failed)}" if failed else "",
+        )
 
 
 @register
 class HelmSuggest(Action):
     name = "helm.suggest"
-    summary = "propose a free pod CIDR pool and print the helm upgrade line (`ciliumtui cidr suggest`)"
+    summary = (
+        "propose a free pod CIDR pool and print the helm upgrade line (`ciliumtui cidr suggest`)"
+    )
     params = {"prefix": Param("int", default=16)}
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         o = ctx.opts
-        argv = [sys.executable, "-m", "ciliumtui", "cidr", "suggest", "--json",
-                "--prefix", str(ctx.params.get("prefix", 16)), "--host-root", o.host_root,
-                "--timeout", str(o.timeout)]
-        for flag, val in (("--kubeconfig", o.kubeconfig), ("--context", o.context),
-                          ("--node", o.node), ("--netns", o.netns)):
+        argv = [
+            sys.executable,
+            "-m",
+            "ciliumtui",
+            "cidr",
+            "suggest",
+            "--json",
+            "--prefix",
+            str(ctx.params.get("prefix", 16)),
+            "--host-root",
+            o.host_root,
+            "--timeout",
+            str(o.timeout),
+        ]
+        for flag, val in (
+            ("--kubeconfig", o.kubeconfig),
+            ("--context", o.context),
+            ("--node", o.node),
+            ("--netns", o.netns),
+        ):
             if val:
                 argv += [flag, val]
         res = await netns.run(argv, timeout=60)
         if res.rc not in (0, 1):
-            raise CiliumtuiError(f"cidr suggest failed: {res.stderr.strip().splitlines()[-1:] or res.rc}")
+            raise CiliumtuiError(
+                f"cidr suggest failed: {res.stderr.strip().splitlines()[-1:] or res.rc}"
+            )
         try:
             data = json.loads(res.stdout)
         except ValueError:
             data = {"text": res.stdout}
-        for key in ("pool", "helm", "command", "helm_set"):
-            if isinstance(data, dict) and data.get(key):
-                ctx.out(f"{key}: {data[key]}")
+        # `ciliumtui cidr suggest --json`: {"cidr": "10.x.0.0/16", "helm": "helm upgrade ...", "avoided": [...]}
+        if isinstance(data, dict) and data.get("cidr"):
+            ctx.out(f"free pool: {data['cidr']}")
+        if isinstance(data, dict) and data.get("helm"):
+            ctx.out(f"$ {data['helm']}")
         if not ctx.lines:
             for line in res.stdout.splitlines():
                 ctx.out(line)
-        return ActionResult(ok=True, rc=res.rc, stdout=res.stdout,
-                            data=data if isinstance(data, dict) else {"result": data})
+        return ActionResult(
+            ok=True,
+            rc=res.rc,
+            stdout=res.stdout,
+            data=data if isinstance(data, dict) else {"result": data},
+        )

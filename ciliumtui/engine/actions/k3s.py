@@ -64,7 +64,9 @@ class K3sHook(Action):
             return [f"{path}: already installed (nothing to do)"]
         lines = [f"write {path}:"] + ["    " + x for x in self._text(ctx).splitlines()]
         why = self._reload_reason(ctx)
-        lines.append("systemctl daemon-reload" if why is None else f"skip systemctl daemon-reload ({why})")
+        lines.append(
+            "systemctl daemon-reload" if why is None else f"skip systemctl daemon-reload ({why})"
+        )
         return lines
 
     async def backup(self, ctx: ActionContext) -> list[Path]:
@@ -95,8 +97,12 @@ class K3sHook(Action):
             res = await netns.run(["systemctl", "daemon-reload"], timeout=30)
             ctx.out(f"systemctl daemon-reload: exit {res.rc}")
             if res.rc != 0:
-                return ActionResult(ok=False, rc=res.rc, changed=True,
-                                    message=f"systemctl daemon-reload failed: {res.stderr.strip()}")
+                return ActionResult(
+                    ok=False,
+                    rc=res.rc,
+                    changed=True,
+                    message=f"systemctl daemon-reload failed: {res.stderr.strip()}",
+                )
         else:
             ctx.out(f"skipped systemctl daemon-reload: {why}")
         return ActionResult(ok=True, rc=0, changed=True, data={"path": str(path)})

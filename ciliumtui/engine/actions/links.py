@@ -7,6 +7,7 @@ other end, which Cilium created with it, goes with it: the plan says so).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import random
@@ -27,7 +28,9 @@ async def ip_json(ctx_netns: str | None, *args: str) -> Any:
     return json.loads(res.stdout or "[]")
 
 
-def choose_links(links: list[dict[str, Any]], wanted: str | list[str]) -> tuple[list[str], list[str]]:
+def choose_links(
+    links: list[dict[str, Any]], wanted: str | list[str]
+) -> tuple[list[str], list[str]]:
     """(names to delete, notes) from `ip -j link` output and the links param.
 
     Only names ownership.is_cilium_link accepts are chosen. A Cilium veth's other
@@ -87,16 +90,24 @@ def _delete_in_thread(ns: str | None, names: list[str], group: int) -> tuple[lis
             return [], gone
         # Safety: the group must hold exactly the links we marked before it is deleted.
         # (`ip -j link show group N` prints {} for every link outside the group.)
-        res = subprocess.run(netns.ns_argv(ns, ["ip", "-j", "link", "show", "group", str(group)]),
-                             capture_output=True, text=True, timeout=30)
-        members = {x["ifname"] for x in json.loads(res.stdout or "[]") if x.get("ifname")} if res.returncode == 0 else None
+        res = subprocess.run(
+            netns.ns_argv(ns, ["ip", "-j", "link", "show", "group", str(group)]),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        members = (
+            {x["ifname"] for x in json.loads(res.stdout or "[]") if x.get("ifname")}
+            if res.returncode == 0
+            else None
+        )
         if members is None or not members <= set(marked):
             for name in marked:  # put them back; delete nothing
-                try:
+                with contextlib.suppress(NetlinkError):
                     ipr.link("set", ifname=name, group=0)
-                except NetlinkError:
-                    pass
-            raise CiliumtuiError(f"link group {group} holds links that are not ours: {sorted(members or [])}")
+            raise CiliumtuiError(
+                f"link group {group} holds links that are not ours: {sorted(members or [])}"
+            )
         ipr.link("del", group=group)
     return marked, gone
 
@@ -104,10 +115,14 @@ def _delete_in_thread(ns: str | None, names: list[str], group: int) -> tuple[lis
 @register
 class LinkDelete(Action):
     name = "link.delete"
-    summary = "delete Cilium's links (cilium_host/net/vxlan, lxc*, lxc_health); refuses any other name"
+    summary = (
+        "delete Cilium's links (cilium_host/net/vxlan, lxc*, lxc_health); refuses any other name"
+    )
     mutates = True
     default_risk = "high"
-    params = {"links": Param("any", default="all-cilium", help="all-cilium, or a list of link names")}
+    params = {
+        "links": Param("any", default="all-cilium", help="all-cilium, or a list of link names")
+    }
 
     @classmethod
     def check_params(cls, params: dict) -> list[tuple[str, str]]:
@@ -145,8 +160,11 @@ class LinkDelete(Action):
             return recorded.backup_file(ctx.opts.recorded_node, ctx.backup_dir)
         ctx.backup_dir.mkdir(parents=True, exist_ok=True)
         out = []
-        for fname, args in (("links.json", ("-d", "link", "show")), ("addresses.json", ("addr", "show")),
-                            ("routes.json", ("route", "show", "table", "all"))):
+        for fname, args in (
+            ("links.json", ("-d", "link", "show")),
+            ("addresses.json", ("addr", "show")),
+            ("routes.json", ("route", "show", "table", "all")),
+        ):
             data = await ip_json(ctx.netns, *args)
             path = ctx.backup_dir / fname
             path.write_text(json.dumps(data, indent=1))
@@ -165,11 +183,17 @@ class LinkDelete(Action):
             ctx.out("no Cilium links to delete")
             return ActionResult(ok=True, rc=0, data={"deleted": []})
         links = await ip_json(ctx.netns, "link", "show")
-        deleted, gone = await asyncio.to_thread(_delete_in_thread, ctx.netns, delete, _free_group(links))
-        ctx.out(f"deleted {len(deleted)} links: {', '.join(deleted[:12])}{' …' if len(deleted) > 12 else ''}")
+        deleted, gone = await asyncio.to_thread(
+            _delete_in_thread, ctx.netns, delete, _free_group(links)
+        )
+        ctx.out(
+            f"deleted {len(deleted)} links: {', '.join(deleted[:12])}{' …' if len(deleted) > 12 else ''}"
+        )
         if gone:
             ctx.out(f"already gone (veth peers): {', '.join(gone)}")
         return ActionResult(
-            ok=True, rc=0, changed=bool(deleted),
+            ok=True,
+            rc=0,
+            changed=bool(deleted),
             data={"deleted": deleted, "gone": gone},
         )

@@ -104,11 +104,15 @@ async def save(backend: str, family: int, ns: str | None, timeout: float = 30.0)
     if res.rc != 0:
         if res.rc == 127 or "No such file" in res.stderr or "not found" in res.stderr:
             return None  # `ip netns exec` could not find the binary
-        raise CiliumtuiError(f"{save_bin}: exit {res.rc}: {res.stderr.strip().splitlines()[-1:] or ''}")
+        raise CiliumtuiError(
+            f"{save_bin}: exit {res.rc}: {res.stderr.strip().splitlines()[-1:] or ''}"
+        )
     return res.stdout
 
 
-async def restore(backend: str, family: int, ns: str | None, text: str, timeout: float = 60.0) -> None:
+async def restore(
+    backend: str, family: int, ns: str | None, text: str, timeout: float = 60.0
+) -> None:
     _, restore_bin = tools(backend, family)
     res = await netns.run([restore_bin], netns=ns, timeout=timeout, stdin=text.encode())
     if res.rc != 0:
@@ -129,7 +133,9 @@ def _backup_name(backend: str, family: int) -> str:
 @register
 class NetfilterPurge(Action):
     name = "netfilter.purge"
-    summary = "remove Cilium's iptables chains and rules (legacy + nft, v4 + v6), atomically per table"
+    summary = (
+        "remove Cilium's iptables chains and rules (legacy + nft, v4 + v6), atomically per table"
+    )
     mutates = True
     default_risk = "destructive"
     params = {
@@ -150,7 +156,7 @@ class NetfilterPurge(Action):
     async def _save_all(self, ctx: ActionContext) -> dict[tuple[str, int], str | None]:
         sel = _selected(ctx)
         texts = await asyncio.gather(*(save(b, f, ctx.netns) for b, f in sel))
-        return dict(zip(sel, texts))
+        return dict(zip(sel, texts, strict=False))
 
     async def plan(self, ctx: ActionContext) -> list[str]:
         if ctx.opts.recorded_node:  # training without root: the node is a JSON file
@@ -215,7 +221,9 @@ class NetfilterPurge(Action):
             c = sum(len(t.removed_chains) for t in changed)
             removed_rules += r
             removed_chains += c
-            ctx.out(f"{b} IPv{f}: removed {c} chains, {r} rules ({', '.join(t.name for t in changed)})")
+            ctx.out(
+                f"{b} IPv{f}: removed {c} chains, {r} rules ({', '.join(t.name for t in changed)})"
+            )
         if not removed_rules and not removed_chains:
             ctx.out("no Cilium iptables chains or rules found")
         return ActionResult(
@@ -263,7 +271,9 @@ class NetfilterRestore(Action):
         files = self._files(ctx)
         if not files:
             return [f"no iptables backup in {self._dir(ctx)}"]
-        return [f"{' '.join(netns.ns_argv(ctx.netns, [tools(b, f)[1]]))} < {p}" for b, f, p in files]
+        return [
+            f"{' '.join(netns.ns_argv(ctx.netns, [tools(b, f)[1]]))} < {p}" for b, f, p in files
+        ]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         files = self._files(ctx)

@@ -33,9 +33,13 @@ async def find(ns: str | None) -> dict[int, list[str]]:
         lines = []
         for rule in await ip_json(ns, flag, "rule", "show"):
             if is_cilium_ip_rule(_fwmark(rule), str(rule.get("table"))):
-                lines.append(f"rule del priority {rule.get('priority')} fwmark {_fwmark(rule)} table {rule.get('table')}")
+                lines.append(
+                    f"rule del priority {rule.get('priority')} fwmark {_fwmark(rule)} table {rule.get('table')}"
+                )
         # One dump of every table (asking for a table that does not exist is an error).
-        tables = {str(r.get("table")) for r in await ip_json(ns, flag, "route", "show", "table", "all")}
+        tables = {
+            str(r.get("table")) for r in await ip_json(ns, flag, "route", "show", "table", "all")
+        }
         for table in sorted(CILIUM_TABLES & tables):
             lines.append(f"route flush table {table}")
         if lines:
@@ -46,7 +50,9 @@ async def find(ns: str | None) -> dict[int, list[str]]:
 @register
 class CiliumRouteCleanup(Action):
     name = "iproute.cilium-cleanup"
-    summary = "remove Cilium's ip rule (fwmark 0x200/0xf00 lookup 2004) and routes in tables 2004/2005"
+    summary = (
+        "remove Cilium's ip rule (fwmark 0x200/0xf00 lookup 2004) and routes in tables 2004/2005"
+    )
     mutates = True
     default_risk = "high"
     params = {}
@@ -83,8 +89,12 @@ class CiliumRouteCleanup(Action):
         found = await find(ctx.netns)
         for fam, lines in found.items():
             # -force: keep going when an entry vanished meanwhile; what remains is checked below.
-            await netns.run(["ip", f"-{fam}", "-force", "-batch", "-"], netns=ctx.netns,
-                            stdin=("\n".join(lines) + "\n").encode(), timeout=30)
+            await netns.run(
+                ["ip", f"-{fam}", "-force", "-batch", "-"],
+                netns=ctx.netns,
+                stdin=("\n".join(lines) + "\n").encode(),
+                timeout=30,
+            )
             for line in lines:
                 ctx.out(f"ip -{fam} {line}")
         left = await find(ctx.netns)
@@ -93,5 +103,9 @@ class CiliumRouteCleanup(Action):
             raise CiliumtuiError(f"still present after cleanup: {rest}")
         if not found:
             ctx.out("no Cilium ip rule or table 2004/2005 routes present")
-        return ActionResult(ok=True, rc=0, changed=bool(found),
-                            data={"removed": sum(len(v) for v in found.values())})
+        return ActionResult(
+            ok=True,
+            rc=0,
+            changed=bool(found),
+            data={"removed": sum(len(v) for v in found.values())},
+        )

@@ -47,8 +47,14 @@ class _Shell(Action):
             data["json"] = json.loads(res.stdout)
         except ValueError:
             pass
-        return ActionResult(ok=ok, rc=res.rc, stdout=res.stdout, data=data, changed=self.mutates,
-                            message="" if ok else f"exit {res.rc}")
+        return ActionResult(
+            ok=ok,
+            rc=res.rc,
+            stdout=res.stdout,
+            data=data,
+            changed=self.mutates,
+            message="" if ok else f"exit {res.rc}",
+        )
 
 
 @register
