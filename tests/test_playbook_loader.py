@@ -283,3 +283,19 @@ def test_fuzz_mutated_builtin_never_tracebacks(data):
 def test_odd_documents_give_positioned_errors(text):
     errs = errors_of(text)
     assert errs
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(data=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_fuzz_load_playbook_raises_only_positioned_ciliumtui_errors(tmp_path, data):
+    path = tmp_path / "fuzz.yaml"
+    path.write_bytes(BUILTIN.encode()[: len(data)] + data)
+    try:
+        load_playbook(str(path))
+    except CiliumtuiError as exc:
+        assert re.match(rf"^{re.escape(str(path))}:\d+:\d+: ", str(exc)), str(exc)
+        assert "\n" not in str(exc)

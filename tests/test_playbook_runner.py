@@ -372,3 +372,13 @@ def test_cli_exit_codes(tmp_path, state):
         r.returncode == 3
         and f"{bad}:3:58: step 'a' mutates, so its risk cannot be 'read'" in r.stderr
     )
+
+
+async def test_node_changes_without_root_are_refused_up_front(tmp_path, monkeypatch):
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(CiliumtuiError, match="run it as root, or look first with --dry-run"):
+        await go("cleanup-node", assume_yes=True)
+    result, _, _ = await go(
+        "cleanup-node", assume_yes=True, opts=Options(node="node-a", read_only=True)
+    )
+    assert result.status == "refused"

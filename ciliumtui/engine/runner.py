@@ -351,7 +351,25 @@ class Runner:
 
     # -------------------------------------------------------------------- run
 
+    def preflight(self) -> None:
+        """Refuse up front (CiliumtuiError, exit 3) what could only fail half-way."""
+        if self.dry_run or self.opts.read_only or os.geteuid() == 0:
+            return
+        if self.opts.recorded_node:
+            return  # training without root: node actions edit the recorded node file
+        if self.opts.host_root != "/" and all(
+            s.action == "k3s.hook" for s in self.pb.all_steps() if REGISTRY[s.action].needs_root
+        ):
+            return  # writing under a fake host root needs no root
+        rooted = [s.id for s in self.pb.all_steps() if REGISTRY[s.action].needs_root]
+        if rooted:
+            raise CiliumtuiError(
+                f"playbook {self.pb.id} changes this node (steps {', '.join(rooted)}): "
+                "run it as root, or look first with --dry-run"
+            )
+
     async def run(self) -> RunResult:
+        self.preflight()
         if self.resume:
             self._load_resume()
         self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -350,9 +350,22 @@ def relay_datapath(scenario: dict[str, Any], netns: str) -> None:
             stdin="".join(f"addr replace {ip}/32 dev lo\n" for ip in lo_ips),
             check=False,
         )
-    # iptables: whole tables, as the scenario has them (Cilium's part included), atomically.
-    for backend, text in iptables_texts(scenario).items():
-        restore(netns, backend, text)
+    # iptables: Cilium's old chains out (whole tables, atomically), its fresh ones in
+    # (--noflush): the kube-proxy rules stay as they were, like on a real node.
+    from ..engine.actions.netfilter import purge_text, restore_input
+
+    own = copy.deepcopy(scenario)
+    own["network"] = {**(own.get("network") or {}), "kube_iptables": "none", "decoys": False}
+    for backend, text in iptables_texts(own).items():
+        saved = _run(["ip", "netns", "exec", netns, f"iptables-{backend}-save"], "reading iptables")
+        changed = [t for t in purge_text(saved) if t.changed]
+        if changed:
+            restore(netns, backend, restore_input(changed))
+        _run(
+            ["ip", "netns", "exec", netns, f"iptables-{backend}-restore", "--noflush"],
+            "laying Cilium's iptables rules",
+            stdin=text,
+        )
 
 
 def _run(argv: list[str], what: str, *, stdin: str | None = None, check: bool = True) -> str:

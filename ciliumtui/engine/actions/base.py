@@ -83,6 +83,7 @@ class Action:
     mutates: ClassVar[bool] = False
     default_risk: ClassVar[str] = "read"
     waits: ClassVar[bool] = False  # waits for a change (skipped in dry-run: nothing changed)
+    needs_root: ClassVar[bool] = False  # changes links/iptables/host files: root only
     params: ClassVar[dict[str, Param]] = {}
 
     @classmethod

@@ -37,6 +37,7 @@ class K3sHook(Action):
     name = "k3s.hook"
     summary = "install a k3s.service drop-in whose ExecStopPost cleans Cilium's node state"
     mutates = True
+    needs_root = True
     default_risk = "low"
     params = {
         "unit": Param("str", default="k3s.service", help="k3s.service or k3s-agent.service"),

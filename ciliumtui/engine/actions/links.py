@@ -119,6 +119,7 @@ class LinkDelete(Action):
         "delete Cilium's links (cilium_host/net/vxlan, lxc*, lxc_health); refuses any other name"
     )
     mutates = True
+    needs_root = True
     default_risk = "high"
     params = {
         "links": Param("any", default="all-cilium", help="all-cilium, or a list of link names")

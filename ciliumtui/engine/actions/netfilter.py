@@ -137,6 +137,7 @@ class NetfilterPurge(Action):
         "remove Cilium's iptables chains and rules (legacy + nft, v4 + v6), atomically per table"
     )
     mutates = True
+    needs_root = True
     default_risk = "destructive"
     params = {
         "backends": Param("list", default=list(BACKENDS), choices=BACKENDS),
@@ -239,6 +240,7 @@ class NetfilterRestore(Action):
     name = "netfilter.restore"
     summary = "load an iptables backup (a netfilter.purge step's backup) back, whole tables"
     mutates = True
+    needs_root = True
     default_risk = "high"
     params = {
         "backup_of": Param("str", help="id of the step whose backup to restore"),

@@ -54,6 +54,7 @@ class CiliumRouteCleanup(Action):
         "remove Cilium's ip rule (fwmark 0x200/0xf00 lookup 2004) and routes in tables 2004/2005"
     )
     mutates = True
+    needs_root = True
     default_risk = "high"
     params = {}
 

@@ -1,0 +1,123 @@
+"""The TUI in training mode: the normal app plus briefing, hints, give-up and debrief.
+
+A subclass, so the dashboard, wizards and probes are exactly the trainee's real
+tools. Hooks: the briefing on mount, `h` next hint, `ctrl+g` give up, findings
+opened are noted (time to root cause), and every wizard run is watched: when a
+verify run passes, the debrief opens. In recorded mode the links/routes fast path
+reads the recorded node and there are no netlink events (no kernel state to watch).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.binding import Binding
+
+from ..app import CiliumtuiApp
+from ..model import Finding, Link, Route
+from ..sources import ProbeSource
+from .session import TrainingSession
+
+
+class RecordedSource(ProbeSource):
+    """ProbeSource for a recorded node: no kernel reads, no netlink events."""
+
+    async def net(self, probes: Any) -> tuple[list[Link], list[Route]]:
+        node = await self.node(probes)
+        return node.links, node.routes
+
+    def events(self) -> None:
+        return None
+
+
+def mode_line(session: TrainingSession) -> str:
+    env = session.env
+    if env.mode == "netns":
+        return f"Mode: netns — a real network namespace ({env.opts.netns}), real iptables"
+    return "Mode: recorded node — no root, the node is a recorded file; node changes are simulated"
+
+
+class TrainingApp(CiliumtuiApp):
+    BINDINGS = [
+        *CiliumtuiApp.BINDINGS,
+        Binding("h", "hint", "Hint"),
+        Binding("ctrl+g", "give_up", "Give up"),
+    ]
+
+    def __init__(self, session: TrainingSession, **kwargs: Any) -> None:
+        opts = session.env.opts
+        if opts.recorded_node and "source" not in kwargs:
+            kwargs["source"] = RecordedSource(opts)
+        kwargs.setdefault("runner_factory", self._runner_factory)
+        super().__init__(opts, **kwargs)
+        self.session = session
+        self.title = f"ciliumtui training: {session.scenario.get('id')}"
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        from ciliumtui.screens.briefing import BriefingScreen
+
+        self.push_screen(BriefingScreen(self.session.scenario, mode_line(self.session)))
+
+    def action_hint(self) -> None:
+        from ciliumtui.screens.hints import HintsScreen
+
+        if self.session.next_hint() is None and not self.session.hints:
+            self.notify("This scenario has no hints.")
+            return
+        self.push_screen(HintsScreen(self.session))
+
+    def action_give_up(self) -> None:
+        self._debrief(gave_up=True)
+
+    def show_finding(self, finding: Finding) -> None:
+        self.session.open_finding(finding.id)
+        super().show_finding(finding)
+
+    def _runner_factory(
+        self,
+        playbook: Any,
+        opts: Any,
+        inputs: dict[str, Any],
+        *,
+        dry_run: bool,
+        confirm: Any,
+        on_event: Any,
+    ) -> Any:
+        from ..engine.runner import Runner
+
+        def watch(event: Any) -> None:  # runner thread
+            on_event(event)
+            if (
+                event.kind == "run_finished"
+                and event.status == "ok"
+                and playbook.id == "verify"
+                and not dry_run
+            ):
+                self.call_from_thread(self._verify_finished)
+
+        return Runner(
+            playbook,
+            opts,
+            inputs,
+            dry_run=dry_run,
+            assume_yes=False,
+            confirm=confirm,
+            on_event=watch,
+        )
+
+    def _verify_finished(self) -> None:
+        if self.session.result is None and self.session.verify_passed():
+            self._debrief(gave_up=False)
+
+    def _debrief(self, *, gave_up: bool) -> None:
+        from ciliumtui.screens.debrief import DebriefScreen
+
+        debrief = self.session.finish(gave_up=gave_up)
+        self.push_screen(DebriefScreen(debrief))
+
+
+def run_training_tui(session: TrainingSession) -> int:
+    app = TrainingApp(session)
+    result = app.run()
+    return int(result or 0)
