@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+from . import aio
 from .model import ClusterState, DnsState, Finding, Link, NodeState, ProbeStatus, Route, Snapshot
 from .options import Options
 
@@ -56,7 +57,7 @@ def _run_in_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> concurrent.
 
     def target() -> None:
         try:
-            value = asyncio.run(factory())
+            value = aio.run(factory())
         except BaseException as exc:  # handed to whoever awaits the future
             with contextlib.suppress(concurrent.futures.InvalidStateError):  # cancelled: app quit
                 result.set_exception(exc)

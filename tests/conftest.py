@@ -18,7 +18,9 @@ import pytest
 pytest_plugins = ["fixtures_node"]
 
 IS_ROOT = os.geteuid() == 0
-REQUIRE_ROOT_TESTS = os.environ.get("CI") == "true" or os.environ.get("CILIUMTUI_REQUIRE_ROOT") == "1"
+REQUIRE_ROOT_TESTS = (
+    os.environ.get("CI") == "true" or os.environ.get("CILIUMTUI_REQUIRE_ROOT") == "1"
+)
 
 _skipped_root: list[str] = []
 

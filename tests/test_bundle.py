@@ -22,7 +22,9 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "ciliumtui.pex"
     proc = subprocess.run(
         [sys.executable, "-m", "ciliumtui.bundle", "--out", str(out)],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out
@@ -33,16 +35,34 @@ def _bare_env(home: Path) -> dict[str, str]:
     return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
 
 
-def test_bundle_runs_diagnose_json_outside_any_venv(bundle: Path, cilium_node, tmp_path: Path) -> None:
+def test_bundle_runs_diagnose_json_outside_any_venv(
+    bundle: Path, cilium_node, tmp_path: Path
+) -> None:
     netns, host_root = cilium_node
     interpreters = find_interpreters()
     assert interpreters, "no CPython 3.10+ found"
     # The oldest supported interpreter is the strictest test of the bundle.
     python = interpreters[0]
     proc = subprocess.run(
-        [python, str(bundle), "diagnose", "--json", "--netns", netns, "--host-root", str(host_root),
-         "--kubeconfig", str(tmp_path / "missing-kubeconfig"), "--node", "k3s-node1"],
-        capture_output=True, text=True, timeout=120, env=_bare_env(tmp_path), cwd=tmp_path,
+        [
+            python,
+            str(bundle),
+            "diagnose",
+            "--json",
+            "--netns",
+            netns,
+            "--host-root",
+            str(host_root),
+            "--kubeconfig",
+            str(tmp_path / "missing-kubeconfig"),
+            "--node",
+            "k3s-node1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_bare_env(tmp_path),
+        cwd=tmp_path,
     )
     assert proc.returncode == 2, proc.stderr[-2000:]  # critical: the apiserver is unreachable
     report = json.loads(proc.stdout)
@@ -56,7 +76,16 @@ def test_bundle_runs_diagnose_json_outside_any_venv(bundle: Path, cilium_node, t
 
 def test_bundle_supports_every_interpreter_it_was_built_for(bundle: Path, tmp_path: Path) -> None:
     for python in find_interpreters():
-        proc = subprocess.run([python, str(bundle), "--version"], capture_output=True, text=True,
-                              timeout=120, env=_bare_env(tmp_path), cwd=tmp_path)
-        assert proc.returncode == 0 and proc.stdout.startswith("ciliumtui "), (python, proc.stderr[-500:])
+        proc = subprocess.run(
+            [python, str(bundle), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=_bare_env(tmp_path),
+            cwd=tmp_path,
+        )
+        assert proc.returncode == 0 and proc.stdout.startswith("ciliumtui "), (
+            python,
+            proc.stderr[-500:],
+        )
     assert os.access(bundle, os.X_OK)

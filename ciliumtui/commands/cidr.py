@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from .. import cidr
+from .. import aio, cidr
 from ..checks.facts import Space, cluster_dns, node_networks, relation, service_cidrs
 from ..errors import CiliumtuiError
 from ..model import Snapshot
@@ -137,11 +137,10 @@ async def _gather(opts: Options) -> Snapshot:
 
 def take_snapshot(opts: Options) -> Snapshot:
     """Node and cluster probes, concurrently; no DNS queries (planning needs addresses)."""
-    import asyncio
 
     opts = opts.validate()
     try:
-        return asyncio.run(_gather(opts))
+        return aio.run(_gather(opts))
     except ImportError as exc:  # a probe module missing from this install
         raise CiliumtuiError(f"cannot probe: {exc}") from None
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from .. import aio
 from ..checks import run_checks
 from ..errors import CiliumtuiError
 from ..model import Finding, Snapshot
@@ -44,13 +45,12 @@ def load_snapshot(path: str) -> Snapshot:
 
 def take_snapshot(opts: Options) -> Snapshot:
     """Probe this node and its cluster (node and cluster probes run concurrently)."""
-    import asyncio
 
     from ..collect import collect
 
     opts = opts.validate()
     try:
-        return asyncio.run(collect(opts))
+        return aio.run(collect(opts))
     except ImportError as exc:  # a probe module missing from this install
         raise CiliumtuiError(f"cannot probe: {exc}") from None
 

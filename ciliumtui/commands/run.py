@@ -14,6 +14,7 @@ import json
 import sys
 from typing import TextIO
 
+from .. import aio
 from ..engine.events import ConfirmRequest, Event
 from ..engine.loader import load_playbook, parse_input_args, resolve_inputs
 from ..engine.runner import Runner
@@ -118,7 +119,7 @@ def main(args: argparse.Namespace, opts: Options) -> int:
         on_event=json_printer(sys.stdout) if args.json else TextPrinter(sys.stdout),
         resume=args.resume,
     )
-    result = asyncio.run(runner.run())
+    result = aio.run(runner.run())
     if result.status in ("refused", "declined") and not args.json:
         print(f"ciliumtui: {result.message}", file=sys.stderr)
     return result.exit_code

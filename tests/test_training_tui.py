@@ -1,0 +1,105 @@
+"""Training in the TUI, played start to finish with Textual's Pilot on a real env:
+briefing → a hint → a root-cause finding opened → the cleanup wizard (the
+destructive step confirmed by typing the node name) → verify → debrief (solved)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ciliumtui.screens.briefing import BriefingScreen
+from ciliumtui.screens.confirm import ConfirmScreen
+from ciliumtui.screens.debrief import DebriefScreen
+from ciliumtui.screens.hints import HintsScreen
+from ciliumtui.screens.wizard import WizardScreen
+from textual.widgets import Button, Input, Static
+
+from ciliumtui.training.env import TrainingEnv
+from ciliumtui.training.session import TrainingSession
+from ciliumtui.training.tui import TrainingApp
+
+
+async def wait_for(pilot: Any, cond: Any, timeout: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)
+
+
+async def run_wizard(app: TrainingApp, pilot: Any, playbook: str, node: str) -> WizardScreen:
+    """Start a wizard and answer every confirmation as a trainee would."""
+    app.start_wizard(playbook)
+    await pilot.pause()
+    wizard = app.screen
+    assert isinstance(wizard, WizardScreen)
+    await pilot.press("s")
+    typed = False
+    while wizard.state != "done":
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) or wizard.state == "done"
+        )
+        if isinstance(app.screen, ConfirmScreen):
+            screen = app.screen
+            await wait_for(pilot, lambda s=screen: s.focused is not None)
+            if screen.needs_typing:  # destructive: the node name, typed
+                screen.query_one("#confirm-node", Input).focus()
+                await pilot.press(*node, "enter")
+                typed = True
+            else:
+                screen.query_one("#confirm-ok", Button).press()
+            await wait_for(pilot, lambda s=screen: app.screen is not s)
+    assert typed or playbook != "cleanup"
+    return wizard
+
+
+def text_of(screen: Any, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def test_pilot_plays_post_reboot_to_a_solved_debrief() -> None:
+    with TrainingEnv("post-reboot") as env:  # netns as root, recorded node otherwise
+        session = TrainingSession(env)
+        node = env.opts.node_name
+        app = TrainingApp(session, live=False)
+        async with app.run_test(size=(120, 45)) as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, BriefingScreen)
+            briefing = text_of(app.screen, "#briefing-text")
+            assert "hard-rebooted" in briefing and "Mode:" in briefing
+            await pilot.press("escape")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+
+            await pilot.press("h")
+            await pilot.pause()
+            assert isinstance(app.screen, HintsScreen) and session.hints_used == 1
+            assert session.hints[0] in text_of(app.screen, "#hints-text")
+            await pilot.press("escape")
+
+            await wait_for(
+                pilot, lambda: any(f.id == "stale-cilium-interfaces" for f in app.findings)
+            )
+            finding = next(f for f in app.findings if f.id == "stale-cilium-interfaces")
+            app.show_finding(finding)  # what selecting it on the dashboard does
+            await pilot.pause()
+            await pilot.press("escape")
+
+            wizard = await run_wizard(app, pilot, "cleanup", node)
+            assert wizard.result.status == "ok"
+            assert wizard.step_status("purge-iptables") == "ok"
+            await pilot.press("escape")
+            await pilot.pause()
+            assert session.result is None  # no debrief before the trainee's verify
+
+            await run_wizard(app, pilot, "verify", node)
+            await wait_for(pilot, lambda: isinstance(app.screen, DebriefScreen))
+            shown = text_of(app.screen, "#debrief-text")
+            assert "Solved: yes" in shown and "Hints used: 1 of 3" in shown
+            debrief = session.result
+            assert debrief is not None and debrief.solved
+            assert debrief.root_cause_via == "finding stale-cilium-interfaces"
+            assert len(debrief.risky_steps) == 5  # the cleanup wizard's five
+            await pilot.press("q")
+        assert app.return_value == 0
