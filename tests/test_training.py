@@ -77,6 +77,7 @@ EXPERT: dict[str, tuple[int, Any, dict[str, dict[str, str]]]] = {
     "default-pod-cidr-overlap": (2, _helm_pool, {"pod-cidr-change": {"pool": "10.44.0.0/16"}}),
     "stale-ciliumnode-cidr": (2, None, {}),
     "k3s-no-stop-hook": (0, None, {}),  # the hook is risk low and on the expert path
+    "healthy": (0, None, {}),  # nothing to fix: verify alone
     "metallb-overlap": (0, _move_lb_pool, {}),
 }
 
@@ -253,23 +254,27 @@ def test_unknown_scenario_env_is_one_line_error() -> None:
         TrainingEnv("nope")
 
 
-def test_headless_gives_up_on_ctrl_c_and_tears_down() -> None:
-    """SIGINT while waiting: a debrief (not solved, gave up) and nothing left behind."""
+def test_headless_hint_on_demand_then_ctrl_c_gives_up_and_tears_down() -> None:
+    """h + Enter shows a hint; SIGINT while waiting: a debrief (gave up), nothing left behind."""
     import signal
 
     before = netns_list() if ROOT else set()
     proc = subprocess.Popen(
         [sys.executable, "-m", "ciliumtui", "train", "coredns-external-fail", "--headless"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    assert proc.stdout is not None
+    assert proc.stdin is not None and proc.stdout is not None
     seen = ""
     deadline = time.monotonic() + 30
     while "Waiting until verify passes" not in seen and time.monotonic() < deadline:
         seen += proc.stdout.readline()
+    proc.stdin.write("h\n")
+    proc.stdin.flush()
+    hint = proc.stdout.readline()
+    assert hint.startswith("Hint 1: Query the kube-dns service")
     proc.send_signal(signal.SIGINT)
     rest, _ = proc.communicate(timeout=30)
-    assert "Solved: no (gave up)" in rest
+    assert "Solved: no (gave up)" in rest and "Hints used: 1 of 3" in rest
     assert proc.returncode == 1
     if ROOT:
         assert netns_list() == before

@@ -103,3 +103,26 @@ async def test_pilot_plays_post_reboot_to_a_solved_debrief() -> None:
             assert len(debrief.risky_steps) == 5  # the cleanup wizard's five
             await pilot.press("q")
         assert app.return_value == 0
+
+
+async def test_pilot_recorded_mode_shows_the_recorded_node_and_gives_up() -> None:
+    """Without root: the briefing says so, the panels show the recorded node, ctrl+g debriefs."""
+    with TrainingEnv("post-reboot", root=False) as env:
+        session = TrainingSession(env)
+        app = TrainingApp(session, live=False)
+        async with app.run_test(size=(120, 45)) as pilot:
+            await pilot.pause()
+            assert "Mode: recorded node" in text_of(app.screen, "#briefing-text")
+            await pilot.press("escape")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            names = {link.name for link in (app.snapshot.node.links if app.snapshot.node else [])}
+            assert {"cilium_host", "lxc_health", "gw-eth0"} <= names  # the file, not this host
+            await wait_for(
+                pilot, lambda: any(f.id == "stale-cilium-iptables" for f in app.findings)
+            )
+            await pilot.press("ctrl+g")
+            await wait_for(pilot, lambda: isinstance(app.screen, DebriefScreen))
+            assert "Solved: no (gave up)" in text_of(app.screen, "#debrief-text")
+            await pilot.press("q")
+        assert app.return_value == 1

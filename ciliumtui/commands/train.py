@@ -66,9 +66,11 @@ def _headless(session: TrainingSession) -> int:
     print(f"  {envs} ciliumtui run cleanup {flags}")
     print(f"  {envs} ciliumtui run verify {flags}")
     print(
-        f"Hints: {len(session.hints)} (not shown headless). Waiting until verify passes; Ctrl-C gives up.",
+        f"Hints: {len(session.hints)} (type h + Enter for the next one). "
+        "Waiting until verify passes; Ctrl-C gives up.",
         flush=True,
     )
+    _hints_on_stdin(session)
     gave_up = False
     try:
         while not session.verify_passed():
@@ -79,3 +81,19 @@ def _headless(session: TrainingSession) -> int:
     print()
     print("\n".join(debrief.lines()), flush=True)
     return 0 if debrief.solved else 1
+
+
+def _hints_on_stdin(session: TrainingSession) -> None:
+    """`h` + Enter prints the next hint (each one counts); no stdin, no hints."""
+    import sys
+    import threading
+
+    def read() -> None:
+        for line in sys.stdin:
+            if line.strip().lower() in ("h", "hint"):
+                hint = session.next_hint()
+                print(
+                    f"Hint {session.hints_used}: {hint}" if hint else "No more hints.", flush=True
+                )
+
+    threading.Thread(target=read, name="train-hints", daemon=True).start()

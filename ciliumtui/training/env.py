@@ -248,7 +248,13 @@ class TrainingEnv:
         return self.sim.apply_on_fix()
 
     def _on_fix(self, scenario: dict[str, Any]) -> None:
-        """SimCluster applied on_fix (runs on the simulator's loop)."""
+        """SimCluster applied on_fix (runs on the simulator's loop, which must not break)."""
+        try:
+            self._make_node_fixed(scenario)
+        except Exception as exc:  # shown in the debrief's context, never a dead simulator
+            self.fixed_events.append(f"could not update the node: {exc}")
+
+    def _make_node_fixed(self, scenario: dict[str, Any]) -> None:
         from ..sim.host_root import build_host_root
 
         with self._lock:
