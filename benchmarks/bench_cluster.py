@@ -65,18 +65,23 @@ def run_child(kubeconfig: str, timeout: float, host_root: str) -> dict[str, Any]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-KUBECTL_CILIUM_POD = [
-    "get",
-    "pods",
-    "-n",
-    "kube-system",
-    "-l",
-    "k8s-app=cilium",
-    "--field-selector",
-    f"spec.nodeName={NODE}",
-    "-o",
-    "json",
-]
+def kubectl_cilium_pod(node: str) -> list[str]:
+    """`kubectl` arguments for the cilium pod on `node`: the peer of the probes' query."""
+    return [
+        "get",
+        "pods",
+        "-n",
+        "kube-system",
+        "-l",
+        "k8s-app=cilium",
+        "--field-selector",
+        f"spec.nodeName={node}",
+        "-o",
+        "json",
+    ]
+
+
+KUBECTL_CILIUM_POD = kubectl_cilium_pod(NODE)
 KUBECTL_CILIUMNODES = ["get", "ciliumnodes", "-o", "json"]
 
 

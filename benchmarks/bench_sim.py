@@ -18,10 +18,11 @@ import json
 import resource
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 import urllib.request
+
+from bench_cluster import kubectl_cilium_pod, time_kubectl
 
 from ciliumtui.sim.generate import generate_scenario
 from ciliumtui.sim.scenario import load_scenario
@@ -51,30 +52,7 @@ def main() -> None:
             t = time.perf_counter()
             doc = json.load(urllib.request.urlopen(url, timeout=30))
             lists.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            r = subprocess.run(
-                [
-                    "kubectl",
-                    "--kubeconfig",
-                    sim.kubeconfig,
-                    "get",
-                    "pods",
-                    "-n",
-                    "kube-system",
-                    "-l",
-                    "k8s-app=cilium",
-                    "--field-selector",
-                    f"spec.nodeName={node}",
-                    "-o",
-                    "json",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            kubectls.append(time.perf_counter() - t)
-            assert r.returncode == 0, r.stderr
-            assert len(json.loads(r.stdout)["items"]) == 1
+            kubectls.append(time_kubectl(sim.kubeconfig, kubectl_cilium_pod(node), 1))
         pods = sim.store.count("v1/Pod")
     finally:
         sim.stop()

@@ -12,6 +12,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
 
+from ciliumtui.engine.events import plan_line
+
 RUN_STYLE = {
     "ok": "green",
     "planned": "cyan",
@@ -55,7 +57,7 @@ def record_line(rec: dict[str, Any]) -> str:
             parts.append(str(rec[key]))
     text = "  ".join(parts)
     for line in rec.get("plan") or []:
-        text += f"\n      $ {line}"
+        text += f"\n      {plan_line(line)}"
     return text
 
 

@@ -28,6 +28,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, RichLog, Static
 
+from ciliumtui.engine.events import plan_line
 from ciliumtui.model import Finding
 from ciliumtui.sources import in_daemon_thread
 
@@ -308,12 +309,12 @@ class WizardScreen(Screen[None]):
             self._set_step(ev, "running")
             self._log(f"▶ {ev.title or ev.step_id}", "bold")
             for line in ev.plan:
-                self._log(f"  $ {line}", "cyan")
+                self._log(f"  {plan_line(line)}", "cyan")
         elif kind == "step_planned":
             self._log(f"◇ {ev.title or ev.step_id} — plan (not run):", "bold cyan")
             self._explain(ev.step_id)
             for line in ev.plan:
-                self._log(f"  $ {line}", "cyan")
+                self._log(f"  {plan_line(line)}", "cyan")
         elif kind == "confirm_requested":
             self._set_step(ev, "confirm?")
             self._explain(ev.step_id)

@@ -28,25 +28,14 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from ciliumtui.sim.faults import status_body  # a real apiserver Status object
+
 Obj = dict[str, Any]
 
 _PATH = re.compile(
     r"^/(?P<prefix>api/v1|apis/[^/]+/[^/]+)"
     r"(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$"
 )
-
-
-def status_body(code: int, reason: str, message: str) -> Obj:
-    """A real apiserver Status object, as kubectl would receive it."""
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
 
 
 def _field(obj: Obj, dotted: str) -> Any:

@@ -7,72 +7,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
+from sim_helpers import NodeWorld, node_world
 
 pytestmark = pytest.mark.root
 
 
-@dataclass
-class World:
-    netns: str
-    root: Path
-    kubeconfig: str
-    node: str
-    sim: object
-
-    def argv(self, *extra: str) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "ciliumtui",
-            *extra,
-            "--kubeconfig",
-            self.kubeconfig,
-            "--netns",
-            self.netns,
-            "--host-root",
-            str(self.root),
-            "--node",
-            self.node,
-            "--timeout",
-            "2",
-        ]
-
-
-@contextmanager
-def world(name: str | dict, tmp: Path) -> Iterator[World]:
+def world(name: str | dict, tmp: Path) -> AbstractContextManager[NodeWorld]:
     """Node (netns dg-*), host root, sim cluster and agent API for scenario `name`
     (a built-in id, or a dict of overrides merged over healthy.yaml)."""
-    from ciliumtui.sim.agent_api import AgentApiServer
-    from ciliumtui.sim.host_root import build_host_root
-    from ciliumtui.sim.node_builder import build_node
-    from ciliumtui.sim.scenario import load_scenario
-    from ciliumtui.sim.server import SimCluster
-
-    sc = load_scenario(name)
-    netns = f"dg-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    try:
-        with ExitStack() as stack:
-            build_node(sc, netns)
-            sim = stack.enter_context(SimCluster(sc, netns=netns, tmpdir=tmp / "sim"))
-            root = tmp / "root"
-            build_host_root(sc, root, kubeconfig=sim.kubeconfig)
-            sock = root / "var/run/cilium/cilium.sock"
-            sock.parent.mkdir(parents=True, exist_ok=True)
-            stack.enter_context(AgentApiServer(sc["agent_api"], sock))
-            yield World(netns, root, sim.kubeconfig, sc["node_name"], sim)
-    finally:
-        subprocess.run(["ip", "netns", "del", netns], check=False)
+    return node_world(name, tmp, prefix="dg")
 
 
-def _diagnose(w: World, *extra: str) -> tuple[int, dict]:
+def _diagnose(w: NodeWorld, *extra: str) -> tuple[int, dict]:
     res = subprocess.run(
         w.argv("diagnose", "--json", *extra), capture_output=True, text=True, timeout=60
     )

@@ -67,11 +67,11 @@ async def test_restart_on_node_deletes_only_owned_pods_and_lists_the_rest(sim, t
     result, events = await _run(sim, RESTART, tmp_path, dry_run=True)
     plan = next(e for e in events if e.kind == "step_planned").plan
     assert "kubectl -n default delete pod web-7d9f8-abcde" in plan
-    assert "would be lost, NOT deleted (no owner): default/handmade" in plan
-    assert "skipped: kube-system/kube-vip-k3s-node1 (mirror pod)" in plan
-    assert "skipped: monitoring/node-exporter-x1 (hostNetwork: unaffected by Cilium)" in plan
+    assert "# would be lost, NOT deleted (no owner): default/handmade" in plan
+    assert "# skipped: kube-system/kube-vip-k3s-node1 (mirror pod)" in plan
+    assert "# skipped: monitoring/node-exporter-x1 (hostNetwork: unaffected by Cilium)" in plan
     assert any(
-        line.startswith("skipped: kube-system/cilium-") and "(the cilium pod)" in line
+        line.startswith("# skipped: kube-system/cilium-") and "(the cilium pod)" in line
         for line in plan
     )
     assert sim.mutations == 0

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import cilium_node as cn
 import pytest
+from sim_helpers import node_world
 
 from ciliumtui.ownership import is_cilium_link
 
@@ -22,42 +22,14 @@ COMBOS = [(b, f) for b in ("legacy", "nft") for f in (4, 6)]
 
 @contextmanager
 def world(name: str, tmp: Path) -> Iterator[dict]:
-    from ciliumtui.sim.agent_api import AgentApiServer
-    from ciliumtui.sim.host_root import build_host_root
-    from ciliumtui.sim.node_builder import build_node
-    from ciliumtui.sim.scenario import load_scenario
-    from ciliumtui.sim.server import SimCluster
-
-    sc = load_scenario(name)
-    netns = f"pb-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    try:
-        with ExitStack() as stack:
-            build_node(sc, netns)
-            sim = stack.enter_context(SimCluster(sc, netns=netns, tmpdir=tmp / "sim"))
-            root = tmp / "root"
-            build_host_root(sc, root, kubeconfig=sim.kubeconfig)
-            sock = root / "var/run/cilium/cilium.sock"
-            sock.parent.mkdir(parents=True, exist_ok=True)
-            agent = stack.enter_context(AgentApiServer(sc["agent_api"], sock))
-            sim.on_fix_hooks.append(
-                lambda s: setattr(agent, "mode", str(s.get("agent_api", "healthy")))
-            )
-            argv = [
-                "--kubeconfig",
-                sim.kubeconfig,
-                "--netns",
-                netns,
-                "--host-root",
-                str(root),
-                "--node",
-                sc["node_name"],
-                "--timeout",
-                "2",
-            ]
-            yield {"sim": sim, "netns": netns, "argv": argv, "state": tmp / "state"}
-    finally:
-        subprocess.run(["ip", "netns", "del", netns], check=False)
+    """The scenario's world (sim_helpers.node_world); the agent API takes the fixed
+    scenario's mode when the simulator applies on_fix."""
+    with node_world(name, tmp, prefix="pb") as w:
+        agent = w.agent
+        w.sim.on_fix_hooks.append(
+            lambda s: setattr(agent, "mode", str(s.get("agent_api", "healthy")))
+        )
+        yield {"sim": w.sim, "netns": w.netns, "argv": w.flags(), "state": tmp / "state"}
 
 
 def run(w: dict, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:

@@ -4,7 +4,6 @@ destructive step confirmed by typing the node name) → verify → debrief (solv
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from ciliumtui.screens.briefing import BriefingScreen
@@ -13,6 +12,7 @@ from ciliumtui.screens.debrief import DebriefScreen
 from ciliumtui.screens.hints import HintsScreen
 from ciliumtui.screens.wizard import WizardScreen
 from textual.widgets import Button, Input, Static
+from tui_fixtures import wait_for as pilot_wait_for
 
 from ciliumtui.training.env import TrainingEnv
 from ciliumtui.training.session import TrainingSession
@@ -20,12 +20,8 @@ from ciliumtui.training.tui import TrainingApp
 
 
 async def wait_for(pilot: Any, cond: Any, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
+    """tui_fixtures.wait_for with a longer default: a real env's steps are slower."""
+    await pilot_wait_for(pilot, cond, timeout)
 
 
 async def run_wizard(app: TrainingApp, pilot: Any, playbook: str, node: str) -> WizardScreen:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tui_fixtures import add_veth, hostname_root
 
 CILIUMTUI = "/work/venv/bin/ciliumtui"
 
@@ -29,25 +30,8 @@ def test_console_script_in_tmux_shows_node_panels_and_unreachable_apiserver(
         pytest.fail("tmux is not installed (apt-get install -y tmux)")
     script = shutil.which("ciliumtui") or CILIUMTUI
     ns = make_netns("h6t")
-    subprocess.run(
-        [
-            "ip",
-            "-n",
-            ns,
-            "link",
-            "add",
-            "cilium_host",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "cilium_net",
-        ],
-        check=True,
-    )
-    root = tmp_path / "root"
-    (root / "etc").mkdir(parents=True)
-    (root / "etc" / "hostname").write_text("k3s-node1\n")
+    add_veth(ns, "cilium_host", "cilium_net")
+    root = hostname_root(tmp_path)
     session = f"h6-{uuid.uuid4().hex[:8]}"
     cmd = f"{script} --netns {ns} --host-root {root} --kubeconfig /nonexistent --timeout 1"
     subprocess.run(

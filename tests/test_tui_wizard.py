@@ -12,7 +12,7 @@ import pytest
 from ciliumtui.screens.confirm import ConfirmScreen
 from ciliumtui.screens.wizard import WizardScreen
 from textual.widgets import Button, Input
-from tui_fixtures import NODE, healthy_source, opts, post_reboot_source
+from tui_fixtures import NODE, healthy_source, opts, post_reboot_source, wait_for
 
 from ciliumtui.app import CiliumtuiApp
 from ciliumtui.engine.events import ConfirmRequest, Event, RunResult
@@ -37,15 +37,6 @@ async def command(pilot: Any, line: str) -> None:
     await pilot.press("colon")
     pilot.app.screen.query_one("#command-line").value = line
     await pilot.press("enter")
-
-
-async def wait_for(pilot: Any, cond: Any, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
 
 
 # ------------------------------------------------------------------- confirm

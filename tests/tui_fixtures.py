@@ -1,8 +1,14 @@
 """Hand-built, deterministic model objects for the TUI tests: the healthy k3s
 node of assets/scenarios/healthy.yaml and the same node after a hard reboot
-(agent dead, stale interfaces and rules, pods failing, only cluster names resolve)."""
+(agent dead, stale interfaces and rules, pods failing, only cluster names resolve);
+and the small helpers the live TUI tests share (Pilot polling, a bare netns node)."""
 
 from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+from typing import Any
 
 from ciliumtui.model import (
     AgentHealth,
@@ -33,6 +39,31 @@ ENDPOINTS = ["lxc0a1b2c3d4e5f", "lxc1b2c3d4e5f60", "lxc2c3d4e5f6071"]
 
 def opts(**kw: object) -> Options:
     return Options(node=NODE, context="default", **kw)  # type: ignore[arg-type]
+
+
+async def wait_for(pilot: Any, cond: Any, timeout: float = 10.0) -> None:
+    """Let the app run until cond() holds; fail after timeout seconds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)
+
+
+def add_veth(ns: str, name: str, peer: str) -> None:
+    """A veth pair in network namespace ns (root only)."""
+    subprocess.run(
+        ["ip", "-n", ns, "link", "add", name, "type", "veth", "peer", "name", peer], check=True
+    )
+
+
+def hostname_root(tmp: Path) -> Path:
+    """A host root under tmp with nothing but /etc/hostname (the node's name)."""
+    root = tmp / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "hostname").write_text(f"{NODE}\n")
+    return root
 
 
 def node_state(*, agent_alive: bool = True) -> NodeState:

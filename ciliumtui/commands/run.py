@@ -15,7 +15,7 @@ import sys
 from typing import TextIO
 
 from .. import aio
-from ..engine.events import ConfirmRequest, Event
+from ..engine.events import ConfirmRequest, Event, plan_line
 from ..engine.loader import load_playbook, parse_input_args, resolve_inputs
 from ..engine.runner import Runner
 from ..options import Options
@@ -43,7 +43,7 @@ class TextPrinter:
             if intro:
                 self.out.write(f"    {intro}\n")
             for line in ev.plan:
-                self.out.write(f"    $ {line}\n")
+                self.out.write(f"    {plan_line(line)}\n")
 
     def __call__(self, ev: Event) -> None:
         w = self.out.write
@@ -94,7 +94,7 @@ async def tty_confirm(req: ConfirmRequest) -> bool:
     if req.message:
         err.write(f"  {req.message}\n")
     for line in req.plan:
-        err.write(f"    $ {line}\n")
+        err.write(f"    {plan_line(line)}\n")
     err.write("  " + req.prompt())
     err.flush()
     try:

@@ -99,3 +99,8 @@ class RunResult:
     def exit_code(self) -> int:
         """0 success (or a clean dry-run), 1 a step/verify failed, 3 refused/declined."""
         return {"ok": 0, "planned": 0, "failed": 1}.get(self.status, 3)
+
+
+def plan_line(line: str) -> str:
+    """How a plan line is shown: notes (a leading "#") as they are, commands after "$ "."""
+    return line if line.startswith("#") else f"$ {line}"

@@ -84,7 +84,7 @@ class TrainingApp(CiliumtuiApp):
         confirm: Any,
         on_event: Any,
     ) -> Any:
-        from ..engine.runner import Runner
+        from ciliumtui.screens.wizard import default_runner_factory
 
         def watch(event: Any) -> None:  # runner thread
             on_event(event)
@@ -96,14 +96,8 @@ class TrainingApp(CiliumtuiApp):
             ):
                 self.call_from_thread(self._verify_finished)
 
-        return Runner(
-            playbook,
-            opts,
-            inputs,
-            dry_run=dry_run,
-            assume_yes=False,
-            confirm=confirm,
-            on_event=watch,
+        return default_runner_factory(
+            playbook, opts, inputs, dry_run=dry_run, confirm=confirm, on_event=watch
         )
 
     def _verify_finished(self) -> None:

@@ -43,6 +43,11 @@ async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise _api_error(exc) from None
 
 
+async def _delete_pod(ctx: ActionContext, api: Any, namespace: str, name: str) -> None:
+    """DELETE one pod (api: a CoreV1Api), within the run's apiserver timeout."""
+    await _call(api.delete_namespaced_pod, name, namespace, _request_timeout=ctx.opts.timeout)
+
+
 def _list_pods(
     ctx: ActionContext, namespace: str | None, selector: str | None, this_node: bool
 ) -> list[dict]:
@@ -152,12 +157,7 @@ class PodDelete(_PodAction):
         deleted, uids = [], []
         for p in pods:
             meta = p["metadata"]
-            await _call(
-                api.delete_namespaced_pod,
-                meta["name"],
-                meta["namespace"],
-                _request_timeout=ctx.opts.timeout,
-            )
+            await _delete_pod(ctx, api, meta["namespace"], meta["name"])
             deleted.append(f"{meta['namespace']}/{meta['name']}")
             uids.append(meta.get("uid"))
             ctx.out(f"deleted pod {meta['namespace']}/{meta['name']}")
@@ -254,8 +254,8 @@ class PodsRestartOnNode(Action):
     async def plan(self, ctx: ActionContext) -> list[str]:
         c, _ = await self._classify(ctx)
         lines = [f"kubectl -n {r.split('/')[0]} delete pod {r.split('/')[1]}" for r in c["restart"]]
-        lines += [f"would be lost, NOT deleted (no owner): {r}" for r in c["lost"]]
-        lines += [f"skipped: {r}" for r in c["skipped"]]
+        lines += [f"# would be lost, NOT deleted (no owner): {r}" for r in c["lost"]]
+        lines += [f"# skipped: {r}" for r in c["skipped"]]
         return lines or [f"no pods on {ctx.node}"]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
@@ -265,7 +265,7 @@ class PodsRestartOnNode(Action):
         api = k.CoreV1Api(_client(ctx))
         for ref in c["restart"]:
             ns, name = ref.split("/", 1)
-            await _call(api.delete_namespaced_pod, name, ns, _request_timeout=ctx.opts.timeout)
+            await _delete_pod(ctx, api, ns, name)
             ctx.out(f"deleted pod {ref}")
         for ref in c["lost"]:
             ctx.out(f"not deleted, would be lost (no owner): {ref}")
@@ -430,12 +430,7 @@ class CiliumRestartAgents(Action):
         done = []
         for p in pods:
             meta, node = p["metadata"], _pod_node(p)
-            await _call(
-                api.delete_namespaced_pod,
-                meta["name"],
-                meta["namespace"],
-                _request_timeout=ctx.opts.timeout,
-            )
+            await _delete_pod(ctx, api, meta["namespace"], meta["name"])
             ctx.out(f"node {node}: deleted {meta['name']}, waiting for the new agent")
             deadline = time.monotonic() + timeout
             while True:

@@ -45,14 +45,14 @@ def choose_links(
     delete, notes = [], []
     for name in names:
         if not is_cilium_link(name):
-            notes.append(f"{name}: not a Cilium link, refused")
+            notes.append(f"# {name}: not a Cilium link, refused")
             continue
         delete.append(name)
         link = by_name[name]
         peer = link.get("link")
         # `link` names the peer when it lives in this namespace (else link_netnsid is set)
         if peer and "link_netnsid" not in link and peer in by_name and not is_cilium_link(peer):
-            notes.append(f"{name}: its veth peer {peer} goes with it")
+            notes.append(f"# {name}: its veth peer {peer} goes with it")
     return delete, notes
 
 

@@ -172,7 +172,7 @@ class NetfilterPurge(Action):
                 continue
             changed = [t for t in purge_text(text) if t.changed]
             if not changed:
-                lines.append(f"{b} IPv{f}: no Cilium chains or rules")
+                lines.append(f"# {b} IPv{f}: no Cilium chains or rules")
                 continue
             chains = sum(len(t.removed_chains) for t in changed)
             rules = sum(t.removed_rules for t in changed)
