@@ -4,7 +4,8 @@ Target: `ciliumtui diagnose --json` ≤ 1.5 s wall on the healthy sim. The peer 
 `kubectl get pods -A -o json` against the same simulated apiserver: what an operator
 would type first, and a floor for "ask the cluster anything" from a cold process.
 
-Needs root (the node is built in a network namespace "dg-bench-*", removed after).
+Needs root: the node, host root, cluster and agent API are ciliumtui.training.env's
+TrainingEnv("healthy") in its netns mode (namespace "tr-healthy-*", removed after).
 Usage: /work/venv/bin/python benchmarks/bench_diagnose.py [--runs N]
 """
 
@@ -16,16 +17,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-from ciliumtui.sim.agent_api import AgentApiServer
-from ciliumtui.sim.host_root import build_host_root
-from ciliumtui.sim.node_builder import build_node
-from ciliumtui.sim.scenario import load_scenario
-from ciliumtui.sim.server import SimCluster
+from ciliumtui.training.env import TrainingEnv
 
 TARGET_S = 1.5
 
@@ -41,49 +35,31 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=7)
     runs = ap.parse_args().runs
     kubectl = shutil.which("kubectl")
-    sc = load_scenario("healthy")
-    netns = f"dg-bench-{uuid.uuid4().hex[:6]}"
-    tmp = Path(tempfile.mkdtemp(prefix="dg-bench-"))
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    try:
-        build_node(sc, netns)
-        with SimCluster(sc, netns=netns, tmpdir=tmp / "sim") as sim:
-            root = tmp / "root"
-            build_host_root(sc, root, kubeconfig=sim.kubeconfig)
-            sock = root / "var/run/cilium/cilium.sock"
-            sock.parent.mkdir(parents=True, exist_ok=True)
-            with AgentApiServer(sc["agent_api"], sock):
-                diag = [
-                    sys.executable, "-m", "ciliumtui", "diagnose", "--json",
-                    "--kubeconfig", sim.kubeconfig, "--netns", netns,
-                    "--host-root", str(root), "--node", sc["node_name"],
-                ]  # fmt: skip
-                peer = [
-                    kubectl or "kubectl",
-                    "--kubeconfig",
-                    sim.kubeconfig,
-                    "get",
-                    "pods",
-                    "-A",
-                    "-o",
-                    "json",
-                ]
-                # one warm-up each (page cache, pyc files), then alternate to share the noise
-                _, res = timed(diag)
-                if res.returncode == 3:
-                    print(f"diagnose failed: {res.stderr.strip()}", file=sys.stderr)
-                    return 1
-                ids = [f["id"] for f in json.loads(res.stdout)["findings"]]
-                if kubectl:
-                    timed(peer)
-                d_times, p_times = [], []
-                for _ in range(runs):
-                    d_times.append(timed(diag)[0])
-                    if kubectl:
-                        p_times.append(timed(peer)[0])
-    finally:
-        subprocess.run(["ip", "netns", "del", netns], check=False)
-        shutil.rmtree(tmp, ignore_errors=True)
+    with TrainingEnv("healthy", root=True) as env:
+        diag = [sys.executable, "-m", "ciliumtui", "diagnose", "--json", *env.cli_flags()]
+        peer = [
+            kubectl or "kubectl",
+            "--kubeconfig",
+            str(env.opts.kubeconfig),
+            "get",
+            "pods",
+            "-A",
+            "-o",
+            "json",
+        ]
+        # one warm-up each (page cache, pyc files), then alternate to share the noise
+        _, res = timed(diag)
+        if res.returncode == 3:
+            print(f"diagnose failed: {res.stderr.strip()}", file=sys.stderr)
+            return 1
+        ids = [f["id"] for f in json.loads(res.stdout)["findings"]]
+        if kubectl:
+            timed(peer)
+        d_times, p_times = [], []
+        for _ in range(runs):
+            d_times.append(timed(diag)[0])
+            if kubectl:
+                p_times.append(timed(peer)[0])
 
     d = statistics.median(d_times)
     print(f"healthy sim findings: {ids or 'none'}")

@@ -166,9 +166,9 @@ class WizardScreen(Screen[None]):
             self._status(f"Cannot load playbook: {exc}", "bold red")
             return
         title.append(f"{self.playbook.title}\n", style="bold")
-        title.append(
-            f"playbook {self.playbook.id}  node {opts.node_name}  context {opts.context or '?'}  "
-        )
+        cluster = getattr(getattr(self.app, "snapshot", None), "cluster", None)
+        context = (cluster.context if cluster else None) or opts.context or "?"
+        title.append(f"playbook {self.playbook.id}  node {opts.node_name}  context {context}  ")
         title.append(mode, style="bold cyan" if self.dry_run else "bold yellow")
         self.query_one("#wizard-title", Static).update(title)
         for step in self.playbook.all_steps():

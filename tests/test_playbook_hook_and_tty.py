@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from ciliumtui.engine.events import RunResult
 from ciliumtui.engine.loader import load_playbook, resolve_inputs
 from ciliumtui.engine.runner import Runner
 from ciliumtui.options import Options
@@ -27,13 +28,17 @@ async def test_k3s_hook_installs_a_dropin_idempotently_and_backs_up(tmp_path, mo
     assert dry.status == "planned" and not (root / "etc").exists()
 
     events = []
-    first = await Runner(
-        pb,
-        opts,
-        resolve_inputs(pb, {"unit": "k3s-agent.service"}, "k3s-node1"),
-        assume_yes=True,
-        on_event=events.append,
-    ).run()
+
+    async def install() -> RunResult:  # the same run, twice: the second must change nothing
+        return await Runner(
+            pb,
+            opts,
+            resolve_inputs(pb, {"unit": "k3s-agent.service"}, "k3s-node1"),
+            assume_yes=True,
+            on_event=events.append,
+        ).run()
+
+    first = await install()
     assert first.status == "ok"
     dropin = root / DROPIN.format(unit="k3s-agent.service")
     text = dropin.read_text()
@@ -44,13 +49,7 @@ async def test_k3s_hook_installs_a_dropin_idempotently_and_backs_up(tmp_path, mo
 
     mtime = dropin.stat().st_mtime_ns
     events.clear()
-    again = await Runner(
-        pb,
-        opts,
-        resolve_inputs(pb, {"unit": "k3s-agent.service"}, "k3s-node1"),
-        assume_yes=True,
-        on_event=events.append,
-    ).run()
+    again = await install()
     assert again.status == "ok" and dropin.stat().st_mtime_ns == mtime
     assert any("already installed" in (e.message or "") for e in events if e.kind == "step_output")
 

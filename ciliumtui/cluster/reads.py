@@ -96,6 +96,18 @@ def read_node(api: ApiClient, opts: Options) -> NodeInfo:
     return parse.parse_node(obj)
 
 
+def _get_system_object(
+    api: ApiClient, opts: Options, prefix: str, plural: str, name: str
+) -> dict[str, Any] | None:
+    """One kube-system object (prefix: "/api/v1", "/apis/apps/v1"); None when absent."""
+    path = f"{prefix}/namespaces/{NS}/{plural}/{name}"
+    return fetch_optional(api, opts, path, "get", f"{plural} in {NS}")
+
+
+def _list_system_pods(api: ApiClient, opts: Options, query: Query) -> list[dict[str, Any]] | None:
+    return fetch_list(api, opts, f"/api/v1/namespaces/{NS}/pods", f"pods in {NS}", query)
+
+
 def pick_agent_pod(pods: list[PodInfo]) -> PodInfo | None:
     """The node's agent pod: a live one beats one being deleted (rollouts overlap)."""
     if not pods:
@@ -104,13 +116,7 @@ def pick_agent_pod(pods: list[PodInfo]) -> PodInfo | None:
 
 
 def read_cilium_pod(api: ApiClient, opts: Options) -> PodInfo | None:
-    items = fetch_list(
-        api,
-        opts,
-        f"/api/v1/namespaces/{NS}/pods",
-        f"pods in {NS}",
-        [("labelSelector", "k8s-app=cilium"), _on_node(opts)],
-    )
+    items = _list_system_pods(api, opts, [("labelSelector", "k8s-app=cilium"), _on_node(opts)])
     return pick_agent_pod([parse.parse_pod(o) for o in items or []])
 
 
@@ -118,16 +124,8 @@ def read_workloads(
     api: ApiClient, opts: Options
 ) -> tuple[WorkloadInfo | None, WorkloadInfo | None]:
     """(cilium DaemonSet, cilium-operator Deployment); None when absent."""
-    ds = fetch_optional(
-        api, opts, f"/apis/apps/v1/namespaces/{NS}/daemonsets/cilium", "get", f"daemonsets in {NS}"
-    )
-    op = fetch_optional(
-        api,
-        opts,
-        f"/apis/apps/v1/namespaces/{NS}/deployments/cilium-operator",
-        "get",
-        f"deployments in {NS}",
-    )
+    ds = _get_system_object(api, opts, "/apis/apps/v1", "daemonsets", "cilium")
+    op = _get_system_object(api, opts, "/apis/apps/v1", "deployments", "cilium-operator")
     return (
         parse.parse_daemonset(ds) if ds else None,
         parse.parse_deployment(op) if op else None,
@@ -135,9 +133,7 @@ def read_workloads(
 
 
 def read_cilium_config(api: ApiClient, opts: Options) -> CiliumConfig | None:
-    obj = fetch_optional(
-        api, opts, f"/api/v1/namespaces/{NS}/configmaps/cilium-config", "get", f"configmaps in {NS}"
-    )
+    obj = _get_system_object(api, opts, "/api/v1", "configmaps", "cilium-config")
     return parse.parse_cilium_config(obj.get("data")) if obj else None
 
 
@@ -147,37 +143,17 @@ def read_ciliumnodes(api: ApiClient, opts: Options) -> list[CiliumNodeInfo]:
 
 
 def read_coredns(api: ApiClient, opts: Options) -> tuple[ServiceInfo | None, list[PodInfo]]:
-    svc = fetch_optional(
-        api, opts, f"/api/v1/namespaces/{NS}/services/kube-dns", "get", f"services in {NS}"
-    )
-    pods = fetch_list(
-        api,
-        opts,
-        f"/api/v1/namespaces/{NS}/pods",
-        f"pods in {NS}",
-        [("labelSelector", "k8s-app=kube-dns")],
-    )
+    svc = _get_system_object(api, opts, "/api/v1", "services", "kube-dns")
+    pods = _list_system_pods(api, opts, [("labelSelector", "k8s-app=kube-dns")])
     return (parse.parse_service(svc) if svc else None, [parse.parse_pod(o) for o in pods or []])
 
 
 def read_kube_proxy(api: ApiClient, opts: Options) -> bool:
     """A kube-proxy DaemonSet exists, or a kube-proxy pod runs on this node (static pod)."""
-    ds = fetch_optional(
-        api,
-        opts,
-        f"/apis/apps/v1/namespaces/{NS}/daemonsets/kube-proxy",
-        "get",
-        f"daemonsets in {NS}",
-    )
+    ds = _get_system_object(api, opts, "/apis/apps/v1", "daemonsets", "kube-proxy")
     if ds is not None:
         return True
-    pods = fetch_list(
-        api,
-        opts,
-        f"/api/v1/namespaces/{NS}/pods",
-        f"pods in {NS}",
-        [("labelSelector", "k8s-app=kube-proxy"), _on_node(opts)],
-    )
+    pods = _list_system_pods(api, opts, [("labelSelector", "k8s-app=kube-proxy"), _on_node(opts)])
     return bool(pods)
 
 

@@ -17,7 +17,9 @@ def _list() -> int:
         try:
             pb = load_playbook(pid)
             mut = sum(1 for s in pb.steps if s.mutates)
-            rows.append((pid, pb.title, f"{len(pb.steps)} steps, {mut} change things"))
+            n = len(pb.steps)
+            changes = f"{mut} change the node or cluster" if mut else "read-only"
+            rows.append((pid, pb.title, f"{n} step{'s' if n != 1 else ''}, {changes}"))
         except CiliumtuiError as exc:
             rows.append((pid, f"INVALID: {exc}", ""))
     width = max(len(r[0]) for r in rows) if rows else 0

@@ -415,6 +415,16 @@ async def _create(
     return _json(stored, 201)
 
 
+def _update(
+    request: web.Request, ctx: ApiContext, old: dict[str, Any], new: dict[str, Any]
+) -> web.Response:
+    """Store `new` over `old` (PUT, PATCH): generation bumped, dry-run only shows it."""
+    new = _bump_generation(old, new)
+    if _dry_run(request):
+        return _json(new)
+    return _json(ctx.store.update(new))
+
+
 async def _replace(
     request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None, name: str
 ) -> web.Response:
@@ -438,18 +448,13 @@ async def _replace(
     meta = {**(obj.get("metadata") or {}), "name": name}
     if res.namespaced:
         meta["namespace"] = namespace
-    new = _bump_generation(
-        old,
-        {
-            **obj,
-            "apiVersion": res.group_version,
-            "kind": res.kind,
-            "metadata": {**meta, "generation": old["metadata"].get("generation", 1)},
-        },
-    )
-    if _dry_run(request):
-        return _json(new)
-    return _json(ctx.store.update(new))
+    new = {
+        **obj,
+        "apiVersion": res.group_version,
+        "kind": res.kind,
+        "metadata": {**meta, "generation": old["metadata"].get("generation", 1)},
+    }
+    return _update(request, ctx, old, new)
 
 
 async def _patch(
@@ -478,10 +483,7 @@ async def _patch(
     new["metadata"] = {**(new.get("metadata") or {}), "name": name}
     if res.namespaced:
         new["metadata"]["namespace"] = namespace
-    new = _bump_generation(old, new)
-    if _dry_run(request):
-        return _json(new)
-    return _json(ctx.store.update(new))
+    return _update(request, ctx, old, new)
 
 
 async def _delete(

@@ -5,7 +5,7 @@ store (so `kubernetes.default.svc.cluster.local` gets the kubernetes Service IP)
 any other name is "external" and gets a fixed public A record. The scenario's `dns`
 section decides per class: ok | nxdomain | servfail | timeout (never answer).
 
-Binding (docs/scenarios.md): without a netns, 127.0.0.1 on a free port (UDP and
+Binding (assets/scenarios/README.md): without a netns, 127.0.0.1 on a free port (UDP and
 TCP share it); with a netns, port 53 on the kube-dns IP and each CoreDNS pod IP
 inside that namespace (the node builder puts them on `lo`; added here when missing).
 """

@@ -1,6 +1,6 @@
 """Write a scenario's `host` section as files: a fake host root for --host-root.
 
-Layout (docs/scenarios.md): etc/hostname, etc/resolv.conf,
+Layout (assets/scenarios/README.md): etc/hostname, etc/resolv.conf,
 proc/sys/kernel/osrelease, proc/mounts, etc/cni/net.d/*,
 etc/rancher/k3s/{config.yaml,k3s.yaml}, etc/systemd/system/k3s.service
 (+ k3s.service.d/20-cilium-cleanup.conf when stop_hook), var/run/cilium/cilium.pid.

@@ -1,6 +1,6 @@
 """Lay a scenario's `network` section into an existing network namespace (root).
 
-What it builds (docs/scenarios.md, healthy.yaml):
+What it builds (assets/scenarios/README.md, healthy.yaml):
 - uplink: a veth `eth0` with the node address and default route. Its peer
   (`gw-eth0`, no address) stays in the same namespace so deleting the namespace
   removes everything; nothing is ever placed in the host namespace.

@@ -812,7 +812,7 @@ def build_objects(
     """Every object of the scenario's cluster.
 
     dns_addr: where the DNS responder really listens when it is not in a netns;
-    the kube-dns Service and the CoreDNS pods then point there (docs/scenarios.md).
+    the kube-dns Service and the CoreDNS pods then point there (assets/scenarios/README.md).
     """
     from . import generate
 

@@ -1,6 +1,6 @@
 """Loading scenarios: `assets/scenarios/<id>.yaml` deep-merged over `healthy.yaml`.
 
-A scenario states only what differs from the healthy one (docs/scenarios.md):
+A scenario states only what differs from the healthy one (assets/scenarios/README.md):
 maps merge key by key, lists and scalars replace. Errors are one line with
 file:line so a trainer writing a scenario sees where it went wrong.
 """

@@ -1,4 +1,4 @@
-"""SimCluster: the simulated cluster of a scenario, served on loopback (docs/scenarios.md).
+"""SimCluster: the simulated cluster of a scenario, served on loopback (assets/scenarios/README.md).
 
     with SimCluster(load_scenario("healthy"), tmpdir=tmp) as sim:
         sim.kubeconfig, sim.url, sim.dns_addr, sim.mutations, sim.store
