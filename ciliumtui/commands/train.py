@@ -37,8 +37,10 @@ def main(args: argparse.Namespace, opts: Options) -> int:
     from ..training.tui import mode_line
 
     print(f"Setting up {args.scenario}…", flush=True)
-    # SIGTERM tears down like Ctrl-C: nothing may be left behind.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM and SIGHUP (the SSH session dropped) tear down like Ctrl-C: nothing may
+    # be left behind. A SIGKILL'd session's namespace is reaped by the next one.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     with TrainingEnv(args.scenario) as env:
         session = TrainingSession(env)
         print(mode_line(session), flush=True)

@@ -50,6 +50,29 @@ def netns_name(scenario_id: str) -> str:
     return f"tr-{scenario_id[:24]}-{secrets.token_hex(3)}"
 
 
+OWNERS = Path("/run/ciliumtui/train")  # <netns>.pid: which process owns a training namespace
+
+
+def reap_orphans() -> list[str]:
+    """Delete training namespaces whose owner died without tearing down (SIGKILL, power loss)."""
+    reaped = []
+    for pidfile in OWNERS.glob("tr-*.pid") if OWNERS.is_dir() else []:
+        try:
+            pid = int(pidfile.read_text().strip())
+            os.kill(pid, 0)
+            continue  # still running: not ours to touch
+        except ProcessLookupError:
+            pass
+        except (ValueError, OSError):
+            continue
+        ns = pidfile.name[: -len(".pid")]
+        if Path("/run/netns", ns).exists():
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+            reaped.append(ns)
+        pidfile.unlink(missing_ok=True)
+    return reaped
+
+
 def fix_triggers(scenario: dict[str, Any]) -> list[str]:
     trig = (scenario.get("on_fix") or {}).get("trigger", "agent-restart")
     return [str(t) for t in trig] if isinstance(trig, list) else [str(trig)]
@@ -123,8 +146,11 @@ class TrainingEnv:
         if self.root:
             from ..sim.node_builder import build_node
 
+            reap_orphans()
             self.netns = netns_name(self.scenario_id)
             _run(["ip", "netns", "add", self.netns], "creating the network namespace")
+            OWNERS.mkdir(parents=True, exist_ok=True)
+            (OWNERS / f"{self.netns}.pid").write_text(str(os.getpid()))
             build_node(scenario, self.netns)
         else:
             self.recorded_node = self.tmpdir / "recorded-node.json"
@@ -191,6 +217,7 @@ class TrainingEnv:
         if self.netns is not None:
             ns, self.netns = self.netns, None
             _run(["ip", "netns", "del", ns], "deleting the network namespace")
+            (OWNERS / f"{ns}.pid").unlink(missing_ok=True)
 
     # ------------------------------------------------------------ what to show
 
