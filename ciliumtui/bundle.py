@@ -127,11 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wheelhouse", help="reuse / keep the wheelhouse in this directory")
     ap.add_argument(
         "--project",
-        default=str(Path(__file__).resolve().parent.parent),
-        help="the ciliumtui source tree (default: this checkout)",
+        default=None,
+        help="the ciliumtui source tree (default: the current directory, else this checkout)",
     )
     args = ap.parse_args(argv)
-    project = Path(args.project)
+    if args.project:
+        project = Path(args.project)
+    elif (Path.cwd() / "pyproject.toml").is_file():
+        project = Path.cwd()
+    else:
+        project = Path(__file__).resolve().parent.parent
     if not (project / "pyproject.toml").is_file():
         print(f"ciliumtui.bundle: error: {project} has no pyproject.toml", file=sys.stderr)
         return 3

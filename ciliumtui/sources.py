@@ -170,6 +170,12 @@ class ProbeSource:
     def events(self) -> AsyncIterator[Any] | None:
         return netlink_events(self.opts.netns)
 
+    watch_seconds = 60  # server-side timeout of one pod watch request (then it re-watches)
+
+    def pod_events(self) -> AsyncIterator[Any]:
+        """Pod watches (this node's pods, CoreDNS, cilium-operator); see pod_watch_events."""
+        return pod_watch_events(self.opts, self.watch_seconds)
+
 
 EVENTS_READY = "subscribed"  # yielded once, when the netlink subscription is live
 
@@ -224,6 +230,69 @@ async def netlink_events(netns: str | None) -> AsyncIterator[Any]:
                 yield EVENTS_READY
     finally:
         stop.set()
+
+
+async def pod_watch_events(opts: Options, watch_seconds: int = 60) -> AsyncIterator[Any]:
+    """ciliumtui.cluster.watch.PodEvent tuples from every pod watch, each run in a
+    daemon thread (the kubernetes import and blocking reads stay off the UI loop).
+
+    Ends after the first watch that ends (its ERROR event is yielded first); the
+    other watches are stopped then, and whenever the caller stops iterating (app
+    quit), so no thread lingers on an open watch. A thread stuck connecting to a
+    black-holed apiserver is a daemon and gives up after the request timeout.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    watches: list[Any] = []
+    stop = threading.Event()
+    end = object()
+
+    def post(item: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the UI loop is gone (app quit): stop quietly
+            stop.set()
+
+    def target(watch: Any) -> None:
+        try:
+            for event in watch.events():
+                if stop.is_set():
+                    return
+                post(event)
+        except BaseException as exc:  # never a silent death: say why, then end
+            post(exc)
+        finally:
+            post(end)
+
+    def start() -> None:
+        try:
+            from .cluster.watch import PodWatch, pod_watch_specs
+        except BaseException as exc:
+            post(exc)
+            return
+        for spec in pod_watch_specs(opts):
+            watch = PodWatch(opts, spec, timeout_seconds=watch_seconds)
+            watches.append(watch)
+            if stop.is_set():
+                return
+            threading.Thread(
+                target=target, args=(watch,), name=f"ciliumtui-watch-{spec.name}", daemon=True
+            ).start()
+
+    # The import of ciliumtui.cluster.watch (and kubernetes) happens in a thread too.
+    threading.Thread(target=start, name="ciliumtui-watch", daemon=True).start()
+    try:
+        while True:
+            item = await queue.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        for watch in list(watches):
+            watch.stop()
 
 
 class StaticSource:

@@ -14,6 +14,8 @@ import pytest
 
 from ciliumtui.bundle import find_interpreters
 
+ROOT = Path(__file__).resolve().parent.parent
+
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 
@@ -21,7 +23,7 @@ pytestmark = [pytest.mark.root, pytest.mark.slow]
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "ciliumtui.pex"
     proc = subprocess.run(
-        [sys.executable, "-m", "ciliumtui.bundle", "--out", str(out)],
+        [sys.executable, "-m", "ciliumtui.bundle", "--out", str(out), "--project", str(ROOT)],
         capture_output=True,
         text=True,
         timeout=900,
