@@ -5,7 +5,9 @@ Data flow: workers ask the snapshot source (ciliumtui.sources) for the node
 state (fast, first), the cluster state (slow; backs off while the apiserver is
 unreachable) and DNS checks; each cycle reschedules itself with `set_timer`
 after it finishes, so workers never overlap. Netlink events re-read the node
-panels. Findings are recomputed after every update. Handlers never probe.
+panels; pod watches (this node's pods, CoreDNS, cilium-operator) re-read the
+cluster within a fraction of a second. Findings are recomputed after every
+update. Handlers never probe.
 
 Imports stay light: kubernetes, pydantic and dnspython are only imported by
 the probes, inside their worker threads, after the first frame.
@@ -13,6 +15,7 @@ the probes, inside their worker threads, after the first frame.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from datetime import datetime, timezone
@@ -79,6 +82,8 @@ class CiliumtuiApp(App[int]):
     DNS_INTERVAL = 5.0
     BACKOFF_FIRST, BACKOFF_MAX = 2.0, 30.0
     EVENT_DEBOUNCE = 0.03  # collapses a burst (500 links deleted) into one re-read
+    POD_DEBOUNCE = 0.1  # a pod deleted and re-created: one cluster re-read, not three
+    POD_MIN_GAP = 0.5  # pods churning on a busy node: at most ~2 cluster re-reads a second
 
     def __init__(
         self,
@@ -117,6 +122,12 @@ class CiliumtuiApp(App[int]):
         self.node_frame_at: float | None = None  # the first frame with node panels drawn
         self.last_event_at: float | None = None  # when the last netlink event arrived
         self.events_ready = False  # the netlink subscription is live
+        self.pod_watch_ready = False  # the pod watches are listed and streaming
+        self.pod_watch_error: str | None = None  # why the last pod watch ended
+        self.last_pod_event_at: float | None = None
+        self.pod_events_seen = 0
+        self._pod_watch_started = False
+        self._pod_refresh_at = -1e9
         self._quit_asked_at = -1e9
         self.updates: dict[str, int] = {"node": 0, "cluster": 0, "dns": 0, "findings": 0}
 
@@ -287,6 +298,7 @@ class CiliumtuiApp(App[int]):
                 self.refresh_dns()
         finally:
             self._finish("cluster", self.refresh_cluster, delay if self.live else 0)
+            self._start_pod_watch_once()
 
     async def _dns_cycle(self) -> None:
         from .model import ClusterState
@@ -343,6 +355,60 @@ class CiliumtuiApp(App[int]):
     def _on_node_event(self) -> None:
         self._cycle_timers.pop("node-event", None)
         self.refresh_node(full=False)
+
+    # -------------------------------------------------------------- pod watches
+
+    def _start_pod_watch_once(self) -> None:
+        """After the first cluster cycle: kubernetes is imported by then, and the
+        first frame long drawn. Not in tests/screenshots (live=False)."""
+        if self._pod_watch_started or not self.live:
+            return
+        pod_events = getattr(self.source, "pod_events", None)
+        if pod_events is None:
+            return
+        self._pod_watch_started = True
+        self.run_worker(self._watch_pods(pod_events), group="pod-watch", exit_on_error=False)
+
+    async def _watch_pods(self, pod_events: Any) -> None:
+        """Each pod event re-reads the cluster (debounced); a watch that ends — apiserver
+        gone, RBAC, a proxy cutting the stream — is restarted with backoff. Runs until
+        the app quits (the worker is cancelled; the watch threads are stopped)."""
+        backoff = 0.0
+        while True:
+            began = time.monotonic()
+            try:
+                async for event in pod_events():
+                    kind = event[0]
+                    if kind == "ERROR":
+                        self.pod_watch_error = str(event[3])
+                        continue
+                    if kind == "SYNCED":
+                        # Listed afresh: whatever changed before the watch began is unseen.
+                        self.pod_watch_ready = True
+                        self.pod_watch_error = None
+                    else:
+                        self.last_pod_event_at = time.perf_counter()
+                        self.pod_events_seen += 1
+                    self._pod_changed()
+            except Exception as exc:
+                self.pod_watch_error = one_line(exc)
+            self.pod_watch_ready = False
+            # A watch that streamed for a while ended normally-ish: retry soon.
+            if time.monotonic() - began > self.BACKOFF_MAX:
+                backoff = 0.0
+            backoff = min(self.BACKOFF_MAX, backoff * 2 or self.BACKOFF_FIRST)
+            await asyncio.sleep(backoff)
+
+    def _pod_changed(self) -> None:
+        if "pod-event" in self._cycle_timers:
+            return  # a re-read is already due: this event rides along
+        wait = max(self.POD_DEBOUNCE, self._pod_refresh_at + self.POD_MIN_GAP - time.monotonic())
+        self._cycle_timers["pod-event"] = self.set_timer(wait, self._on_pod_event)
+
+    def _on_pod_event(self) -> None:
+        self._cycle_timers.pop("pod-event", None)
+        self._pod_refresh_at = time.monotonic()
+        self.refresh_cluster()  # runs now, or once more right after the running cycle
 
     def _show_address_space(self) -> None:
         self.dashboard.show_address_space(
