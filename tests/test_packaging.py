@@ -6,8 +6,9 @@ real install (the README's first command) would then fail with ImportError.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -97,23 +97,23 @@ def solve(env: TrainingEnv, manual: Any = None, inputs: dict[str, dict[str, str]
 @pytest.mark.parametrize("scenario_id", sorted(EXPERT))
 def test_expert_path_solves_and_scores(scenario_id: str) -> None:
     risky, manual, inputs = EXPERT[scenario_id]
-    before = netns_list()
     with TrainingEnv(scenario_id, root=True) as env:
-        assert env.mode == "netns" and env.opts.netns in netns_list()
+        ns = env.opts.netns
+        assert env.mode == "netns" and ns in netns_list()
         session = solve(env, manual, inputs)
         assert session.verify_passed()
         debrief = session.finish()
     assert debrief.solved, debrief.lines()
     assert len(debrief.risky_steps) == risky, debrief.risky_steps
     assert debrief.expert_path == env.scenario["expert_path"]
-    assert netns_list() == before  # teardown left no namespace behind
+    assert ns not in netns_list()  # teardown left no namespace behind
 
 
 @pytest.mark.root
 def test_post_reboot_via_cli_flags_in_netns() -> None:
     """The flags the env prints drive the real CLI; the node reacts to the fix."""
-    before = netns_list()
     with TrainingEnv("post-reboot", root=True) as env:
+        ns = env.opts.netns
         session = TrainingSession(env)
         cli_env = {**os.environ, **env.env_vars()}
         for playbook in env.scenario["expert_path"]:
@@ -131,7 +131,7 @@ def test_post_reboot_via_cli_flags_in_netns() -> None:
         debrief = session.finish()
     assert debrief.solved and len(debrief.risky_steps) == 6
     assert debrief.root_cause_via == "playbook cleanup"
-    assert netns_list() == before
+    assert ns not in netns_list()
 
 
 @pytest.mark.root
@@ -277,4 +277,5 @@ def test_headless_hint_on_demand_then_ctrl_c_gives_up_and_tears_down() -> None:
     assert "Solved: no (gave up)" in rest and "Hints used: 1 of 3" in rest
     assert proc.returncode == 1
     if ROOT:
-        assert netns_list() == before
+        # Only namespaces that appeared meanwhile and are still there could be ours.
+        assert not {n for n in netns_list() - before if n.startswith("tr-coredns-external-fail")}
