@@ -127,6 +127,8 @@ class CiliumtuiApp(App[int]):
         self.last_pod_event_at: float | None = None
         self.pod_events_seen = 0
         self._pod_watch_started = False
+        self._after_frame_done = False
+        self._early_only = False  # the first frame showed prefetched links/routes only
         self._pod_refresh_at = -1e9
         self._quit_asked_at = -1e9
         self.updates: dict[str, int] = {"node": 0, "cluster": 0, "dns": 0, "findings": 0}
@@ -155,17 +157,29 @@ class CiliumtuiApp(App[int]):
         if early is not None:
             links, routes = early
             self._show_node(NodeState(links=links, routes=routes), probes)
-        self.refresh_node()
-        # The cluster probes (and the kubernetes/pydantic imports they bring) start
-        # once the node panels are drawn, or after 1 s if the node probes are slow.
-        if self.live:
-            self.set_timer(1.0, self._start_cluster_once)
-        else:  # tests and screenshots: everything at once, deterministic
+        if not self.live:  # tests and screenshots: everything at once, deterministic
+            self.refresh_node()
             self._start_cluster_once()
-        if self.live:
-            events = self.source.events()
-            if events is not None:
-                self.run_worker(self._watch_events(events), group="events", exit_on_error=False)
+            return
+        # Live: the first frame is drawn before anything else competes for the GIL on
+        # a small node (the full node read, checks, pyroute2 for netlink events, then
+        # kubernetes); all of it starts once the node panels are drawn, or after 1 s
+        # if the node probes are slow.
+        self._early_only = early is not None
+        if early is None:
+            self.refresh_node()
+        self.set_timer(1.0, self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        if self._after_frame_done:
+            return
+        self._after_frame_done = True
+        if self._early_only:
+            self.refresh_node()  # the early frame had links and routes only
+        self._start_cluster_once()
+        events = self.source.events()
+        if events is not None:
+            self.run_worker(self._watch_events(events), group="events", exit_on_error=False)
 
     # ------------------------------------------------------------------ workers
 
@@ -254,7 +268,10 @@ class CiliumtuiApp(App[int]):
 
     def _first_node_frame(self) -> None:
         self.node_frame_at = time.perf_counter()
-        self._start_cluster_once()
+        if self.live:
+            self._after_first_frame()
+        else:
+            self._start_cluster_once()
 
     def _start_cluster_once(self) -> None:
         if not self._cluster_started:

@@ -51,13 +51,41 @@ class FastNetSource(Protocol):
     async def net(self, probes: Probes) -> tuple[list[Link], list[Route]]: ...
 
 
+class _DaemonExecutor(concurrent.futures.ThreadPoolExecutor):  # asyncio insists on the type
+    """The default executor of a probe loop: every `asyncio.to_thread` call on its own
+    daemon thread. ThreadPoolExecutor workers are joined at interpreter exit, so one
+    stuck on a black-holed apiserver (check_alive, the client's first GET) held up
+    quitting the TUI for the whole request timeout."""
+
+    def submit(
+        self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name="ciliumtui-io", daemon=True).start()
+        return future
+
+
+async def _with_daemon_executor(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    asyncio.get_running_loop().set_default_executor(_DaemonExecutor())
+    return await factory()
+
+
 def _run_in_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> concurrent.futures.Future[T]:
     """Start the coroutine made by `factory` on a fresh loop in a daemon thread."""
     result: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def target() -> None:
         try:
-            value = aio.run(factory())
+            value = aio.run(_with_daemon_executor(factory))
         except BaseException as exc:  # handed to whoever awaits the future
             with contextlib.suppress(concurrent.futures.InvalidStateError):  # cancelled: app quit
                 result.set_exception(exc)
@@ -101,8 +129,12 @@ _prefetched: dict[str, tuple[Options, Probes, concurrent.futures.Future[Any]]] =
 
 
 def prefetch_node(opts: Options) -> None:
-    """Start the node probes now, so they overlap the UI's imports and start-up."""
-    for name, collect in (("net", _collect_net), ("node", _collect_node)):
+    """Start the links and routes probes now, so they overlap the UI's imports and
+    start-up and fill the first frame. The full node read (both iptables backends,
+    host files, the agent API) is not prefetched: parsing it in a thread slowed the
+    UI's imports down (one GIL, two cores), and the app starts it right after the
+    first frame."""
+    for name, collect in (("net", _collect_net),):
         probes: Probes = {}
         _prefetched[name] = (opts, probes, _run_in_thread(partial(collect, opts, probes)))
 

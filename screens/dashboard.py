@@ -41,6 +41,8 @@ class DashboardScreen(Screen[None]):
         self._return_focus: Widget | None = None
 
     def compose(self) -> ComposeResult:
+        # Before any child is styled: they are then styled once, with the class.
+        self._apply_breakpoints(update=False)
         yield StatusHeader(id="header")
         yield Static(READ_ONLY_BANNER, id="read-only-banner")
         with VerticalScroll(id="panels", can_focus=False):
@@ -56,6 +58,7 @@ class DashboardScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._apply_breakpoints()
         read_only = self.app.opts.read_only  # type: ignore[attr-defined]
         self.query_one("#read-only-banner").display = read_only
         header = self.query_one(StatusHeader)
@@ -64,6 +67,19 @@ class DashboardScreen(Screen[None]):
         header.context = self.app.opts.context  # type: ignore[attr-defined]
         self.query_one("#findings DataTable").focus()
         self.app.start_probing()  # type: ignore[attr-defined]
+
+    def _apply_breakpoints(self, *, update: bool = True) -> None:
+        """Set the -wide/-narrow class now, as Textual does on the first Resize event:
+        that event comes after the first frame, which was then laid out and drawn
+        twice (narrow, then wide). update_classes is a no-op when Resize re-applies it."""
+        breakpoints = self.HORIZONTAL_BREAKPOINTS
+        if breakpoints is None:
+            breakpoints = self.app.HORIZONTAL_BREAKPOINTS
+        if not breakpoints:
+            return
+        width = self.app.size.width
+        chosen = next((c for w, c in sorted(breakpoints, reverse=True) if width >= w), None)
+        self.update_classes({c: c == chosen for _, c in breakpoints}, update=update, animate=False)
 
     # ------------------------------------------------------------- data → panels
 
