@@ -40,8 +40,13 @@ async def run_wizard(app: TrainingApp, pilot: Any, playbook: str, node: str) -> 
             screen = app.screen
             await wait_for(pilot, lambda s=screen: s.focused is not None)
             if screen.needs_typing:  # destructive: the node name, typed
-                screen.query_one("#confirm-node", Input).focus()
-                await pilot.press(*node, "enter")
+                field = screen.query_one("#confirm-node", Input)
+                field.focus()
+                # Keys typed before the focus lands would go to Cancel (and decline).
+                await wait_for(pilot, lambda s=screen, f=field: s.focused is f)
+                await pilot.press(*node)
+                await wait_for(pilot, lambda f=field: f.value == node)
+                await pilot.press("enter")
                 typed = True
             else:
                 screen.query_one("#confirm-ok", Button).press()

@@ -78,7 +78,10 @@ async def test_destructive_confirm_needs_the_node_name_typed() -> None:
         ok = app.screen.query_one("#confirm-ok", Button)
         assert app.screen.focused is app.screen.query_one("#cancel", Button)
         assert ok.disabled
-        app.screen.query_one("#confirm-node", Input).focus()
+        field = app.screen.query_one("#confirm-node", Input)
+        field.focus()
+        await pilot.pause()
+        assert app.screen.focused is field
         await pilot.press(*"k3s-node2")
         assert ok.disabled
         await pilot.press("enter")  # wrong name: enter does nothing
@@ -175,8 +178,13 @@ async def test_wizard_asks_before_mutating_steps_and_shows_result_and_next() -> 
                 await wait_for(pilot, lambda s=screen: s.focused is not None)
                 assert screen.focused is screen.query_one("#cancel", Button)
                 if screen.needs_typing:
-                    screen.query_one("#confirm-node", Input).focus()
-                    await pilot.press(*NODE, "enter")
+                    field = screen.query_one("#confirm-node", Input)
+                    field.focus()
+                    # Keys typed before the focus lands would go to Cancel (and decline).
+                    await wait_for(pilot, lambda s=screen, f=field: s.focused is f)
+                    await pilot.press(*NODE)
+                    await wait_for(pilot, lambda f=field: f.value == NODE)
+                    await pilot.press("enter")
                 else:
                     screen.query_one("#confirm-ok", Button).press()
                 answered += 1
