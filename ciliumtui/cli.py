@@ -187,6 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: still one line (and exit 3) unless -v asks for more
+        if getattr(args, "verbose", None):
+            raise
+        print(
+            f"ciliumtui: internal error: {type(exc).__name__}: {exc} (-v shows the traceback)",
+            file=sys.stderr,
+        )
+        return 3
 
 
 def entry() -> None:
