@@ -12,8 +12,6 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..model import CniFile, HostInfo, K3sInfo
 from ..options import Options
 from ..ownership import is_cilium_cni_file
@@ -185,6 +183,8 @@ def read_k3s(opts: Options) -> K3sInfo | None:
     conf_dir = opts.host_path("/etc/rancher/k3s")
     if unit_path is None and not conf_dir.is_dir():
         return None
+
+    import yaml  # here, not at the top: the TUI's prefetch thread imports this module
 
     docs: list[dict[str, Any]] = []
     config_files = [conf_dir / "config.yaml"]
