@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from ciliumtui.sim.faults import black_hole, black_hole_kubeconfig
 
 NODE = "k3s-node1"
 
@@ -163,18 +164,9 @@ def main() -> None:
         )
 
         # Black hole: the kernel completes handshakes on a listening socket nobody accepts from.
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(64)
-        port = srv.getsockname()[1]
-        kc_path = tmp / "blackhole.yaml"
-        kc_path.write_text(
-            "apiVersion: v1\nkind: Config\ncurrent-context: bh\n"
-            f"clusters: [{{name: bh, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
-            "users: [{name: bh, user: {token: x}}]\ncontexts: [{name: bh, context: {cluster: bh, user: bh}}]\n"
-        )
-        bh = run_child(str(kc_path), args.timeout, str(host_root))
-        srv.close()
+        with black_hole() as port:
+            kc_path = black_hole_kubeconfig(port, tmp / "blackhole.yaml")
+            bh = run_child(str(kc_path), args.timeout, str(host_root))
         api_ms = bh["probes"]["apiserver"][2] / 1000
         print(
             f"black-holed apiserver (timeout {args.timeout:g}s): collect_cluster {bh['wall']:.3f} s wall "

@@ -20,15 +20,17 @@ import ssl
 import struct
 import subprocess
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import yaml
 from aiohttp import web
 
-from ciliumtui.sim.faults import status_body  # a real apiserver Status object
+from ciliumtui.sim.faults import (
+    black_hole,  # noqa: F401 - re-exported for the tests
+    status_body,  # a real apiserver Status object
+)
 
 Obj = dict[str, Any]
 
@@ -200,18 +202,6 @@ def kubeconfig_dict(server: str, *, context: str = "fake", **cluster_extra: Any)
         ],
         "current-context": context,
     }
-
-
-@contextmanager
-def black_hole() -> Iterator[int]:
-    """A port whose listener completes TCP handshakes (kernel backlog) and never answers."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(64)
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        srv.close()
 
 
 def free_port() -> int:

@@ -6,7 +6,6 @@ black-holed apiserver neither freezes the UI nor keeps the app from quitting."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import textwrap
@@ -24,6 +23,7 @@ from ciliumtui.cluster.client import api_client
 from ciliumtui.cluster.watch import ERROR, SYNCED, PodWatch, pod_watch_specs
 from ciliumtui.model import Link, NodeState, Route
 from ciliumtui.options import Options
+from ciliumtui.sim.faults import black_hole, black_hole_kubeconfig
 from ciliumtui.sim.scenario import load_scenario
 from ciliumtui.sim.server import SimCluster
 from ciliumtui.sources import ProbeSource
@@ -159,19 +159,8 @@ def test_pod_watch_streams_sim_events_and_stops_promptly(tmp_path: Path) -> None
 @pytest.fixture
 def blackhole(tmp_path: Path) -> Iterator[str]:
     """A kubeconfig whose apiserver accepts TCP connections and never answers."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    path = tmp_path / "kubeconfig"
-    path.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: bh\n"
-        f"clusters: [{{name: bh, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
-        "contexts: [{name: bh, context: {cluster: bh, user: bh}}]\n"
-        "users: [{name: bh, user: {token: abc}}]\n"
-    )
-    yield str(path)
-    sock.close()
+    with black_hole() as port:
+        yield str(black_hole_kubeconfig(port, tmp_path / "kubeconfig"))
 
 
 async def test_blackholed_apiserver_watch_keeps_ui_drawing_and_quits(

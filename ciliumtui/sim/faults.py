@@ -15,7 +15,10 @@ import asyncio
 import json
 import socket
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -151,3 +154,27 @@ def middleware(state: FaultState):
         return await handler(request)
 
     return fault_middleware
+
+
+@contextmanager
+def black_hole() -> Iterator[int]:
+    """A loopback port whose listener completes TCP handshakes (the kernel backlog) and
+    never answers: the apiserver that hangs before it says anything."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        srv.close()
+
+
+def black_hole_kubeconfig(port: int, path: Path) -> Path:
+    """A kubeconfig (context "bh") pointing at `black_hole()`'s port."""
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: bh\n"
+        f"clusters: [{{name: bh, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+        "contexts: [{name: bh, context: {cluster: bh, user: bh}}]\n"
+        "users: [{name: bh, user: {token: x}}]\n"
+    )
+    return path
