@@ -9,7 +9,7 @@ and prints both and the ratios (targets: probes <= 2 s, <= 200 MB). Then a
 black-holed apiserver (a listener that accepts TCP and never answers): the
 probes must return within timeout + 1 s.
 
-    /work/venv/bin/python benchmarks/bench_cluster.py [--nodes 5000] [--pods 100000] [--rounds 3]
+    .venv/bin/python benchmarks/bench_cluster.py [--nodes 5000] [--pods 100000] [--rounds 3]
 """
 
 from __future__ import annotations

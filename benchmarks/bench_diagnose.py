@@ -6,7 +6,7 @@ would type first, and a floor for "ask the cluster anything" from a cold process
 
 Needs root: the node, host root, cluster and agent API are ciliumtui.training.env's
 TrainingEnv("healthy") in its netns mode (namespace "tr-healthy-*", removed after).
-Usage: /work/venv/bin/python benchmarks/bench_diagnose.py [--runs N]
+Usage: .venv/bin/python benchmarks/bench_diagnose.py [--runs N]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Both run inside a fresh network namespace (root) holding the same state:
 - one-liner (k3s docs): `iptables-save | grep -iv cilium | iptables-restore` plus
   the `ip link delete` lines (given the benefit of one `ip -batch` process).
 
-Run: sudo /work/venv/bin/python benchmarks/bench_purge.py [--rounds 3]
+Run: sudo .venv/bin/python benchmarks/bench_purge.py [--rounds 3]
 Prints each round, the medians and the ratio (target: ≤ 1×).
 """
 

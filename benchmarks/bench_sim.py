@@ -8,7 +8,7 @@ Measures
 and prints the timings and the ratio list/kubectl (the sim must never be what makes
 a probe slow: the per-node list is served from the spec.nodeName index).
 
-    /work/venv/bin/python benchmarks/bench_sim.py [--nodes 5000] [--pods 100000] [--rounds 5]
+    .venv/bin/python benchmarks/bench_sim.py [--nodes 5000] [--pods 100000] [--rounds 5]
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ then times, in the same run and as the median of several rounds:
 and prints both and the ratio (target <= 1.5). Needs root. Both namespaces are
 removed at the end.
 
-    /work/venv/bin/python benchmarks/bench_snapshot.py [--rounds 7]
+    .venv/bin/python benchmarks/bench_snapshot.py [--rounds 7]
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
 3. netlink event → interfaces panel updated, in the namespace. Peer: one
    `ip -j link` in the namespace.
 
-Needs root (network namespaces). Run: /work/venv/bin/python benchmarks/bench_tui.py
+Needs root (network namespaces). Run: .venv/bin/python benchmarks/bench_tui.py
 """
 
 from __future__ import annotations

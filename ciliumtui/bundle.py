@@ -1,122 +1,155 @@
 """Build one self-contained file for a node with no working DNS or package access.
 
+    pip install 'ciliumtui[bundle]'          # pex and packaging, pinned
     python -m ciliumtui.bundle --out ciliumtui.pex
 
-The result is a PEX zipapp holding ciliumtui and every dependency, with wheels
-for each CPython 3.10+ found on the build machine (compiled dependencies such as
-pydantic-core and aiohttp need one wheel per Python version). Copy it to the node
-and run `python3 ciliumtui.pex diagnose --json`; nothing else is installed there.
+The result is a PEX zipapp holding ciliumtui and every dependency, for CPython
+3.10-3.13 on Linux x86_64 and aarch64 (manylinux2014, glibc >= 2.17), whatever
+interpreters the build machine has: pex resolves wheels for each target from a
+complete platform description (markers and tags), so compiled dependencies
+(pyyaml, aiohttp and its helpers) come as one wheel per Python and architecture.
+Copy it to the node and run `python3 ciliumtui.pex diagnose --json`; nothing
+else is installed there.
 
-Steps: (1) a wheelhouse — the ciliumtui wheel plus `pip download --only-binary`
-of the dependencies for each interpreter; (2) `pex` resolves from that
-wheelhouse alone (`--no-pypi`), so the bundle is reproducible offline once the
-wheelhouse exists (`--wheelhouse DIR` reuses one).
+The build is the same whatever the builder's machine holds: pex runs with its
+own PEX_ROOT (no ~/.cache/pex), a pinned pip (the one pex 2.105.2 verifies) and
+no pip configuration file; of the builder's pip settings only where packages
+come from (index-url, extra-index-url, find-links, cert, proxy) is passed on,
+explicitly, so a private mirror still works.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
+import json
 import os
-import shutil
+import shlex
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-MIN_MINOR = 10
+PYTHONS = ((3, 10), (3, 11), (3, 12), (3, 13))
+ARCHES = ("x86_64", "aarch64")
+TARGETS = tuple(f"cp{a}{b}-{arch}" for a, b in PYTHONS for arch in ARCHES)
+GLIBC = (2, 17)  # manylinux2014: every distribution a k3s node runs
+# The pip pex runs to resolve. Pinned (with pex itself, in pyproject's `bundle`
+# extra): left to pex, the choice follows the interpreters found and the cache.
+PEX_PIP_VERSION = "25.2"
 
 
-def find_interpreters() -> list[str]:
-    """CPython 3.10+ interpreters on this machine, one per minor version."""
-    found: dict[str, str] = {}
-    candidates = [sys.executable]
-    for minor in range(MIN_MINOR, 16):
-        candidates.append(shutil.which(f"python3.{minor}") or "")
-        candidates += sorted(
-            glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3"))
-        )
-        candidates += sorted(glob.glob(f"/usr/bin/python3.{minor}"))
-    for exe in filter(None, candidates):
-        try:
-            out = subprocess.run(
-                [exe, "-c", "import sys, pip; print('%d.%d' % sys.version_info[:2])"],
-                capture_output=True,
-                text=True,
-                timeout=20,
-                check=True,
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
+def _platform_tags(arch: str) -> list[str]:
+    """manylinux tags a glibc-2.17 system accepts, most specific first."""
+    tags = [f"manylinux_{GLIBC[0]}_{minor}_{arch}" for minor in range(GLIBC[1], 4, -1)]
+    tags.insert(1, f"manylinux2014_{arch}")
+    if arch == "x86_64":
+        tags += ["manylinux2010_x86_64", "manylinux1_x86_64"]
+    return tags
+
+
+def complete_platform(target: str) -> dict[str, object]:
+    """A pex --complete-platform for "cp311-aarch64": marker environment and tags.
+
+    Abbreviated --platform strings fail as soon as a dependency's marker reads
+    python_full_version (and `pip download --python-version` evaluates markers
+    for the running interpreter, missing e.g. async-timeout on 3.10); a complete
+    platform answers every marker for the target itself.
+    """
+    from packaging import tags
+
+    interp, arch = target.split("-", 1)
+    major, minor = int(interp[2]), int(interp[3:])
+    full = f"{major}.{minor}.0"  # the oldest patch release: the conservative reading of markers
+    platforms = _platform_tags(arch)
+    compatible = [
+        *tags.cpython_tags((major, minor), abis=[interp], platforms=platforms),
+        *tags.compatible_tags((major, minor), interpreter=interp, platforms=platforms),
+    ]
+    return {
+        "marker_environment": {
+            "implementation_name": "cpython",
+            "implementation_version": full,
+            "os_name": "posix",
+            "platform_machine": arch,
+            "platform_python_implementation": "CPython",
+            "platform_release": "",
+            "platform_system": "Linux",
+            "platform_version": "",
+            "python_full_version": full,
+            "python_version": f"{major}.{minor}",
+            "sys_platform": "linux",
+        },
+        "compatible_tags": [str(t) for t in compatible],
+    }
+
+
+def package_sources(pip_config: str) -> list[str]:
+    """pex arguments for where the builder's pip gets packages (`pip config list` text).
+
+    Only the sources are carried over; caches, constraints and the rest of the
+    builder's pip settings are not (pex runs pip --isolated).
+    """
+    values: dict[str, str] = {}
+    for line in pip_config.splitlines():
+        key, sep, value = line.partition("=")
+        if not sep or "." not in key:
             continue
-        major, minor = (int(x) for x in out.split("."))
-        if major == 3 and minor >= MIN_MINOR:
-            found.setdefault(out, os.path.realpath(exe))
-    return [found[k] for k in sorted(found, key=lambda v: int(v.split(".")[1]))]
+        name = key.split(".", 1)[1]
+        values.setdefault(name, value.strip().strip("'\""))  # :env: first, then files
+    args: list[str] = []
+    if values.get("index-url"):
+        args += ["--no-pypi", "--index", values["index-url"]]
+    for url in shlex.split(values.get("extra-index-url", "")):
+        args += ["--index", url]
+    for loc in shlex.split(values.get("find-links", "")):
+        args += ["-f", loc]
+    for name in ("cert", "proxy"):
+        if values.get(name):
+            args += [f"--{name}", values[name]]
+    return args
 
 
-def project_dependencies(project: Path) -> list[str]:
-    import tomllib  # build machines run Python 3.11+; the bundle itself supports 3.10
+def _pip_config() -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True
+    )
+    return done.stdout if done.returncode == 0 else ""
 
-    with open(project / "pyproject.toml", "rb") as f:
-        return list(tomllib.load(f)["project"]["dependencies"])
+
+def _isolated_env(pex_root: Path) -> dict[str, str]:
+    """The environment pex runs in: nothing of the builder's pip or pex set-up."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PEX_"))}
+    env.update(PEX_ROOT=str(pex_root), PIP_CONFIG_FILE=os.devnull, PIP_NO_CACHE_DIR="1")
+    return env
 
 
-def build_wheelhouse(project: Path, wheelhouse: Path, interpreters: list[str]) -> None:
-    wheelhouse.mkdir(parents=True, exist_ok=True)
+def build(project: Path, out: Path, targets: list[str], work: Path) -> None:
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "-w",
-            str(wheelhouse),
-            str(project),
-        ],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work), str(project)],
         check=True,
     )
-    deps = project_dependencies(project)
-    for exe in interpreters:
-        subprocess.run(
-            [
-                exe,
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--only-binary=:all:",
-                "-d",
-                str(wheelhouse),
-                *deps,
-            ],
-            check=True,
-        )
-
-
-def build_pex(out: Path, wheelhouse: Path, interpreters: list[str]) -> None:
-    pex = shutil.which("pex") or str(Path(sys.executable).with_name("pex"))
+    pex = Path(sys.executable).with_name("pex")
     argv = [
-        pex,
+        str(pex) if pex.exists() else "pex",
         "ciliumtui",
         "-c",
         "ciliumtui",
         "-o",
         str(out),
-        "--no-pypi",
         "-f",
-        str(wheelhouse),
-        # The 2020 resolver picks, per interpreter, the newest release that supports it
-        # (e.g. dnspython 2.8 for 3.10 and 2.9 for 3.11+).
-        "--resolver-version",
-        "pip-2020-resolver",
+        str(work),  # this checkout's wheel
+        *package_sources(_pip_config()),
+        "--pip-version",
+        PEX_PIP_VERSION,
+        "--no-allow-pip-version-fallback",
         "--python-shebang",
         "/usr/bin/env python3",
     ]
-    for exe in interpreters:
-        argv += ["--python", exe]
-    subprocess.run(argv, check=True)
+    for target in targets:
+        path = work / f"{target}.json"
+        path.write_text(json.dumps(complete_platform(target)))
+        argv += ["--complete-platform", str(path)]
+    subprocess.run(argv, check=True, env=_isolated_env(work / "pex-root"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m ciliumtui.bundle", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--out", default="ciliumtui.pex", help="output file (default: ciliumtui.pex)")
-    ap.add_argument("--wheelhouse", help="reuse / keep the wheelhouse in this directory")
+    ap.add_argument(
+        "--target",
+        action="append",
+        choices=TARGETS,
+        help="build only for these (repeatable; default: all of " + ", ".join(TARGETS) + ")",
+    )
     ap.add_argument(
         "--project",
         default=None,
@@ -140,13 +178,19 @@ def main(argv: list[str] | None = None) -> int:
     if not (project / "pyproject.toml").is_file():
         print(f"ciliumtui.bundle: error: {project} has no pyproject.toml", file=sys.stderr)
         return 3
-    interpreters = find_interpreters()
-    print("interpreters: " + ", ".join(interpreters), file=sys.stderr)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            wheelhouse = Path(args.wheelhouse) if args.wheelhouse else Path(tmp) / "wheelhouse"
-            build_wheelhouse(project, wheelhouse, interpreters)
-            build_pex(Path(args.out), wheelhouse, interpreters)
+        import packaging.tags  # noqa: F401
+    except ImportError:
+        print(
+            "ciliumtui.bundle: error: needs pex and packaging: pip install 'ciliumtui[bundle]'",
+            file=sys.stderr,
+        )
+        return 3
+    targets = args.target or list(TARGETS)
+    print(f"targets: {', '.join(targets)}", file=sys.stderr)
+    try:
+        with tempfile.TemporaryDirectory(prefix="ciliumtui-bundle-") as tmp:
+            build(project, Path(args.out).resolve(), targets, Path(tmp))
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"ciliumtui.bundle: error: {exc}", file=sys.stderr)
         return 3

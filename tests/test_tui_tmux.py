@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 from tui_fixtures import add_veth, hostname_root
 
-CILIUMTUI = "/work/venv/bin/ciliumtui"
+# The console script of the interpreter running the tests: the README's test command
+# does not activate the venv, so `ciliumtui` need not be on PATH.
+CILIUMTUI = str(Path(sys.executable).with_name("ciliumtui"))
 
 
 def capture(session: str) -> str:
@@ -28,7 +31,7 @@ def test_console_script_in_tmux_shows_node_panels_and_unreachable_apiserver(
 ) -> None:
     if shutil.which("tmux") is None:
         pytest.fail("tmux is not installed (apt-get install -y tmux)")
-    script = shutil.which("ciliumtui") or CILIUMTUI
+    script = CILIUMTUI
     ns = make_netns("h6t")
     add_veth(ns, "cilium_host", "cilium_net")
     root = hostname_root(tmp_path)
@@ -67,7 +70,7 @@ def test_console_script_in_tmux_shows_node_panels_and_unreachable_apiserver(
 
 
 def test_without_a_terminal_the_dashboard_refuses_in_one_line(tmp_path: Path) -> None:
-    script = shutil.which("ciliumtui") or CILIUMTUI
+    script = CILIUMTUI
     proc = subprocess.run(
         [script, "--host-root", str(tmp_path), "--kubeconfig", "/nonexistent"],
         stdin=subprocess.DEVNULL,
