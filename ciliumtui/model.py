@@ -59,6 +59,7 @@ class Route:
     prefsrc: str | None = None
     metric: int | None = None
     cilium: bool = False
+    mtu: int | None = None  # the route's `mtu` metric (tunnel mode takes the overhead off here)
 
 
 @dataclass
@@ -73,6 +74,7 @@ class IpRule:
     iif: str | None = None
     oif: str | None = None
     cilium: bool = False
+    invert: bool = False  # `ip rule add not ...`: never Cilium's
 
 
 @dataclass
@@ -126,6 +128,9 @@ class CniFile:
     name: str
     cilium: bool = False  # 05-cilium.conflist and friends
     backup: bool = False  # *.cilium_bak (a foreign config Cilium renamed)
+    dir: str = "/etc/cni/net.d"  # node path of the directory it lies in
+    plugins: list[str] = field(default_factory=list)  # each plugin's "type", in order
+    error: str | None = None  # unreadable or not JSON
 
 
 @dataclass
@@ -142,6 +147,19 @@ class K3sInfo:
     disable_network_policy: bool = False
     max_pods: int | None = None  # from kubelet-arg max-pods
     stop_hook: bool = False  # the unit cleans Cilium's links/rules on stop
+    stop_hook_binary: str | None = None  # the executable the ExecStopPost hook runs
+    stop_hook_binary_exists: bool = False  # ... and whether it exists under the host root
+    role: str | None = None  # "server" (k3s.service) | "agent" (k3s-agent.service)
+    # where flannel-backend was read: "config.yaml", "config.yaml.d/10-x.yaml", "ExecStart"
+    flannel_backend_source: str | None = None
+    resolv_conf: str | None = None  # --resolv-conf / kubelet-arg resolv-conf, when set
+
+
+@dataclass
+class SysctlSetting:
+    file: str  # node path, "/etc/sysctl.d/99-hardening.conf"
+    key: str  # "net.ipv4.conf.all.rp_filter"
+    value: str
 
 
 @dataclass
@@ -151,8 +169,15 @@ class HostInfo:
     bpffs_mounted: bool = False
     cgroup2_mounts: list[str] = field(default_factory=list)
     nameservers: list[str] = field(default_factory=list)  # from resolv.conf
-    cni_files: list[CniFile] = field(default_factory=list)
+    cni_files: list[CniFile] = field(default_factory=list)  # every CNI config dir's files
+    # the CNI config dirs read (node paths), whether or not they exist
+    cni_dirs: list[str] = field(default_factory=list)
     k3s: K3sInfo | None = None
+    # /run/systemd/resolve/resolv.conf: the real upstreams behind a 127.0.0.53 stub
+    resolved_nameservers: list[str] = field(default_factory=list)
+    flannel_subnet_env: bool = False  # /run/flannel/subnet.env exists
+    # rp_filter settings in sysctl files: (node path, key, value), in the order applied
+    sysctl_files: list[SysctlSetting] = field(default_factory=list)
 
 
 @dataclass
@@ -186,11 +211,52 @@ class AgentState:
     reachable: bool = False  # the API answered with a parseable body
     error: str | None = None
     health: AgentHealth | None = None
+    # The agent container's previous log, read from disk (CRI format, newest
+    # <restart>.log of the cilium-agent container under /var/log/pods): its last
+    # fatal/error lines, so the reason shows when `kubectl logs --previous` cannot run.
+    last_log: list[str] = field(default_factory=list)
+    last_log_path: str | None = None  # node path of the file read
 
     @property
     def alive(self) -> bool:
         """A live agent: its API answers, or its pid runs."""
         return self.reachable or self.pid_alive
+
+
+@dataclass
+class BpfProgram:
+    id: int  # kernel program id
+    name: str  # kernel program name (at most 15 chars: "cil_from_netdev")
+    type: str | None = None  # "sched_cls", "xdp", "cgroup_sock_addr", ...
+    tag: str | None = None
+
+
+@dataclass
+class BpfAttachment:
+    """One program attached to a hook of a device or cgroup."""
+
+    hook: str  # "tc-ingress" | "tc-egress" | "tcx-ingress" | "tcx-egress" | "xdp" | "cgroup:<type>"
+    target: str  # device name, or the cgroup's node path ("/run/cilium/cgroupv2")
+    program: BpfProgram
+    via: str = "tc"  # "tc" (cls_bpf filter) | "tcx" | "xdp" | "bpf_link" | "cgroup"
+    detail: str | None = None  # tc: "pref 1 handle 0x1"; xdp: "generic"/"native"/"offload"
+    link_pin: str | None = None  # node path of the pinned bpf_link that holds it, if any
+    cilium: bool = False  # DESIGN §5 stale-cilium-bpf: the program is Cilium's
+
+
+@dataclass
+class BpfPin:
+    path: str  # node path under /sys/fs/bpf
+    kind: str = "other"  # "map" | "prog" | "link" | "dir" | "other"
+    cilium: bool = False
+
+
+@dataclass
+class BpfState:
+    attachments: list[BpfAttachment] = field(default_factory=list)
+    pins: list[BpfPin] = field(default_factory=list)
+    # what could not be read, one line each ("tcx: BPF_PROG_QUERY needs kernel >= 6.6")
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -202,6 +268,10 @@ class NodeState:
     kube_backend: str | None = None  # "legacy"/"nft": where KUBE-* chains / canaries live
     host: HostInfo = field(default_factory=HostInfo)
     agent: AgentState = field(default_factory=AgentState)
+    bpf: BpfState = field(default_factory=BpfState)
+    # effective-input IPv4 rp_filter per device as read in the node's netns:
+    # {"all": 1, "default": 0, "cilium_host": 0, "lxc...": 0}
+    rp_filter: dict[str, int] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------ cluster
@@ -288,6 +358,8 @@ class CiliumConfig:
     ipam: str | None = None
     pool: list[str] = field(default_factory=list)  # cluster-pool-ipv4-cidr, space separated
     mask_size: int | None = None  # cluster-pool-ipv4-mask-size
+    pool_v6: list[str] = field(default_factory=list)  # cluster-pool-ipv6-cidr (enable-ipv6)
+    mask_size_v6: int | None = None  # cluster-pool-ipv6-mask-size
     routing_mode: str | None = None
     tunnel_protocol: str | None = None
     kube_proxy_replacement: str | None = None
@@ -334,6 +406,9 @@ class ClusterState:
     ciliumnodes: list[CiliumNodeInfo] = field(default_factory=list)
     kube_dns: ServiceInfo | None = None
     coredns_pods: list[PodInfo] = field(default_factory=list)
+    coredns_corefile: str | None = None  # the `Corefile` key of the coredns ConfigMap
+    # last lines of a crash-looping CoreDNS pod's previous log ("[FATAL] plugin/loop: ...")
+    coredns_log: list[str] = field(default_factory=list)
     kube_proxy: bool | None = None  # a kube-proxy DaemonSet/pod exists (None: unknown)
     lb_pools: list[LbPool] = field(default_factory=list)
     node_pods: list[PodInfo] = field(default_factory=list)  # every pod on this node
@@ -348,7 +423,7 @@ class ClusterState:
 class DnsCheck:
     qname: str
     server: str  # "10.43.0.10:53"
-    via: str  # "service" | "pod/<name>"
+    via: str  # "service" | "pod/<name>" | "node" (a resolv.conf nameserver of the node itself)
     kind: Literal["cluster", "external"] = "cluster"
     rcode: str | None = None  # NOERROR, NXDOMAIN, SERVFAIL, ...; None on timeout/error
     answers: list[str] = field(default_factory=list)
@@ -412,6 +487,13 @@ class Finding:
     evidence: list[str] = field(default_factory=list)
     playbook: str | None = None
     docs: str | None = None
+    # Causes (DESIGN §4): ids of findings in the same result that explain this one.
+    # Filled by checks.causes; a finding nothing explains is a root cause.
+    explained_by: list[str] = field(default_factory=list)
+
+    @property
+    def root_cause(self) -> bool:
+        return not self.explained_by
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -14,7 +14,9 @@ import subprocess
 from pathlib import Path
 
 # The reference dump (shared/reference/cilium/) ships with the package as a sample.
-REFERENCE = Path(__file__).resolve().parent.parent / "assets/samples/iptables-save-k3s-cilium-node.txt"
+REFERENCE = (
+    Path(__file__).resolve().parent.parent / "assets/samples/iptables-save-k3s-cilium-node.txt"
+)
 ENDPOINTS = ["lxc1a2b3c4d5e6f", "lxc0123456789ab", "lxcfedcba987654"]
 CILIUM_LINKS = ["cilium_host", "cilium_net", "cilium_vxlan", "lxc_health", *ENDPOINTS]
 DECOY_LINKS = ["eth0", "lxcbr0", "docker0", "vethd0c4e1", "lxc12345678"]

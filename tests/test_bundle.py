@@ -29,7 +29,9 @@ def local_interpreters() -> list[str]:
     found: dict[int, str] = {}
     for minor in range(10, 16):
         candidates = [f"/usr/bin/python3.{minor}", f"/usr/local/bin/python3.{minor}"]
-        candidates += sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3")))
+        candidates += sorted(
+            glob.glob(os.path.expanduser(f"~/.pyenv/versions/3.{minor}.*/bin/python3"))
+        )
         for exe in candidates:
             if os.access(exe, os.X_OK):
                 found.setdefault(minor, os.path.realpath(exe))
@@ -40,7 +42,9 @@ def _build(out: Path, env: dict[str, str], *targets: str) -> subprocess.Complete
     argv = [sys.executable, "-m", "ciliumtui.bundle", "--out", str(out), "--project", str(ROOT)]
     for t in targets:
         argv += ["--target", t]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env, cwd=out.parent)
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=900, env=env, cwd=out.parent
+    )
 
 
 @pytest.fixture(scope="module")
