@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from ..model import HostInfo
+
 K3S_UNIT = """[Unit]
 Description=Lightweight Kubernetes
 Documentation=https://k3s.io
@@ -274,3 +276,23 @@ def build_host_root(
         )
     for path, text in (host.get("files") or {}).items():
         _write(root, str(path), str(text))
+
+
+def host_facts(scenario: dict[str, Any]) -> HostInfo:
+    """The HostInfo a node with this scenario's host files shows: the files are written
+    to a temporary root and read by the real probe (node.host.read_host), so a recorded
+    node and a built one can never disagree. Paths are node paths, not the temp dir's."""
+    import tempfile
+
+    from ..node.host import read_host
+    from ..options import Options
+
+    with tempfile.TemporaryDirectory(prefix="ciliumtui-host-") as tmp:
+        build_host_root(scenario, Path(tmp))
+        info = read_host(Options(host_root=tmp))
+        if info.k3s is not None:
+            for attr in ("unit_file", "kubeconfig"):
+                value = getattr(info.k3s, attr)
+                if value:
+                    setattr(info.k3s, attr, "/" + str(Path(value).relative_to(tmp)))
+    return info
