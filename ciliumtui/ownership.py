@@ -60,3 +60,20 @@ def is_cilium_cni_file(name: str) -> bool:
         "00-cilium-cni.conf",
         "10-cilium-cni.conf",
     }
+
+
+# Cilium's cni.exclusive renames every foreign config in its dir to <name>.cilium_bak.
+CILIUM_CNI_BACKUP_SUFFIX = ".cilium_bak"
+# What a runtime loads from a CNI config dir (containerd's go-cni, libcni ConfFiles).
+CNI_CONFIG_SUFFIXES = (".conf", ".conflist", ".json")
+
+
+def is_cni_config_name(name: str) -> bool:
+    return name.endswith(CNI_CONFIG_SUFFIXES)
+
+
+def runtime_cni_config(names: list[str]) -> str | None:
+    """The config a runtime uses from a dir holding `names`: the lexicographically first
+    *.conf/*.conflist/*.json (go-cni sorts the dir and takes the first), None if none."""
+    configs = sorted(n for n in names if is_cni_config_name(n))
+    return configs[0] if configs else None

@@ -147,3 +147,154 @@ def test_k3s_agent_unit_is_found(tmp_path):
     h = host_for(tmp_path, {"host": {"k3s": {"unit": "k3s-agent", "stop_hook": True}}})
     assert h.k3s.unit_file.endswith("etc/systemd/system/k3s-agent.service")
     assert h.k3s.stop_hook
+
+
+# ------------------------------------------------------------- wave 2: k3s details
+
+
+def test_healthy_server_role_flannel_source_and_hook_binary(tmp_path):
+    k = host_for(tmp_path).k3s
+    assert k.role == "server"
+    assert (k.flannel_backend, k.flannel_backend_source) == ("none", "config.yaml")
+    assert k.stop_hook_binary == "/usr/local/bin/ciliumtui" and k.stop_hook_binary_exists
+    assert k.resolv_conf is None
+
+
+def test_agent_role_from_the_agent_unit(tmp_path):
+    host_for(tmp_path, {"host": {"k3s": {"unit": "k3s-agent"}}})
+    (tmp_path / "etc/rancher/k3s/config.yaml").write_text("server: https://10.0.0.1:6443\n")
+    k = read_host(Options(host_root=str(tmp_path))).k3s
+    assert k.role == "agent" and k.flannel_backend is None and k.flannel_backend_source is None
+
+
+def test_flannel_backend_later_sources_win_and_are_named(tmp_path):
+    sc = {
+        "host": {
+            "k3s": {
+                "config_d": {
+                    "10-net.yaml": {"flannel-backend": "vxlan"},
+                    "20-other.yaml": {"write-kubeconfig-mode": "0600"},
+                }
+            }
+        }
+    }
+    k = host_for(tmp_path, sc).k3s
+    assert (k.flannel_backend, k.flannel_backend_source) == ("vxlan", "config.yaml.d/10-net.yaml")
+    k = host_for(
+        tmp_path / "b",
+        {
+            **sc,
+            "host": {
+                **sc["host"],
+                "k3s": {**sc["host"]["k3s"], "exec_flags": ["--flannel-backend=none"]},
+            },
+        },
+    ).k3s
+    assert (k.flannel_backend, k.flannel_backend_source) == ("none", "ExecStart")
+
+
+def test_yaml_and_yml_drop_ins_sort_together(tmp_path):
+    host_for(tmp_path)
+    d = tmp_path / "etc/rancher/k3s/config.yaml.d"
+    d.mkdir()
+    (d / "20-b.yml").write_text("flannel-backend: host-gw\n")
+    (d / "10-a.yaml").write_text("flannel-backend: wireguard-native\n")
+    k = read_host(Options(host_root=str(tmp_path))).k3s
+    assert (k.flannel_backend, k.flannel_backend_source) == ("host-gw", "config.yaml.d/20-b.yml")
+
+
+def test_resolv_conf_from_flag_and_kubelet_arg(tmp_path):
+    k = host_for(
+        tmp_path, {"host": {"k3s": {"exec_flags": ["--resolv-conf=/etc/k3s-resolv.conf"]}}}
+    ).k3s
+    assert k.resolv_conf == "/etc/k3s-resolv.conf"
+    k = host_for(
+        tmp_path / "b",
+        {
+            "host": {
+                "k3s": {
+                    "config": {
+                        "resolv-conf": "/a.conf",
+                        "kubelet-arg": ["resolv-conf=/run/systemd/resolve/resolv.conf"],
+                    }
+                }
+            }
+        },
+    ).k3s
+    assert k.resolv_conf == "/run/systemd/resolve/resolv.conf"  # kubelet-arg is applied last
+
+
+def test_stop_hook_binary_missing_or_not_executable(tmp_path):
+    k = host_for(tmp_path, {"host": {"k3s": {"stop_hook_binary": False}}}).k3s
+    assert k.stop_hook and k.stop_hook_binary == "/usr/local/bin/ciliumtui"
+    assert not k.stop_hook_binary_exists
+    stub = tmp_path / "usr/local/bin/ciliumtui"
+    stub.parent.mkdir(parents=True)
+    stub.write_text("#!/bin/sh\n")
+    stub.chmod(0o644)
+    assert not read_host(Options(host_root=str(tmp_path))).k3s.stop_hook_binary_exists
+    stub.chmod(0o755)
+    assert read_host(Options(host_root=str(tmp_path))).k3s.stop_hook_binary_exists
+
+
+def test_stop_hook_binary_symlink_resolves_inside_the_host_root(tmp_path):
+    """An absolute symlink (a venv's console script linked into /usr/local/bin) is followed
+    inside the host root, never into this machine's /."""
+    k = host_for(tmp_path, {"host": {"k3s": {"stop_hook_binary": False}}})
+    link = tmp_path / "usr/local/bin/ciliumtui"
+    link.parent.mkdir(parents=True)
+    link.symlink_to("/bin/sh")  # exists on this machine, not in the host root
+    assert not read_host(Options(host_root=str(tmp_path))).k3s.stop_hook_binary_exists
+    target = tmp_path / "opt/ciliumtui/bin/ciliumtui"
+    target.parent.mkdir(parents=True)
+    target.write_text("#!/bin/sh\n")
+    target.chmod(0o755)
+    link.unlink()
+    link.symlink_to("/opt/ciliumtui/bin/ciliumtui")
+    assert read_host(Options(host_root=str(tmp_path))).k3s.stop_hook_binary_exists
+    assert k.k3s.stop_hook
+
+
+def test_stop_hook_in_a_vendor_unit_dir_drop_in_and_reset(tmp_path):
+    """The unit in /lib, the hook's drop-in in /etc (where k3s.hook writes it); an empty
+    ExecStopPost= in a later drop-in clears the hook, as systemd does."""
+    host_for(tmp_path, {"host": {"k3s": {"stop_hook": False}}})
+    etc_unit = tmp_path / "etc/systemd/system/k3s.service"
+    lib_unit = tmp_path / "lib/systemd/system/k3s.service"
+    lib_unit.parent.mkdir(parents=True)
+    etc_unit.rename(lib_unit)
+    dropin = tmp_path / "etc/systemd/system/k3s.service.d/10-ciliumtui-cleanup.conf"
+    dropin.parent.mkdir(parents=True)
+    dropin.write_text("[Service]\nExecStopPost=-/bin/true cilium\n")
+    (tmp_path / "bin").mkdir(exist_ok=True)
+    (tmp_path / "bin/true").write_text("")
+    (tmp_path / "bin/true").chmod(0o755)
+    k = read_host(Options(host_root=str(tmp_path))).k3s
+    assert k.unit_file.endswith("lib/systemd/system/k3s.service") and k.role == "server"
+    assert k.stop_hook and k.stop_hook_binary == "/bin/true" and k.stop_hook_binary_exists
+    (dropin.parent / "90-reset.conf").write_text("[Service]\nExecStopPost=\n")
+    k = read_host(Options(host_root=str(tmp_path))).k3s
+    assert not k.stop_hook and k.stop_hook_binary is None
+
+
+def test_flannel_subnet_env_and_resolved_upstreams(tmp_path):
+    h = host_for(tmp_path)
+    assert not h.flannel_subnet_env and h.resolved_nameservers == []
+    h = host_for(
+        tmp_path / "b",
+        {"host": {"flannel_subnet_env": True, "resolved_nameservers": ["10.0.0.2", "fd00::1"]}},
+    )
+    assert h.flannel_subnet_env and h.resolved_nameservers == ["10.0.0.2", "fd00::1"]
+
+
+def test_garbage_k3s_files_never_raise(tmp_path):
+    host_for(tmp_path)
+    (tmp_path / "etc/rancher/k3s/config.yaml").write_text("flannel-backend: [unclosed\n")
+    d = tmp_path / "etc/rancher/k3s/config.yaml.d"
+    d.mkdir()
+    (d / "10-binary.yaml").write_bytes(b"\xff\xfe\x00garbage: [")
+    (d / "20-loop.yaml").symlink_to("20-loop.yaml")
+    unit = tmp_path / "etc/systemd/system/k3s.service"
+    unit.write_text(unit.read_text() + 'ExecStopPost="unclosed quote cilium\n')
+    k = read_host(Options(host_root=str(tmp_path))).k3s
+    assert k.present and k.flannel_backend is None and k.stop_hook

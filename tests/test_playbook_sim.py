@@ -76,6 +76,7 @@ def test_cleanup_playbook_fixes_the_post_reboot_node(tmp_path):
             res.stderr,
             [e for e in events if e.get("status") == "failed"],
         )
+        assert finished.pop("cni-cleanup") in ("ok", "skipped")  # no CNI backups: nothing to do
         assert finished == {
             "diagnose": "ok",
             "delete-links": "ok",

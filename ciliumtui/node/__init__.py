@@ -12,11 +12,13 @@ from ..model import AgentState, HostInfo, NodeState, ProbeStatus
 from ..options import Options
 from ..probe import guarded
 from .agent import AGENT_TIMEOUT, probe_agent
+from .agent_log import read_agent_log
 from .host import read_host
 from .links import probe_links
 from .netfilter import probe_netfilter
 from .routes import probe_routes
 from .rules import probe_rules
+from .sysctl import read_rp_filter
 
 NODE_PROBE_TIMEOUT = 20.0  # a hung `ip`/`iptables-save` must not hold the snapshot forever
 
@@ -28,14 +30,17 @@ async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeSta
         return await _recorded(opts.recorded_node, probes)
     ns = opts.netns
     # netfilter first: iptables-save of a big rule set is the long pole, start it earliest.
-    (netfilter, kube_backend), links, routes, rules, host, agent = await asyncio.gather(
+    (netfilter, kube_backend), links, routes, rules, host, agent, rp, log = await asyncio.gather(
         guarded(probes, "netfilter", probe_netfilter(ns), ([], None), timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "links", probe_links(ns), [], timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "routes", probe_routes(ns), [], timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "rules", probe_rules(ns), [], timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "host", lambda: read_host(opts), HostInfo(), timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "agent", probe_agent(opts), AgentState(), timeout=AGENT_TIMEOUT + 1.0),
+        guarded(probes, "rp_filter", lambda: read_rp_filter(ns), {}, timeout=NODE_PROBE_TIMEOUT),
+        guarded(probes, "agent_log", lambda: read_agent_log(opts.host_root), ([], None), timeout=5),
     )
+    agent.last_log, agent.last_log_path = log
     return NodeState(
         links=links,
         routes=routes,
@@ -44,6 +49,7 @@ async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeSta
         kube_backend=kube_backend,
         host=host,
         agent=agent,
+        rp_filter=rp,
     )
 
 

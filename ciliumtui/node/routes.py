@@ -25,6 +25,19 @@ def route_family(item: dict[str, Any]) -> int:
     return 6 if "pref" in item else 4
 
 
+def route_mtu(item: dict[str, Any]) -> int | None:
+    """The `mtu` metric of one `ip -j route` entry: `"metrics": [{"mtu": 1400}]`
+    (`mtu lock 1400` prints the same number)."""
+    metrics = item.get("metrics")
+    for m in metrics if isinstance(metrics, list) else [metrics]:
+        value = m.get("mtu") if isinstance(m, dict) else None
+        if isinstance(value, dict):  # defensive: a {"value": N, "lock": true} form
+            value = value.get("value")
+        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            return int(value)
+    return None
+
+
 def parse_routes(data: list[dict[str, Any]], family: int | None = None) -> list[Route]:
     """`ip -j route` output -> Routes; family None: a mixed dump, decided per route."""
     routes: list[Route] = []
@@ -62,6 +75,7 @@ def parse_routes(data: list[dict[str, Any]], family: int | None = None) -> list[
                 item.get("prefsrc"),
                 int(metric) if metric is not None else None,
                 cilium,
+                route_mtu(item) if "metrics" in item else None,
             )
         )
     return routes

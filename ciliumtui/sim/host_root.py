@@ -7,7 +7,17 @@ etc/rancher/k3s/{config.yaml,k3s.yaml}, etc/systemd/system/k3s.service
 
 Optional keys beyond healthy.yaml: host.k3s.exec_flags (extra ExecStart flags),
 host.k3s.unit ("k3s" or "k3s-agent"), host.agent_running: "stale" (a pidfile
-whose pid is not running).
+whose pid is not running), and for the wave-2 failure modes:
+- host.cni_files entries may be mappings `{name, dir, content}` (dir: a node path
+  or "k3s" for /var/lib/rancher/k3s/agent/etc/cni/net.d; content: raw text);
+- host.k3s.config_d: {file name: mapping} written to config.yaml.d/;
+- host.k3s.stop_hook_binary: false leaves the hook's /usr/local/bin/ciliumtui out
+  (by default an executable stub is written, as an installed ciliumtui would be);
+- host.resolved_nameservers: /run/systemd/resolve/resolv.conf's nameservers;
+- host.flannel_subnet_env: true writes /run/flannel/subnet.env;
+- host.agent_log: {pod, uid, lines: [...] or restarts: [[...], [...]]} writes the
+  cilium-agent container's CRI logs (and its init containers') under /var/log/pods;
+- host.files: {node path: text} for anything else (a sysctl hardening file ...).
 """
 
 from __future__ import annotations
@@ -19,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ..model import HostInfo
 
 K3S_UNIT = """[Unit]
 Description=Lightweight Kubernetes
@@ -50,10 +62,25 @@ ExecStart=/usr/local/bin/k3s \\
 {flags}
 """
 
-STOP_HOOK_DROPIN = """[Service]
+STOP_HOOK_BINARY = "/usr/local/bin/ciliumtui"
+STOP_HOOK_DROPIN = f"""[Service]
 # Remove Cilium's links and rules when k3s stops, or the host loses connectivity.
-ExecStopPost=-/usr/local/bin/ciliumtui run cleanup --yes
+ExecStopPost=-{STOP_HOOK_BINARY} run cleanup --yes
 """
+FLANNEL_SUBNET_ENV = (
+    "FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.0.1/24\nFLANNEL_MTU=1450\n"
+    "FLANNEL_IPMASQ=true\n"
+)
+K3S_CNI_DIR = "/var/lib/rancher/k3s/agent/etc/cni/net.d"
+# The init containers of Cilium's DaemonSet: their logs lie beside the agent's.
+AGENT_INIT_CONTAINERS = (
+    "config",
+    "mount-cgroup",
+    "apply-sysctl-overwrites",
+    "mount-bpf-fs",
+    "clean-cilium-state",
+    "install-cni-binaries",
+)
 
 FOREIGN_CNI = {
     "cniVersion": "1.0.0",
@@ -105,6 +132,43 @@ def _write(root: Path, path: str, text: str) -> Path:
     return target
 
 
+def cri_log_text(messages: list[str], *, stream: str = "stderr", split_at: int = 0) -> str:
+    """CRI log lines (`<RFC3339Nano> <stream> <P|F> <message>`) for `messages`, one
+    second apart; split_at > 0 writes longer messages as P parts of that size."""
+    out = []
+    for i, msg in enumerate(messages):
+        ts = f"2024-05-01T10:{i // 60 % 60:02d}:{i % 60:02d}.{i:09d}Z"
+        parts = [msg[j : j + split_at] for j in range(0, len(msg), split_at)] if split_at else []
+        for part in parts[:-1]:
+            out.append(f"{ts} {stream} P {part}")
+        out.append(f"{ts} {stream} F {parts[-1] if parts else msg}")
+    return "".join(line + "\n" for line in out)
+
+
+def write_agent_logs(
+    root: Path,
+    restarts: list[list[str]],
+    *,
+    pod: str = "cilium-x7k2p",
+    uid: str = "5b1c2f0e-8a7d-4c3b-9e21-6f0a1b2c3d4e",
+    namespace: str = "kube-system",
+    init_containers: bool = True,
+) -> Path:
+    """The kubelet's pod log dir of a cilium agent pod: cilium-agent/<n>.log per restart
+    (messages in CRI format) and the init containers' 0.log beside it. Returns the pod dir."""
+    pod_dir = Path(root) / f"var/log/pods/{namespace}_{pod}_{uid}"
+    for n, messages in enumerate(restarts):
+        _write(pod_dir, f"cilium-agent/{n}.log", cri_log_text(messages))
+    if init_containers:
+        for name in AGENT_INIT_CONTAINERS:
+            _write(
+                pod_dir,
+                f"{name}/0.log",
+                cri_log_text([f'level=error msg="{name} failed: not the agent\'s words"']),
+            )
+    return pod_dir
+
+
 def _cni_text(name: str) -> str:
     if name.endswith((".conflist", ".conf")) and "cilium" in name:
         return files("ciliumtui.assets").joinpath("samples/cni-05-cilium.conflist").read_text()
@@ -151,8 +215,15 @@ def build_host_root(
 
     net_d = root / "etc/cni/net.d"
     net_d.mkdir(parents=True, exist_ok=True)
-    for name in host.get("cni_files") or []:
-        (net_d / name).write_text(_cni_text(name))
+    for item in host.get("cni_files") or []:
+        if isinstance(item, dict):
+            name = str(item["name"])
+            d = str(item.get("dir") or "/etc/cni/net.d")
+            d = K3S_CNI_DIR if d == "k3s" else d
+            content = item.get("content")
+            _write(root, f"{d}/{name}", _cni_text(name) if content is None else str(content))
+        else:
+            (net_d / item).write_text(_cni_text(item))
 
     k3s = host.get("k3s")
     if k3s:
@@ -170,6 +241,13 @@ def build_host_root(
                 f"/etc/systemd/system/{unit}.service.d/20-cilium-cleanup.conf",
                 STOP_HOOK_DROPIN,
             )
+            if k3s.get("stop_hook_binary", True):
+                stub = _write(root, STOP_HOOK_BINARY, "#!/bin/sh\nexit 0\n")
+                stub.chmod(0o755)
+        for name, doc in (k3s.get("config_d") or {}).items():
+            _write(
+                root, f"/etc/rancher/k3s/config.yaml.d/{name}", yaml.safe_dump(doc, sort_keys=False)
+            )
         _write(
             root,
             "/etc/rancher/k3s/config.yaml",
@@ -181,3 +259,40 @@ def build_host_root(
     if running:
         pid = dead_pid() if running == "stale" else (agent_pid or os.getpid())
         _write(root, "/var/run/cilium/cilium.pid", f"{pid}\n")
+
+    if host.get("resolved_nameservers"):
+        text = "".join(f"nameserver {ns}\n" for ns in host["resolved_nameservers"])
+        _write(root, "/run/systemd/resolve/resolv.conf", text)
+    if host.get("flannel_subnet_env"):
+        _write(root, "/run/flannel/subnet.env", FLANNEL_SUBNET_ENV)
+    log = host.get("agent_log")
+    if log:
+        restarts = log.get("restarts") or [log.get("lines") or []]
+        write_agent_logs(
+            root,
+            [[str(m) for m in r] for r in restarts],
+            pod=str(log.get("pod") or "cilium-x7k2p"),
+            uid=str(log.get("uid") or "5b1c2f0e-8a7d-4c3b-9e21-6f0a1b2c3d4e"),
+        )
+    for path, text in (host.get("files") or {}).items():
+        _write(root, str(path), str(text))
+
+
+def host_facts(scenario: dict[str, Any]) -> HostInfo:
+    """The HostInfo a node with this scenario's host files shows: the files are written
+    to a temporary root and read by the real probe (node.host.read_host), so a recorded
+    node and a built one can never disagree. Paths are node paths, not the temp dir's."""
+    import tempfile
+
+    from ..node.host import read_host
+    from ..options import Options
+
+    with tempfile.TemporaryDirectory(prefix="ciliumtui-host-") as tmp:
+        build_host_root(scenario, Path(tmp))
+        info = read_host(Options(host_root=tmp))
+        if info.k3s is not None:
+            for attr in ("unit_file", "kubeconfig"):
+                value = getattr(info.k3s, attr)
+                if value:
+                    setattr(info.k3s, attr, "/" + str(Path(value).relative_to(tmp)))
+    return info

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from ..model import (
     SCHEMA_VERSION,
     AgentState,
-    CniFile,
     HostInfo,
     IpRule,
     Link,
@@ -39,7 +38,6 @@ from ..model import (
 from ..ownership import (
     CILIUM_TABLES,
     is_cilium_chain,
-    is_cilium_cni_file,
     is_cilium_ip_rule,
     is_cilium_link,
     is_cilium_route,
@@ -203,39 +201,11 @@ def _netfilter(scenario: dict[str, Any]) -> tuple[list[NetfilterDump], str | Non
 
 
 def _host(scenario: dict[str, Any]) -> HostInfo:
-    from ..node.host import k3s_info_from, parse_exec_flags
+    # Read by the real host probe from the scenario's files in a temp root, so the
+    # recorded node shows every host fact (CNI plugins, k3s role, sysctls ...) exactly.
+    from ..sim.host_root import host_facts
 
-    host = scenario.get("host") or {}
-    k3s_info = None
-    k3s = host.get("k3s")
-    if k3s:
-        unit = k3s.get("unit", "k3s")
-        config = dict(k3s.get("config") or {})
-        flags = k3s.get("exec_flags") or []
-        if flags:
-            config.update(parse_exec_flags("/usr/local/bin/k3s server " + " ".join(flags)))
-        k3s_info = k3s_info_from(
-            config,
-            unit_file=f"/etc/systemd/system/{unit}.service",
-            kubeconfig="/etc/rancher/k3s/k3s.yaml",
-            stop_hook=bool(k3s.get("stop_hook")),
-        )
-    running = host.get("agent_running", False)
-    cgroup2 = ["/sys/fs/cgroup"] if host.get("cgroup2", True) else []
-    if running is True and host.get("cgroup2", True):
-        cgroup2.append("/run/cilium/cgroupv2")
-    return HostInfo(
-        hostname=str(host.get("hostname") or scenario.get("node_name") or "node"),
-        kernel=str(host["kernel"]) if host.get("kernel") else None,
-        bpffs_mounted=bool(host.get("bpffs", True)),
-        cgroup2_mounts=cgroup2,
-        nameservers=[str(n) for n in host.get("nameservers") or []],
-        cni_files=[
-            CniFile(name=n, cilium=is_cilium_cni_file(n), backup=n.endswith(".cilium_bak"))
-            for n in sorted(host.get("cni_files") or [])
-        ],
-        k3s=k3s_info,
-    )
+    return host_facts(scenario)
 
 
 def agent_state(running: Any, api_mode: str, pid: int = 0) -> AgentState:
