@@ -80,7 +80,7 @@ def test_good_playbook_loads():
             "    phaze: diagnose",
             10,
             5,
-            "unknown key 'phaze' in steps step #1 (did you mean 'phase'?)",
+            "unknown key 'phaze' in step 'look' (did you mean 'phase'?)",
         ),
         ("title: Demo", "titel: Demo", 2, 1, "did you mean 'title'?"),
         ("  - id: change", "  - id: look", 14, 9, "duplicate step id 'look' (first at line 9)"),
@@ -113,20 +113,27 @@ def test_good_playbook_loads():
             "unknown name 'outt' in when of step 'change' (did you mean 'out'?)",
         ),
         ("risk: low", "risk: read", 17, 11, "its risk cannot be 'read'"),
-        ("risk: low", "risk: lowish", 17, 11, "unknown risk 'lowish'"),
+        (
+            "risk: low",
+            "risk: lowish",
+            17,
+            11,
+            "risk of step 'change' must be one of read, low, high, destructive, "
+            "got str 'lowish' (did you mean 'low'?)",
+        ),
         (
             "{argv: [echo, hi]}",
             "{argv: echo hi}",
             12,
             20,
-            "param 'argv' of shell.read: must be a list",
+            "param 'argv' of shell.read must be a list, got str 'echo hi'",
         ),
         (
             "{argv: [echo, hi]}",
             "{argv: [echo], shell: true}",
             12,
             28,
-            "unknown key 'shell' in params",
+            "unknown key 'shell' in params of shell.read",
         ),
         (
             "count: {type: int, default: 2}",
@@ -135,15 +142,22 @@ def test_good_playbook_loads():
             31,
             "default of input 'count'",
         ),
-        ("steps:", "steps: 3\nx:", 8, 8, "steps must be a list"),
+        ("steps:", "steps: 3\nx:", 8, 8, "steps must be a list, got int 3"),
+        ("steps:", "steps: 3\nx:", 9, 1, "unknown key 'x' in playbook"),
         ("    risk: low", "    risk: low\n    mutates: false", 18, 14, "says mutates: false"),
-        ("  - id: look", "  - id: Look It", 9, 9, "bad step id"),
+        (
+            "  - id: look",
+            "  - id: Look It",
+            9,
+            9,
+            "id of step #1 of steps must be lower-case letters, digits, '-' and '_'",
+        ),
         (
             "action: shell\n",
             "action: shell\n    timeout: forever\n",
             16,
             14,
-            "timeout: not a duration",
+            "timeout of step 'change' must be a duration (30, '30s', '2m', '1h'), got str 'forever'",
         ),
     ],
 )
@@ -218,8 +232,8 @@ def test_cli_validate_prints_file_line_col_and_exits_3(tmp_path):
         text=True,
     )
     assert res.returncode == 3
-    assert f"{bad}:4:5: unknown key 'acton' in steps step #1 (did you mean 'action'?)" in res.stderr
-    assert f"{bad}:3:5: step 'a' needs an action" in res.stderr
+    assert f"{bad}:4:5: unknown key 'acton' in step 'a' (did you mean 'action'?)" in res.stderr
+    assert f"{bad}:3:5: step 'a' needs 'action'" in res.stderr
     assert f"{good}: ok" in res.stdout
     assert "Traceback" not in res.stderr
     res = subprocess.run(
