@@ -247,7 +247,7 @@ class _Composer:
                 if isinstance(ev, yaml.AliasEvent):
                     if ev.anchor in self.open_anchors:
                         raise self.fail(ev.start_mark, f"recursive alias *{ev.anchor}")
-                    target = self.anchors.get(ev.anchor)
+                    target = self.anchors.get(ev.anchor or "")
                     if target is None:
                         raise self.fail(ev.start_mark, f"undefined alias *{ev.anchor}")
                     self.charge(target.size, ev.start_mark)
@@ -266,12 +266,9 @@ class _Composer:
                     is_map = isinstance(ev, yaml.MappingStartEvent)
                     want = MAP_TAG if is_map else SEQ_TAG
                     tag = ev.tag if ev.tag not in (None, "!") else want
-                    node = Node(
-                        {} if is_map else [],
-                        ev.start_mark.line + 1,
-                        ev.start_mark.column + 1,
-                        tag,
-                    )
+                    mark = ev.start_mark
+                    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+                    node = Node({} if is_map else [], line, col, tag)
                     if tag != want:
                         self.soft(node, f"unsupported tag {tag!r}")
                     if ev.anchor:

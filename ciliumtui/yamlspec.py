@@ -675,11 +675,12 @@ class Record(Type):
         seen: set[str] = set()
         failed: set[str] = set()
         for knode, vnode in node.items():
-            f = by_key.get(knode.value) if isinstance(knode.value, str) else None
-            if f is None:
+            found = by_key.get(knode.value) if isinstance(knode.value, str) else None
+            if found is None:
                 keys = [k for k in by_key if k not in {a for x in specs for a in x.aliases}]
                 r.error(knode, f"unknown key {knode.value!r} in {desc}{suggest(knode.value, keys)}")
                 continue
+            f = found
             if f.name in seen:
                 r.error(knode, f"{desc}: {knode.value!r} repeats {f.key!r}")
                 continue

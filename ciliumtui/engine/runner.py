@@ -468,9 +468,9 @@ class Runner:
             return self._finish(step, "planned", plan=plan, data={"dry_run": True})
         rl = step.rate_limit
         if rl is not None:
-            why = ratelimit.check(self.node, rl.key, rl.max, rl.per)
-            if why:
-                return self._finish(step, "failed", message=why)
+            limited = ratelimit.check(self.node, rl.key, rl.max, rl.per)
+            if limited:
+                return self._finish(step, "failed", message=limited)
         await self._confirm(step, plan)
         if cls_has_backup(action):
             try:
@@ -500,9 +500,9 @@ class Runner:
             )
         if rl is not None:
             # Checked again and recorded in one locked step: concurrent runs cannot both pass.
-            why = ratelimit.take(self.node, rl.key, rl.max, rl.per)
-            if why:
-                return self._finish(step, "failed", message=why)
+            limited = ratelimit.take(self.node, rl.key, rl.max, rl.per)
+            if limited:
+                return self._finish(step, "failed", message=limited)
         # Write-ahead: the record is on disk before anything changes.
         self._emit("step_started", step, sync=True, plan=plan)
         st = await self._execute(step, action, ctx)

@@ -224,11 +224,11 @@ class Input:
             if isinstance(raw, bool):
                 raise Invalid(f"{raw!r} is not an integer")
             try:
-                value = int(raw)
+                number = int(raw)
             except (TypeError, ValueError):  # includes Python's 4300-digit limit
                 shown = raw if len(str(raw)) <= 40 else f"{str(raw)[:37]}..."
                 raise Invalid(f"{shown!r} is not an integer") from None
-            return Int(min=-(2**53), max=2**53).check(value)
+            return Int(min=-(2**53), max=2**53).check(number)
         if t == "bool":
             if isinstance(raw, bool):
                 return raw

@@ -361,7 +361,7 @@ class CiliumNodeDelete(Action):
                     "cilium-config", "kube-system", _request_timeout=ctx.opts.timeout
                 )
                 pool = ((cm.data or {}).get("cluster-pool-ipv4-cidr") or "").split()
-            res = k.CustomObjectsApi(cl).list_cluster_custom_object(
+            res: Any = k.CustomObjectsApi(cl).list_cluster_custom_object(
                 "cilium.io", "v2", "ciliumnodes", _request_timeout=ctx.opts.timeout
             )
             return stale_ciliumnodes(res.get("items", []), pool)

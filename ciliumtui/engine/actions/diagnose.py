@@ -72,8 +72,11 @@ async def _kube_dns(ctx: ActionContext) -> tuple[str, int]:
         svc = api.read_namespaced_service(
             "kube-dns", "kube-system", _request_timeout=ctx.opts.timeout
         )
-        port = next((p.port for p in svc.spec.ports or [] if (p.protocol or "UDP") == "UDP"), 53)
-        return svc.spec.cluster_ip, int(port)
+        spec = svc.spec
+        if spec is None or not spec.cluster_ip:
+            raise CiliumtuiError("the kube-dns Service has no clusterIP")
+        port = next((p.port for p in spec.ports or [] if (p.protocol or "UDP") == "UDP"), 53)
+        return str(spec.cluster_ip), int(port)
 
     return await asyncio.to_thread(read)
 
