@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ciliumtui.engine.loader import validate_text
-from ciliumtui.safeyaml import YamlError, compose, load
+from ciliumtui.safeyaml import YamlError, load
 
 CAP = 2 * 1024**3  # address space of the child: old code grew ~55 MB/s until OOM
 MEMORY_MB = 150  # measured: ~27 MB for `playbooks validate` of the bomb

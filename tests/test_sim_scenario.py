@@ -61,7 +61,10 @@ def test_malformed_yaml_reports_file_and_line(tmp_path):
 def test_bad_enum_value_points_at_its_line(tmp_path):
     f = tmp_path / "typo.yaml"
     f.write_text("id: typo\ndns:\n  cluster_names: ok\n  external_names: servfial\n")
-    with pytest.raises(CiliumtuiError, match=r"typo.yaml:4:19: dns.external_names must be one of .*, got str 'servfial'"):
+    with pytest.raises(
+        CiliumtuiError,
+        match=r"typo.yaml:4:19: dns.external_names must be one of .*, got str 'servfial'",
+    ):
         load_scenario(f)
 
 
@@ -77,7 +80,10 @@ def test_not_a_mapping_and_missing_file(tmp_path):
 def test_on_fix_trigger_is_checked(tmp_path):
     f = tmp_path / "fix.yaml"
     f.write_text("on_fix:\n  trigger: [agent-restart, reboot]\n")
-    with pytest.raises(CiliumtuiError, match=r"fix.yaml:2:28: on_fix.trigger\[1\] must be one of .*, got str 'reboot'"):
+    with pytest.raises(
+        CiliumtuiError,
+        match=r"fix.yaml:2:28: on_fix.trigger\[1\] must be one of .*, got str 'reboot'",
+    ):
         load_scenario(f)
 
 

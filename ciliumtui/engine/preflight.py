@@ -70,7 +70,7 @@ def root_refusal(pb: Playbook, opts: Options) -> str | None:
     """Why this playbook cannot change this node without root (None when it can)."""
     if opts.read_only or os.geteuid() == 0:
         return None
-    if opts.recorded_node:
+    if _recorded(opts):
         return None  # training without root: node actions edit the recorded node file
     rooted = [s for s in _all(pb) if REGISTRY[s.action].needs_root]
     if Path(opts.host_root).resolve() != Path("/") and all(
@@ -109,9 +109,17 @@ def tools_needed(step: Step) -> list[str]:
     return out
 
 
+def _recorded(opts: Options) -> bool:
+    # The one seam for a node that is not a kernel (training's recorded node): it needs
+    # neither root nor tools. (The node helper's NodeBackend replaces this attribute.)
+    return bool(getattr(opts, "recorded_node", None))
+
+
 def tool_missing(opts: Options, tool: str) -> bool:
     """Is `tool` missing where the node's commands run (this host's PATH; `ip netns
     exec` runs the host's binaries inside the namespace)?"""
+    if _recorded(opts):
+        return False
     return shutil.which(tool) is None
 
 
