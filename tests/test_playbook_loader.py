@@ -313,3 +313,27 @@ def test_fuzz_load_playbook_raises_only_positioned_ciliumtui_errors(tmp_path, da
     except CiliumtuiError as exc:
         assert re.match(rf"^{re.escape(str(path))}:\d+:\d+: ", str(exc)), str(exc)
         assert "\n" not in str(exc)
+
+
+def test_params_are_converted_once_at_load_and_templates_once_rendered(tmp_path):
+    # The loader converts (durations become seconds); actions never re-parse them.
+    from ciliumtui.engine.actions.base import Param
+    from ciliumtui.yamlspec import Invalid
+
+    f = tmp_path / "pb.yaml"
+    f.write_text(
+        "id: conv\ninputs:\n  wait: {type: string, default: 90s}\nsteps:\n"
+        "  - id: a\n    action: pod.wait-ready\n    params: {timeout: 2m}\n"
+        "  - id: b\n    action: pod.wait-ready\n    params: {timeout: '{{ inputs.wait }}'}\n"
+    )
+    pb = load_playbook(str(f))
+    assert pb.steps[0].params == {"timeout": 120.0} and pb.steps[0].templated == ()
+    assert pb.steps[1].templated == ("timeout",)
+    assert pb.steps[0].timeout == 60.0 and pb.inputs["wait"].default == "90s"
+    assert Param("duration").convert("90s") == 90.0
+    assert Param("int").convert("5") == 5 and Param("bool").convert("true") is True
+    assert Param("list", choices=("legacy", "nft")).convert(["nft"]) == ["nft"]
+    with pytest.raises(Invalid, match="must be an integer"):
+        Param("int").convert("five")
+    with pytest.raises(Invalid, match="must be one of legacy, nft"):
+        Param("list", choices=("legacy", "nft")).convert(["iptables"])
