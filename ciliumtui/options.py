@@ -60,4 +60,10 @@ class Options:
                 )
             if os.geteuid() != 0:
                 raise CiliumtuiError(f"--netns {self.netns}: entering a namespace needs root")
+        # nan, inf, 1e308 or a negative number reach socket/asyncio timeouts as OverflowError
+        # or as "did not answer within nans": say what is wrong with the flag instead.
+        if not 0 < self.timeout <= 3600:
+            raise CiliumtuiError(
+                f"--timeout {self.timeout:g}: must be more than 0 and at most 3600 s"
+            )
         return self

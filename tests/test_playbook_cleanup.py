@@ -144,8 +144,8 @@ steps:
         assert cn.normalized(cn.save(node, *key)) == before[key]
 
 
-def _cli(ns: str, *extra: str, env: dict) -> subprocess.Popen:
-    argv = [
+def _argv(ns: str, *extra: str) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "ciliumtui",
@@ -158,8 +158,11 @@ def _cli(ns: str, *extra: str, env: dict) -> subprocess.Popen:
         "k3s-node1",
         *extra,
     ]
+
+
+def _cli(ns: str, *extra: str, env: dict) -> subprocess.Popen:
     return subprocess.Popen(
-        argv,
+        _argv(ns, *extra),
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -199,9 +202,9 @@ def test_sigkill_at_random_points_then_resume_completes(make_netns, tmp_path):
         journaled = runs and read_journal(runs[-1] / "journal.jsonl")
         extra = ["--resume", runs[-1].name] if journaled else []
         print(where, extra)
-        done = subprocess.run(
-            _cli(ns, *extra, env=env).args, env=env, capture_output=True, text=True
-        )
+        # (Not `_cli(...).args`: that starts a second, concurrent run, which the node's
+        # lock now refuses.)
+        done = subprocess.run(_argv(ns, *extra), env=env, capture_output=True, text=True)
         assert done.returncode == 0, f"{where}: {done.stdout}\n{done.stderr}"
         links = cn.links(ns)
         assert not [n for n in links if n in cn.CILIUM_LINKS or n.startswith("lxc1000")], where

@@ -80,7 +80,7 @@ def test_good_playbook_loads():
             "    phaze: diagnose",
             10,
             5,
-            "unknown key 'phaze' in steps step #1 (did you mean 'phase'?)",
+            "unknown key 'phaze' in step 'look' (did you mean 'phase'?)",
         ),
         ("title: Demo", "titel: Demo", 2, 1, "did you mean 'title'?"),
         ("  - id: change", "  - id: look", 14, 9, "duplicate step id 'look' (first at line 9)"),
@@ -113,20 +113,27 @@ def test_good_playbook_loads():
             "unknown name 'outt' in when of step 'change' (did you mean 'out'?)",
         ),
         ("risk: low", "risk: read", 17, 11, "its risk cannot be 'read'"),
-        ("risk: low", "risk: lowish", 17, 11, "unknown risk 'lowish'"),
+        (
+            "risk: low",
+            "risk: lowish",
+            17,
+            11,
+            "risk of step 'change' must be one of read, low, high, destructive, "
+            "got str 'lowish' (did you mean 'low'?)",
+        ),
         (
             "{argv: [echo, hi]}",
             "{argv: echo hi}",
             12,
             20,
-            "param 'argv' of shell.read: must be a list",
+            "param 'argv' of shell.read must be a list, got str 'echo hi'",
         ),
         (
             "{argv: [echo, hi]}",
             "{argv: [echo], shell: true}",
             12,
             28,
-            "unknown key 'shell' in params",
+            "unknown key 'shell' in params of shell.read",
         ),
         (
             "count: {type: int, default: 2}",
@@ -135,15 +142,22 @@ def test_good_playbook_loads():
             31,
             "default of input 'count'",
         ),
-        ("steps:", "steps: 3\nx:", 8, 8, "steps must be a list"),
+        ("steps:", "steps: 3\nx:", 8, 8, "steps must be a list, got int 3"),
+        ("steps:", "steps: 3\nx:", 9, 1, "unknown key 'x' in playbook"),
         ("    risk: low", "    risk: low\n    mutates: false", 18, 14, "says mutates: false"),
-        ("  - id: look", "  - id: Look It", 9, 9, "bad step id"),
+        (
+            "  - id: look",
+            "  - id: Look It",
+            9,
+            9,
+            "id of step #1 of steps must be lower-case letters, digits, '-' and '_'",
+        ),
         (
             "action: shell\n",
             "action: shell\n    timeout: forever\n",
             16,
             14,
-            "timeout: not a duration",
+            "timeout of step 'change' must be a duration (30, '30s', '2m', '1h'), got str 'forever'",
         ),
     ],
 )
@@ -218,8 +232,8 @@ def test_cli_validate_prints_file_line_col_and_exits_3(tmp_path):
         text=True,
     )
     assert res.returncode == 3
-    assert f"{bad}:4:5: unknown key 'acton' in steps step #1 (did you mean 'action'?)" in res.stderr
-    assert f"{bad}:3:5: step 'a' needs an action" in res.stderr
+    assert f"{bad}:4:5: unknown key 'acton' in step 'a' (did you mean 'action'?)" in res.stderr
+    assert f"{bad}:3:5: step 'a' needs 'action'" in res.stderr
     assert f"{good}: ok" in res.stdout
     assert "Traceback" not in res.stderr
     res = subprocess.run(
@@ -299,3 +313,27 @@ def test_fuzz_load_playbook_raises_only_positioned_ciliumtui_errors(tmp_path, da
     except CiliumtuiError as exc:
         assert re.match(rf"^{re.escape(str(path))}:\d+:\d+: ", str(exc)), str(exc)
         assert "\n" not in str(exc)
+
+
+def test_params_are_converted_once_at_load_and_templates_once_rendered(tmp_path):
+    # The loader converts (durations become seconds); actions never re-parse them.
+    from ciliumtui.engine.actions.base import Param
+    from ciliumtui.yamlspec import Invalid
+
+    f = tmp_path / "pb.yaml"
+    f.write_text(
+        "id: conv\ninputs:\n  wait: {type: string, default: 90s}\nsteps:\n"
+        "  - id: a\n    action: pod.wait-ready\n    params: {timeout: 2m}\n"
+        "  - id: b\n    action: pod.wait-ready\n    params: {timeout: '{{ inputs.wait }}'}\n"
+    )
+    pb = load_playbook(str(f))
+    assert pb.steps[0].params == {"timeout": 120.0} and pb.steps[0].templated == ()
+    assert pb.steps[1].templated == ("timeout",)
+    assert pb.steps[0].timeout == 60.0 and pb.inputs["wait"].default == "90s"
+    assert Param("duration").convert("90s") == 90.0
+    assert Param("int").convert("5") == 5 and Param("bool").convert("true") is True
+    assert Param("list", choices=("legacy", "nft")).convert(["nft"]) == ["nft"]
+    with pytest.raises(Invalid, match="must be an integer"):
+        Param("int").convert("five")
+    with pytest.raises(Invalid, match="must be one of legacy, nft"):
+        Param("list", choices=("legacy", "nft")).convert(["iptables"])

@@ -364,13 +364,13 @@ def test_cli_exit_codes(tmp_path, state):
     assert r.returncode == 3 and "no journal" in r.stderr
     bad = write(
         tmp_path,
-        "id: x\nsteps:\n  - {id: a, action: shell, params: {argv: [true]}, risk: read}\n",
+        'id: x\nsteps:\n  - {id: a, action: shell, params: {argv: ["true"]}, risk: read}\n',
         "bad.yaml",
     )
     r = run(bad)
     assert (
         r.returncode == 3
-        and f"{bad}:3:58: step 'a' mutates, so its risk cannot be 'read'" in r.stderr
+        and f"{bad}:3:60: step 'a' mutates, so its risk cannot be 'read'" in r.stderr
     )
 
 

@@ -37,6 +37,19 @@ def test_builtin_playbooks_validate_against_the_schema(pid):
         {"id": "a", "action": "shell.read", "params": {"argv": ["ls"]}, "risk": "medium"},
         {"id": "a", "action": "shell.read", "params": {"argv": ["ls"]}, "tiemout": 3},
         {"id": "Bad Id", "action": "diagnose"},
+        {"id": "a", "action": "diagnose", "retry": {"attempts": 0}},
+        {"id": "a", "action": "diagnose", "retry": {"tries": 3}},
+        # (.nan is the loader's alone: JSON has no NaN, and JSON Schema cannot reject it)
+        {"id": "a", "action": "diagnose", "timeout": 0},
+        {
+            "id": "a",
+            "action": "shell",
+            "risk": "low",
+            "params": {"argv": ["x"]},
+            "rate_limit": {"key": "k", "max": 0},
+        },
+        {"id": "a", "action": "diagnose", "capture": {"_x": "p"}},
+        {"id": "a", "action": "diagnose", "rollback": {"action": "shell", "params": {"nope": 1}}},
     ],
 )
 def test_schema_and_loader_both_reject(step):

@@ -2,8 +2,10 @@
 
 Prints each step's plan, progress and result as the runner's events arrive
 (text to stdout, or one JSON object per event with --json). Exit codes: 0 success
-(or a dry-run), 1 a step/verify failed, 3 usage/load error or refused (read-only,
-declined, confirmation needed without a TTY and without --yes).
+(or a dry-run), 1 a step/verify failed, 3 usage/load error, refused (read-only,
+declined, confirmation needed without a TTY and without --yes, another run holds
+the node's lock, preflight found a step's needs missing) or a dry-run that could
+not be planned.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from .. import aio
@@ -20,7 +23,15 @@ from ..engine.loader import load_playbook, parse_input_args, resolve_inputs
 from ..engine.runner import Runner
 from ..options import Options
 
-_MARK = {"ok": "✔", "failed": "✘", "skipped": "–", "refused": "⊘", "planned": "◇", "declined": "⊘"}
+_MARK = {
+    "ok": "✔",
+    "failed": "✘",
+    "skipped": "–",
+    "refused": "⊘",
+    "planned": "◇",
+    "declined": "⊘",
+    "unplanned": "✘",
+}
 
 
 class TextPrinter:
@@ -54,6 +65,8 @@ class TextPrinter:
                 f"▶ {d.get('playbook')} on node {d.get('node')} (context {d.get('context') or '-'})"
                 f"{' [' + ', '.join(mode) + ']' if mode else ''}  run {ev.run_id}\n"
             )
+            if ev.message:  # e.g. a stale lock of a dead run taken over
+                w(f"  note: {ev.message}\n")
         elif ev.kind == "run_finished":
             w(f"\n■ {ev.status}{': ' + ev.message if ev.message else ''}\n  run id: {ev.run_id}\n")
         elif ev.kind == "rollback_started":
@@ -79,7 +92,7 @@ class TextPrinter:
         self.out.flush()
 
 
-def json_printer(out: TextIO):
+def json_printer(out: TextIO) -> Callable[[Event], None]:
     def emit(ev: Event) -> None:
         out.write(json.dumps(ev.to_dict(), default=str) + "\n")
         out.flush()
@@ -120,6 +133,6 @@ def main(args: argparse.Namespace, opts: Options) -> int:
         resume=args.resume,
     )
     result = aio.run(runner.run())
-    if result.status in ("refused", "declined") and not args.json:
+    if result.status in ("refused", "declined", "unplanned") and not args.json:
         print(f"ciliumtui: {result.message}", file=sys.stderr)
     return result.exit_code

@@ -11,9 +11,13 @@ Event kinds, in the order a step produces them:
     confirm_requested / confirm_granted / confirm_declined
     backup_saved        (data.files: [{path, sha256}])
     step_output         (one live output line in `message`; not journaled)
-    step_finished       (status: ok | failed | skipped | refused | planned | declined)
+    step_finished       (status: ok | failed | skipped | refused | planned | declined;
+                         a mutating step with nothing to do is "skipped" with
+                         data.nothing_to_do; in a dry run a verify step is "skipped",
+                         "not run (dry run)")
     rollback_started / rollback_finished
-    run_finished        (status: ok | failed | refused | declined | planned)
+    run_finished        (status: ok | failed | refused | declined | planned | unplanned:
+                         a dry run some step of which could not be planned)
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 STEP_STATUSES = ("ok", "failed", "skipped", "refused", "planned", "declined")
-RUN_STATUSES = ("ok", "failed", "refused", "declined", "planned")
+RUN_STATUSES = ("ok", "failed", "refused", "declined", "planned", "unplanned")
 
 
 @dataclass
@@ -76,12 +80,16 @@ class ConfirmRequest:
             )
         return f"Run {self.step_id} ({self.risk})? [y/N] "
 
+    def name_matches(self, typed: str) -> bool:
+        """Does `typed` name this node? (A destructive step's Confirm enables only then.)"""
+        return typed.strip() == self.node
+
     def accepts(self, answer: str) -> bool:
-        """Whether a typed answer confirms (Cancel/No is the default)."""
-        answer = answer.strip()
+        """Whether an answer confirms: the node name for a destructive step, else y/yes.
+        Cancel/No is the default. The one rule for every UI (terminal prompt, TUI modal)."""
         if self.type_node_name:
-            return answer == self.node
-        return answer.lower() in ("y", "yes")
+            return self.name_matches(answer)
+        return answer.strip().lower() in ("y", "yes")
 
 
 @dataclass
@@ -97,7 +105,8 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 success (or a clean dry-run), 1 a step/verify failed, 3 refused/declined."""
+        """0 success (or a clean dry-run), 1 a step/verify failed, 3 refused/declined or a
+        dry run that could not be planned."""
         return {"ok": 0, "planned": 0, "failed": 1}.get(self.status, 3)
 
 

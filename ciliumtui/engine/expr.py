@@ -52,7 +52,7 @@ class Expr:
     """A validated expression; `evaluate(scope)` walks its tree."""
 
     text: str
-    tree: ast.expression
+    tree: ast.Expression
 
     def names(self) -> set[str]:
         """Top-level names the expression reads (for load-time reference checks)."""

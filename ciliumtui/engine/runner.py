@@ -1,5 +1,5 @@
 """The playbook engine. It — not the steps — enforces read-only, dry-run, confirmation,
-backups, the journal, rate limits and rollback.
+backups, the journal, rate limits, one run per node, preflight and rollback.
 
 Use (the CLI and the TUI wizard):
 
@@ -8,23 +8,28 @@ Use (the CLI and the TUI wizard):
 
     runner = Runner(playbook, opts, inputs, dry_run=False, assume_yes=False,
                     confirm=my_confirm, on_event=my_on_event, resume=None)
-    result: RunResult = await runner.run()
+    result: RunResult = await runner.run()   # CiliumtuiError: refused before anything ran
 
 - `inputs`: loader.resolve_inputs(playbook, {"k": "v"}, opts.node_name)
 - `confirm(request: ConfirmRequest) -> Awaitable[bool]`: asked before every mutating
-  step with risk low/high/destructive. `request.type_node_name` is True for
-  destructive steps (the UI must make the operator type `request.node`; Cancel is
-  the default) and `request.unknown_outcome` when resuming a step that started but
-  never finished. With `assume_yes` nobody is asked. With neither, the first
-  mutating step ends the run as "refused" (headless without a TTY).
+  step with risk low/high/destructive that has something to do. `request.type_node_name`
+  is True for destructive steps (the UI must make the operator type `request.node`;
+  Cancel is the default; `request.accepts(text)` decides) and `request.unknown_outcome`
+  when resuming a step that started but never finished. With `assume_yes` nobody is
+  asked. With neither, the first mutating step ends the run as "refused".
 - `on_event(event: Event)`: called synchronously for every event (events.py lists
   them); keep it quick. The same events, minus step_output, go to the journal.
 - `resume`: a run id; refused (CiliumtuiError) when the playbook's sha256 changed.
   Steps that finished are skipped (their captures restored).
 
-Order for a mutating step: when → read-only? refuse → plan → dry-run? emit plan,
-stop → rate limit → confirm → backup (destructive: fail closed) → journal
-step_started + fsync → run (timeout, retries/until) → captures → step_finished.
+Before the first step of a run that may change something: root (preflight.py), what
+every step's action requires (tools, a live apiserver), and the node's lock (lock.py:
+one run per node and netns). Refusals raise CiliumtuiError (exit 3), nothing changed.
+
+Order for a mutating step: when → read-only? refuse → plan → nothing to do? skip →
+dry-run? emit plan, stop → rate limit → confirm → backup (destructive: fail closed) →
+rate limit taken → journal step_started + fsync → run (timeout, retries/until) →
+captures → step_finished.
 """
 
 from __future__ import annotations
@@ -47,12 +52,17 @@ from ..errors import CiliumtuiError
 from ..model import SEVERITY_RANK, Finding
 from ..options import Options
 from ..probe import one_line
+from ..yamlspec import Invalid
 from . import expr as exprmod
+from . import preflight, ratelimit
 from .actions import REGISTRY
-from .actions.base import Action, ActionContext, ActionResult
+from .actions.base import Action, ActionContext, ActionResult, with_defaults
+from .captures import capture_value
 from .events import ConfirmRequest, Event, RunResult
-from .journal import Journal, fsync_file, journal_path, read_journal, redact, runs_dir, state_dir
-from .schema import Capture, Playbook, Step
+from .journal import Journal, fsync_file, redact, runs_dir
+from .lock import node_lock
+from .resume import load_resume
+from .schema import Playbook, Step
 
 ConfirmFn = Callable[[ConfirmRequest], Awaitable[bool]]
 OUTPUT_EXCERPT = 20  # lines of output kept in step_finished
@@ -63,116 +73,9 @@ def new_run_id(playbook_id: str) -> str:
     return f"{stamp}-{playbook_id}-{pysecrets.token_hex(3)}"
 
 
-def kube_context(opts: Options) -> str | None:
-    """The kube context a confirmation shows (--context, else the kubeconfig's current one)."""
-    if opts.context:
-        return opts.context
-    try:  # the same discovery the cluster client uses
-        from ..cluster.client import kube_context as discovered
-
-        return discovered(opts)[0]
-    except Exception:  # no kubeconfig: fall back to a plain read below
-        pass
-    import yaml
-
-    candidates = [opts.kubeconfig] if opts.kubeconfig else []
-    if not candidates and os.environ.get("KUBECONFIG"):
-        candidates = os.environ["KUBECONFIG"].split(os.pathsep)[:1]
-    candidates += [
-        str(Path.home() / ".kube" / "config"),
-        str(opts.host_path("/etc/rancher/k3s/k3s.yaml")),
-    ]
-    for c in candidates:
-        try:
-            data = yaml.safe_load(Path(c).read_text())
-        except (OSError, yaml.YAMLError):
-            continue
-        if isinstance(data, dict) and data.get("current-context"):
-            return str(data["current-context"])
-    return None
-
-
-# ------------------------------------------------------------------- rate limits
-
-
-def _rate_file() -> Path:
-    return state_dir() / "ratelimit.json"
-
-
-def rate_check(node: str, key: str, max_: int, per: float, now: float | None = None) -> str | None:
-    """None when allowed, else a one-line reason. State survives runs (state dir)."""
-    now = time.time() if now is None else now
-    try:
-        data = json.loads(_rate_file().read_text())
-    except (OSError, ValueError):
-        data = {}
-    recent = [t for t in data.get(f"{node}/{key}", []) if now - t < per]
-    if len(recent) >= max_:
-        wait = per - (now - min(recent))
-        return (
-            f"rate limit: at most {max_} {key} per {per / 60:g} min on node {node} "
-            f"({len(recent)} already); next allowed in {wait / 60:.0f} min"
-        )
-    return None
-
-
-def rate_record(node: str, key: str, per: float, now: float | None = None) -> None:
-    now = time.time() if now is None else now
-    path = _rate_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        data = {}
-    k = f"{node}/{key}"
-    data[k] = [t for t in data.get(k, []) if now - t < per] + [now]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
-
-
-# ---------------------------------------------------------------------- captures
-
-
-def walk_path(data: Any, path: str) -> Any:
-    """`a.b[0].c` (a leading `$.` or `data.` is allowed) over dicts and lists."""
-    p = path.strip()
-    for prefix in ("$.", "data."):
-        if p.startswith(prefix):
-            p = p[len(prefix) :]
-    cur = data
-    for part in p.replace("[", ".[").split("."):
-        if not part or part == "$":
-            continue
-        if part.startswith("[") and part.endswith("]"):
-            try:
-                idx = int(part[1:-1])
-            except ValueError:
-                return None
-            cur = cur[idx] if isinstance(cur, list) and -len(cur) <= idx < len(cur) else None
-        else:
-            cur = cur.get(part) if isinstance(cur, dict) else None
-        if cur is None:
-            return None
-    return cur
-
-
-def capture_value(cap: Capture, result: ActionResult) -> Any:
-    if cap.from_:
-        return {
-            "rc": result.rc,
-            "stdout": result.stdout,
-            "ok": result.ok,
-            "changed": result.changed,
-            "message": result.message,
-        }[cap.from_]
-    if cap.count:
-        v = walk_path(result.data, cap.count)
-        return len(v) if isinstance(v, (list, dict, str)) else 0
-    return walk_path(result.data, cap.path or "")
-
-
-# ------------------------------------------------------------------------ runner
+def is_nothing_to_do(plan: list[str]) -> bool:
+    """A plan with no command line (only `#` notes, or nothing): the step has nothing to do."""
+    return not any(line.strip() and not line.startswith("#") for line in plan)
 
 
 class _Stop(Exception):
@@ -208,12 +111,15 @@ class Runner:
         self.run_id = resume or new_run_id(playbook.id)
         self.run_dir = runs_dir() / self.run_id
         self.node = opts.node_name
-        self.context = kube_context(opts)
+        self.kube = preflight.kube_of(opts)
+        self.context = self.kube.context
         self.vars: dict[str, Any] = {}
         self.findings: list[Finding] = []
         self.statuses: dict[str, str] = {}
         self.backups: dict[str, Path] = {}
         self.completed_mutations: list[Step] = []
+        self.unplanned: dict[str, str] = {}  # dry-run: step id -> why it could not be planned
+        self._unmet: dict[str, str] = {}  # preflight: step id -> what it lacks
         self._seq = 0
         self._secrets = [
             str(v)
@@ -256,57 +162,19 @@ class Runner:
                 self.on_event(ev)
         return ev
 
+    def _output(self, step: Step, line: str) -> None:
+        self._emit("step_output", step, journal=False, message=line)
+
     # ---------------------------------------------------------------- resume
 
     def _load_resume(self) -> None:
-        path = journal_path(self.run_id)
-        records = read_journal(path)
-        if not records:
-            raise CiliumtuiError(f"--resume {self.run_id}: no journal at {path}")
-        start = next((r for r in records if r.get("kind") == "run_started"), None)
-        if start is None:
-            raise CiliumtuiError(f"--resume {self.run_id}: journal has no run_started record")
-        data = start.get("data", {})
-        if data.get("playbook") != self.pb.id:
-            raise CiliumtuiError(
-                f"--resume {self.run_id}: that run is playbook {data.get('playbook')!r}, not {self.pb.id!r}"
-            )
-        if data.get("sha256") != self.pb.sha256:
-            raise CiliumtuiError(
-                f"--resume {self.run_id}: playbook {self.pb.id} changed since the run started "
-                f"(sha256 {str(data.get('sha256'))[:12]}… → {self.pb.sha256[:12]}…); resume refused, "
-                "start a new run"
-            )
-        for k, v in (data.get("inputs") or {}).items():
+        state = load_resume(self.run_id, self.pb)
+        for k, v in state.inputs.items():
             if k not in self.inputs or self.inputs[k] is None:
                 self.inputs[k] = v
-        started: dict[str, int] = {}
-        for r in records:
-            sid = r.get("step_id")
-            if not sid:
-                continue
-            if r.get("kind") == "step_started":
-                started[sid] = r.get("seq", 0)
-                self._done.pop(sid, None)
-            elif r.get("kind") == "step_finished":
-                # refused/declined/planned say nothing about an earlier, interrupted attempt
-                if r.get("status") in ("ok", "failed", "skipped"):
-                    started.pop(sid, None)
-                if r.get("status") in ("ok", "skipped") and not (r.get("data") or {}).get(
-                    "dry_run"
-                ):
-                    self._done[sid] = r
-                else:
-                    self._done.pop(sid, None)
-            elif r.get("kind") == "backup_saved":
-                d = (r.get("data") or {}).get("dir")
-                if d and sid not in self.backups:
-                    self.backups[sid] = Path(d)
-        for sid in started:
-            step = self.pb.step(sid)
-            if step is not None and step.mutates:
-                self._unknown.add(sid)
-        self._seq = max((r.get("seq", 0) for r in records), default=0)
+        self._done, self._unknown, self._seq = state.done, state.unknown, state.seq
+        for sid, d in state.backups.items():
+            self.backups.setdefault(sid, d)
 
     # ------------------------------------------------------------ expressions
 
@@ -351,27 +219,32 @@ class Runner:
 
     # -------------------------------------------------------------------- run
 
-    def preflight(self) -> None:
+    def _changes(self) -> bool:
+        """Can this run change anything (so it needs preflight and the node's lock)?"""
+        return not self.opts.read_only and any(s.mutates for s in self.pb.all_steps())
+
+    async def _preflight(self) -> None:
         """Refuse up front (CiliumtuiError, exit 3) what could only fail half-way."""
-        if self.dry_run or self.opts.read_only or os.geteuid() == 0:
+        if not self.dry_run:
+            why = preflight.root_refusal(self.pb, self.opts)
+            if why:
+                raise CiliumtuiError(why)
+        if not self._changes():
             return
-        if self.opts.recorded_node:
-            return  # training without root: node actions edit the recorded node file
-        if self.opts.host_root != "/" and all(
-            s.action == "k3s.hook" for s in self.pb.all_steps() if REGISTRY[s.action].needs_root
-        ):
-            return  # writing under a fake host root needs no root
-        rooted = [s.id for s in self.pb.all_steps() if REGISTRY[s.action].needs_root]
-        if rooted:
-            raise CiliumtuiError(
-                f"playbook {self.pb.id} changes this node (steps {', '.join(rooted)}): "
-                "run it as root, or look first with --dry-run"
-            )
+        self._unmet = await preflight.unmet(self.pb, self.opts, self.kube)
+        if self._unmet and not self.dry_run:
+            raise CiliumtuiError(preflight.refusal(self.pb, self._unmet))
 
     async def run(self) -> RunResult:
-        self.preflight()
         if self.resume:
             self._load_resume()
+        await self._preflight()
+        if self.dry_run or not self._changes():
+            return await self._run(None)
+        with node_lock(self.node, self.opts.netns, self.run_id, self.pb.id) as note:
+            return await self._run(note)
+
+    async def _run(self, lock_note: str | None) -> RunResult:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._journal = Journal(self.run_dir / "journal.jsonl", self._secrets)
         status, message, failed = "ok", "", None
@@ -379,6 +252,7 @@ class Runner:
             self._emit(
                 "run_started",
                 sync=True,
+                message=lock_note,
                 data={
                     "playbook": self.pb.id,
                     "version": self.pb.version,
@@ -440,8 +314,14 @@ class Runner:
                 if st == "failed" and status == "ok" and not passive:
                     status, message, failed = "failed", f"always step {step.id} failed", step.id
             if self.dry_run and status == "ok":
-                status = "planned"
-                message = "dry-run: nothing was changed"
+                # A dry run's result is its plan's.
+                if self.unplanned:
+                    sid, why = next(iter(self.unplanned.items()))
+                    more = f" (+{len(self.unplanned) - 1} more)" if len(self.unplanned) > 1 else ""
+                    status, failed = "unplanned", sid
+                    message = f"dry-run: could not plan step {sid}: {why}{more}"
+                else:
+                    status, message = "planned", "dry-run: nothing was changed"
         except asyncio.CancelledError:
             self._emit("run_finished", sync=True, status="aborted", message="interrupted")
             self._journal.close()
@@ -453,7 +333,7 @@ class Runner:
             sync=True,
             status=status,
             message=message or None,
-            data={"steps": self.statuses, "failed_step": failed},
+            data={"steps": self.statuses, "failed_step": failed, "dry_run": self.dry_run},
         )
         self._journal.close()
         return RunResult(
@@ -468,15 +348,15 @@ class Runner:
         )
 
     async def _rollback(self) -> None:
-        todo = [s for s in reversed(self.completed_mutations) if s.rollback is not None]
+        todo = [s for s in reversed(self.completed_mutations) if s.undo is not None]
         self._emit("rollback_started", data={"steps": [s.id for s in todo]})
         results = {}
         for s in todo:
-            assert s.rollback is not None
+            assert s.undo is not None
             try:
-                results[s.rollback.id] = await self._step(s.rollback)
+                results[s.undo.id] = await self._step(s.undo)
             except _Stop as stop:
-                results[s.rollback.id] = stop.status
+                results[s.undo.id] = stop.status
                 break
         self._emit(
             "rollback_finished",
@@ -490,7 +370,7 @@ class Runner:
         return status
 
     def _ctx(self, step: Step, params: dict[str, Any]) -> ActionContext:
-        ctx = ActionContext(
+        return ActionContext(
             opts=self.opts,
             params=params,
             step_id=step.id,
@@ -498,9 +378,18 @@ class Runner:
             dry_run=self.dry_run,
             findings=self.findings,
             backups=self.backups,
-            on_output=lambda line: self._emit("step_output", step, journal=False, message=line),
+            on_output=lambda line: self._output(step, line),
         )
-        return ctx
+
+    def _params(self, step: Step, cls: type[Action]) -> dict[str, Any]:
+        """The step's params with {{ templates }} rendered and converted to their types."""
+        params = self._render(step.params)
+        for key in step.templated:
+            try:
+                params[key] = cls.params[key].convert(params[key], f"param {key!r}")
+            except Invalid as exc:
+                raise exprmod.ExprError(str(exc)) from None
+        return with_defaults(cls, params)
 
     async def _step(self, step: Step) -> str:
         # Resume: a step that finished earlier is not run again; its captures come back.
@@ -525,20 +414,22 @@ class Runner:
             if not go:
                 return self._finish(step, "skipped", message=f"when: {step.when.text} is false")
         cls = REGISTRY[step.action]
+        if not step.mutates and self.dry_run and (cls.waits or step.phase == "verify"):
+            # Nothing changed, so there is nothing to wait for and nothing to verify yet.
+            return self._finish(
+                step, "skipped", message="not run (dry run)", data={"dry_run": True}
+            )
+        if not step.mutates and self.opts.read_only and cls.waits:
+            return self._finish(
+                step, "skipped", message="read-only: nothing changed, nothing to wait for"
+            )
         try:
-            params = self._render(step.params)
+            params = self._params(step, cls)
         except exprmod.ExprError as exc:
             return self._finish(step, "failed", message=f"params: {exc}")
-        from .actions.base import with_defaults
-
         action = cls()
-        ctx = self._ctx(step, with_defaults(cls, params))
+        ctx = self._ctx(step, params)
         if not step.mutates:
-            if (self.dry_run or self.opts.read_only) and cls.waits:
-                mode = "dry-run" if self.dry_run else "read-only"
-                return self._finish(
-                    step, "skipped", message=f"{mode}: nothing changed, nothing to wait for"
-                )
             self._emit("step_started", step)
             return await self._execute(step, action, ctx)
         return await self._mutating(step, action, ctx)
@@ -548,18 +439,38 @@ class Runner:
             return self._finish(
                 step, "refused", message="read-only: this step changes the node/cluster"
             )
+        if step.id in self._unmet:  # dry-run only: a real run was refused up front
+            why = self._unmet[step.id]
+            self.unplanned[step.id] = why
+            return self._finish(
+                step, "failed", message=f"cannot plan: {why}", data={"dry_run": True}
+            )
         try:
             plan = await asyncio.wait_for(action.plan(ctx), step.timeout)
         except Exception as exc:
-            return self._finish(step, "failed", message=f"cannot plan: {_err(exc, step)}")
+            why = _err(exc, step)
+            if self.dry_run:
+                self.unplanned[step.id] = why
+            return self._finish(step, "failed", message=f"cannot plan: {why}")
+        if is_nothing_to_do(plan):
+            # Nothing to ask, nothing to count, nothing to journal as a change.
+            for line in plan:
+                self._output(step, line)
+            return self._finish(
+                step,
+                "skipped",
+                message="nothing to do",
+                output=plan,
+                data={"nothing_to_do": True, **({"dry_run": True} if self.dry_run else {})},
+            )
         if self.dry_run:
             self._emit("step_planned", step, plan=plan)
             return self._finish(step, "planned", plan=plan, data={"dry_run": True})
-        if step.rate_limit is not None:
-            rl = step.rate_limit
-            why = rate_check(self.node, rl.key, rl.max, rl.per)
-            if why:
-                return self._finish(step, "failed", message=why)
+        rl = step.rate_limit
+        if rl is not None:
+            limited = ratelimit.check(self.node, rl.key, rl.max, rl.per)
+            if limited:
+                return self._finish(step, "failed", message=limited)
         await self._confirm(step, plan)
         if cls_has_backup(action):
             try:
@@ -573,9 +484,7 @@ class Runner:
                         message=f"backup failed, step not run (no backup, no step): {_err(exc, step)}",
                     )
                 files = []
-                self._emit(
-                    "step_output", step, journal=False, message=f"(no backup: {_err(exc, step)})"
-                )
+                self._output(step, f"(no backup: {_err(exc, step)})")
             if not files and step.risk == "destructive":
                 return self._finish(
                     step,
@@ -589,10 +498,13 @@ class Runner:
                 "failed",
                 message=f"{step.action} cannot back up; a destructive step needs a backup",
             )
+        if rl is not None:
+            # Checked again and recorded in one locked step: concurrent runs cannot both pass.
+            limited = ratelimit.take(self.node, rl.key, rl.max, rl.per)
+            if limited:
+                return self._finish(step, "failed", message=limited)
         # Write-ahead: the record is on disk before anything changes.
         self._emit("step_started", step, sync=True, plan=plan)
-        if step.rate_limit is not None:
-            rate_record(self.node, step.rate_limit.key, step.rate_limit.per)
         st = await self._execute(step, action, ctx)
         if st == "ok":
             self.completed_mutations.append(step)
@@ -643,9 +555,7 @@ class Runner:
             ok = bool(await self.confirm(req))
         except Exception as exc:
             ok = False
-            self._emit(
-                "step_output", step, journal=False, message=f"confirmation failed: {one_line(exc)}"
-            )
+            self._output(step, f"confirmation failed: {one_line(exc)}")
         if not ok:
             self._emit("confirm_declined", step)
             self._finish(step, "declined", message="declined by the operator")
@@ -678,10 +588,14 @@ class Runner:
 
     async def _execute(self, step: Step, action: Action, ctx: ActionContext) -> str:
         # Retrying waits for a change; dry-run and read-only make none.
-        attempts = 1 if (self.dry_run or self.opts.read_only) else max(1, step.retry.attempts)
+        attempts = 1 if (self.dry_run or self.opts.read_only) else step.attempts
+        until = step.retry.until if step.retry is not None else None
+        delay = step.retry.delay if step.retry is not None else 0.0
         start = time.perf_counter()
         result = ActionResult(ok=False)
         msg = ""
+        success = False
+        attempt = 1
         for attempt in range(1, attempts + 1):
             try:
                 result = await asyncio.wait_for(action.run(ctx), step.timeout)
@@ -694,29 +608,27 @@ class Runner:
                 result, msg = ActionResult(ok=False), _err(exc, step)
             if result.findings is not None:
                 self.findings[:] = result.findings
-            captures = {c.name: capture_value(c, result) for c in step.capture}
+            captures = {c.name: capture_value(c, result) for c in step.capture.values()}
             self.vars.update(captures)
             success = result.ok
-            if success and step.retry.until is not None:
+            if success and until is not None:
                 try:
-                    success = bool(self._eval(step.retry.until))
+                    success = bool(self._eval(until))
                 except exprmod.ExprError as exc:
                     success, msg = False, f"until: {exc}"
                 if not success and not msg:
-                    msg = f"until {step.retry.until.text!r} still false"
+                    msg = f"until {until.text!r} still false"
             if success:
                 break
             if attempt < attempts:
-                self._emit(
-                    "step_output",
+                self._output(
                     step,
-                    journal=False,
-                    message=f"attempt {attempt}/{attempts}: {msg or 'failed'}; retrying in {step.retry.delay:g}s",
+                    f"attempt {attempt}/{attempts}: {msg or 'failed'}; retrying in {delay:g}s",
                 )
-                await asyncio.sleep(step.retry.delay)
+                await asyncio.sleep(delay)
         ms = round((time.perf_counter() - start) * 1000, 1)
         data: dict[str, Any] = {}
-        captures = {c.name: self.vars.get(c.name) for c in step.capture}
+        captures = {name: self.vars.get(name) for name in step.capture}
         if captures:
             data["captures"] = _jsonable(captures)
         if result.findings is not None:
@@ -752,7 +664,7 @@ def _jsonable(value: Any) -> Any:
     try:
         json.dumps(value)
         return value
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return json.loads(json.dumps(value, default=str))
 
 

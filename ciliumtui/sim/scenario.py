@@ -1,34 +1,279 @@
 """Loading scenarios: `assets/scenarios/<id>.yaml` deep-merged over `healthy.yaml`.
 
 A scenario states only what differs from the healthy one (assets/scenarios/README.md):
-maps merge key by key, lists and scalars replace. Errors are one line with
-file:line so a trainer writing a scenario sees where it went wrong.
+maps merge key by key, lists and scalars replace. The format is declared once, as
+the dataclasses below (ciliumtui.yamlspec): every key at every depth is known, so a
+typo (`netwrok:`, `kernal:`) is an error with file:line:col instead of a broken node
+that silently comes out healthy. A new scenario key is added HERE, beside the sim
+code that reads it. Errors are one line; the loader returns plain dicts (the sim
+reads them as such).
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, ClassVar, Literal
 
 from ..errors import CiliumtuiError
+from ..safeyaml import Limits, YamlError, compose, load, read_text
+from ..yamlspec import (
+    INVALID,
+    Enum,
+    Int,
+    ListOf,
+    Number,
+    OneOf,
+    Report,
+    convert,
+    json_schema,
+    node_from,
+    spec,
+)
 
 BASE_ID = "healthy"
 
-# Enumerated fields checked at load time: path -> allowed values. A typo here would
-# otherwise silently become "healthy" deep inside the simulator.
-_ENUMS: dict[tuple[str, ...], tuple[str, ...]] = {
-    ("cluster", "cilium", "agent"): ("ready", "not-ready", "crashloop", "missing"),
-    ("dns", "cluster_names"): ("ok", "nxdomain", "servfail", "timeout"),
-    ("dns", "external_names"): ("ok", "nxdomain", "servfail", "timeout"),
-    ("faults", "apiserver"): ("hang", "500", "403", "garbage", "reset", "slow-watch"),
-    ("agent_api",): ("healthy", "unhealthy", "garbage", "hang", "none"),
-}
+AGENT_STATES = ("ready", "not-ready", "crashloop", "missing")
+DNS_BEHAVIOURS = ("ok", "nxdomain", "servfail", "timeout")
+APISERVER_FAULTS = ("hang", "500", "403", "garbage", "reset", "slow-watch")
+AGENT_API_MODES = ("healthy", "unhealthy", "garbage", "hang", "none")
+IPTABLES_BACKENDS = ("nft", "legacy", "none")
 # What makes the simulator apply `on_fix` (all listed must have happened).
 TRIGGERS = ("agent-restart", "ciliumnode-recreated", "manual")
+# A scale scenario is small on disk (healthy.yaml + `cluster.scale`); its expansion is
+# not YAML. These bound what a hand-written file may cost.
+LIMITS = Limits(max_bytes=4 * 1024 * 1024, max_nodes=200_000, max_depth=32)
+
+_COUNT = Int(min=0, max=10_000_000)
+
+
+# ------------------------------------------------------------------ the format
+
+
+@dataclass
+class Uplink:
+    name: str = "eth0"
+    address: str | None = spec(None, doc="CIDR, e.g. 192.168.1.21/24")
+    gateway: str | None = None
+
+
+@dataclass
+class Peer:
+    node_ip: str = spec(doc="the peer node's address")
+    pod_cidr: str = spec(doc="its pod CIDR (routed via cilium_host)")
+
+
+@dataclass
+class CiliumNet:
+    """Cilium's datapath objects in the node's network namespace."""
+
+    present: bool = spec(False, doc="cilium_host/net/vxlan, lxc_health, ip rule, table 2004")
+    pod_cidr: str | None = None
+    host_ip: str | None = None
+    endpoints: int = spec(0, type=Int(min=0, max=100_000), doc="lxc veths with /32 routes")
+    peers: list[Peer] = spec([])
+    iptables: str = spec("nft", type=Enum(IPTABLES_BACKENDS), doc="backend of CILIUM_* chains")
+
+
+@dataclass
+class ExtraRoute:
+    dst: str
+    dev: str | None = None
+    via: str | None = None
+    table: str | int | None = None
+
+
+@dataclass
+class Network:
+    uplink: Uplink | None = None
+    cilium: CiliumNet | None = None
+    kube_iptables: str = spec("nft", type=Enum(IPTABLES_BACKENDS), doc="backend of KUBE-*")
+    decoys: bool = spec(False, doc="lxcbr0, docker0 + veth, a USER chain, a 'cilium' comment")
+    extra_routes: list[ExtraRoute] = spec([])
+
+
+@dataclass
+class K3s:
+    config: dict[str, Any] = spec({}, doc="/etc/rancher/k3s/config.yaml")
+    stop_hook: bool = spec(False, doc="the unit cleans Cilium's links and rules on stop")
+    unit: str = spec("k3s", doc="k3s or k3s-agent")
+    exec_flags: list[str] = spec([])
+
+
+@dataclass
+class Host:
+    hostname: str | None = None
+    kernel: str | None = None
+    nameservers: list[str] = spec([])
+    bpffs: bool = True
+    cgroup2: bool = True
+    cni_files: list[str] = spec([])
+    k3s: K3s | None = None
+    agent_running: bool | Literal["stale"] = spec(
+        False, doc="pidfile with a live pid (true), a dead one (stale), or none"
+    )
+
+
+@dataclass
+class Taint:
+    key: str
+    value: Any = None
+    effect: str = spec("NoSchedule", type=Enum(("NoSchedule", "PreferNoSchedule", "NoExecute")))
+
+
+@dataclass
+class NodeSpec:
+    """A Node of the simulated cluster."""
+
+    name: str
+    internal_ip: str | None = None
+    external_ip: str | None = None
+    pod_cidr: str | list[str] | None = None
+    cilium_pod_cidr: str | list[str] | None = spec(None, doc="when the CiliumNode's differs")
+    max_pods: int = spec(110, type=_COUNT)
+    taints: list[str | Taint] = spec([], doc='{key, value, effect} or "key=value:Effect"')
+    agent: str | None = spec(None, type=Enum(AGENT_STATES))
+    ready: bool = True
+    unschedulable: bool = False
+
+
+@dataclass
+class Operator:
+    replicas: int = spec(1, type=_COUNT)
+    available: int | None = spec(None, type=_COUNT)
+
+
+@dataclass
+class CiliumNodeSpec:
+    name: str
+    pod_cidrs: list[str] = spec([])
+
+
+@dataclass
+class CiliumCluster:
+    version: str = "1.18.4"
+    config: dict[str, Any] = spec({}, doc="the cilium-config ConfigMap's data")
+    agent: str = spec("ready", type=Enum(AGENT_STATES), doc="node_name's agent")
+    operator: Operator | None = None
+    ciliumnodes: Literal["auto"] | list[CiliumNodeSpec] = spec("auto")
+    restarts: int = spec(0, type=_COUNT, doc="restart count of the agent pods")
+    log: str | None = spec(None, doc="replaces the simulated agent log")
+
+
+@dataclass
+class CoreDns:
+    replicas: int = spec(1, type=_COUNT)
+    ready: bool | Literal["crashloop"] | list[bool | Literal["crashloop"]] = True
+    ips: list[str] = spec([])
+
+
+@dataclass
+class LbPool:
+    kind: str = spec("IPAddressPool", type=Enum(("IPAddressPool", "CiliumLoadBalancerIPPool")))
+    name: str = "default-pool"
+    namespace: str | None = None
+    cidrs: list[str] = spec([])
+
+
+@dataclass
+class PodSpec:
+    """A workload pod (besides cilium and CoreDNS)."""
+
+    name: str
+    namespace: str = "default"
+    owner: str = spec("none", doc="ReplicaSet/x, DaemonSet/x, StatefulSet/x, Job/x or none")
+    # The states are checked where they are read (sim/objects.py).
+    state: str = spec("running", doc="running | ContainerCreating | CrashLoopBackOff | ...")
+    node: str | None = None
+    ip: str | None = None
+    host_network: bool = False
+    mirror: bool = False
+    labels: dict[str, Any] = spec({})
+    restarts: int | None = spec(None, type=_COUNT)
+    container: str | None = None
+    image: str | None = None
+
+
+@dataclass
+class Scale:
+    nodes: int = spec(0, type=_COUNT)
+    pods: int = spec(0, type=_COUNT)
+
+
+@dataclass
+class Cluster:
+    kubernetes_version: str = "v1.31.4+k3s1"
+    domain: str = "cluster.local"
+    service_cidr: str = "10.43.0.0/16"
+    nodes: list[NodeSpec] = spec([])
+    cilium: CiliumCluster | None = None
+    coredns: CoreDns | None = None
+    kube_dns_ip: str = "10.43.0.10"
+    kube_proxy: bool = False
+    lb_pools: list[LbPool] = spec([])
+    metallb: bool = spec(False, doc="MetalLB's CRD exists even without an IPAddressPool")
+    pods: list[PodSpec] = spec([])
+    restart_delay: float = spec(0.3, type=Number(min=0, max=3600))
+    scale: Scale | None = None
+
+
+@dataclass
+class Dns:
+    cluster_names: str = spec("ok", type=Enum(DNS_BEHAVIOURS))
+    external_names: str = spec("ok", type=Enum(DNS_BEHAVIOURS))
+
+
+@dataclass
+class Faults:
+    apiserver: str | None = spec(None, type=Enum(APISERVER_FAULTS))
+
+
+_TRIGGER = Enum(TRIGGERS)
+
+
+@dataclass
+class OnFix:
+    """Overrides applied once the scenario's fix is done (all triggers happened)."""
+
+    trigger: str | list[str] = spec("agent-restart", type=OneOf(_TRIGGER, ListOf(_TRIGGER)))
+    host: Host | None = None
+    network: Network | None = None
+    agent_api: str | None = spec(None, type=Enum(AGENT_API_MODES))
+    cluster: Cluster | None = None
+    dns: Dns | None = None
+    faults: Faults | None = None
+
+
+@dataclass
+class Scenario:
+    """A simulated node and cluster (DESIGN §8)."""
+
+    yaml_label: ClassVar[str] = "scenario"
+    id: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    briefing: str | None = None
+    hints: list[str] = spec([])
+    expert_path: list[str] = spec([], doc="the playbooks an expert runs, in order")
+    root_cause: str | list[str] | None = spec(None, doc="finding ids (training's score)")
+    node_name: str | None = None
+    host: Host | None = None
+    network: Network | None = None
+    agent_api: str = spec("healthy", type=Enum(AGENT_API_MODES))
+    cluster: Cluster | None = None
+    dns: Dns | None = None
+    faults: Faults | None = None
+    on_fix: OnFix | None = None
+
+
+def scenario_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario file (for editors), from the same declaration."""
+    return json_schema(Scenario, title="ciliumtui training scenario")
+
+
+# ---------------------------------------------------------------- loading
 
 
 def _scenario_dir():
@@ -45,74 +290,37 @@ def deep_merge(base: Any, over: Any) -> Any:
     return copy.deepcopy(over)
 
 
-def _parse(text: str, where: str) -> tuple[dict[str, Any], yaml.Node | None]:
-    """The mapping in `text` and its node tree (for line numbers); errors name file:line."""
+def _fail(errors: list[str], strip_position: bool = False) -> CiliumtuiError:
+    first = errors[0]
+    if strip_position:  # a dict has no lines: "<scenario>:0:0: x" → "<scenario>: x"
+        head, _, rest = first.partition(": ")
+        first = f"{head.split(':')[0]}: {rest}"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return CiliumtuiError(f"{first}{more}")
+
+
+def _parse(text: str, where: str) -> dict[str, Any]:
+    """The scenario's own mapping, validated against the declaration; errors file:line:col."""
+    soft: list[str] = []
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise CiliumtuiError(f"{where}{line}: invalid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise CiliumtuiError(f"{where}: invalid YAML: {exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise CiliumtuiError(f"{where}:1: a scenario must be a mapping, not {type(data).__name__}")
-    return data, node
+        root = compose(text, where, LIMITS, soft)
+    except YamlError as exc:
+        raise CiliumtuiError(str(exc)) from None
+    if soft:
+        raise _fail(soft)
+    if root is None:
+        return {}
+    r = Report(where)
+    if convert(Scenario, root, r) is INVALID or not r.ok:
+        raise _fail(r.errors or [f"{where}:1:1: not a scenario"])
+    return root.plain()
 
 
-def _line_of(node: yaml.Node | None, path: tuple[str, ...]) -> int | None:
-    """1-based line of the value at `path` in a composed YAML tree, when present."""
-    for key in path:
-        if not isinstance(node, yaml.MappingNode):
-            return None
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                node = v
-                break
-        else:
-            return None
-    return node.start_mark.line + 1 if node is not None else None
-
-
-def _get(data: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return data
-
-
-def _validate(own: dict[str, Any], node: yaml.Node | None, where: str) -> None:
-    """Check the enumerated fields the scenario file itself sets."""
-    for path, allowed in _ENUMS.items():
-        value = _get(own, path)
-        if value is None:
-            continue
-        if str(value) not in allowed:
-            line = _line_of(node, path)
-            at = f"{where}:{line}" if line else where
-            raise CiliumtuiError(
-                f"{at}: {'.'.join(path)}: {value!r} is not one of {', '.join(allowed)}"
-            )
-    trigger = _get(own, ("on_fix", "trigger"))
-    for t in trigger if isinstance(trigger, list) else ([trigger] if trigger is not None else []):
-        if t not in TRIGGERS:
-            line = _line_of(node, ("on_fix", "trigger"))
-            raise CiliumtuiError(
-                f"{where}:{line or 1}: on_fix.trigger: {t!r} is not one of {', '.join(TRIGGERS)}"
-            )
-    for section in ("host", "network", "cluster", "dns", "faults", "on_fix"):
-        if section in own and own[section] is not None and not isinstance(own[section], dict):
-            line = _line_of(node, (section,))
-            raise CiliumtuiError(f"{where}:{line or 1}: {section}: must be a mapping")
-    nodes = _get(own, ("cluster", "nodes"))
-    if nodes is not None and not isinstance(nodes, list):
-        line = _line_of(node, ("cluster", "nodes"))
-        raise CiliumtuiError(f"{where}:{line or 1}: cluster.nodes: must be a list")
+def validate_scenario(own: dict[str, Any], where: str = "<scenario>") -> None:
+    """Check an already parsed scenario (a dict: generators, tests) against the declaration."""
+    r = Report(where)
+    if convert(Scenario, node_from(own), r) is INVALID or not r.ok:
+        raise _fail(r.errors or [f"{where}:0:0: not a scenario"], strip_position=True)
 
 
 def _read_builtin(scenario_id: str) -> tuple[str, str]:
@@ -130,20 +338,13 @@ def _read(id_or_path: str | Path) -> tuple[str, str]:
         isinstance(id_or_path, Path) or "/" in text_id or text_id.endswith((".yaml", ".yml"))
     )
     if looks_like_path:
-        p = Path(text_id)
-        try:
-            return p.read_text(encoding="utf-8"), str(p)
-        except FileNotFoundError:
-            raise CiliumtuiError(f"{p}: no such scenario file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CiliumtuiError(f"{p}: cannot read scenario: {exc}") from None
+        return read_text(text_id, "scenario file", max_bytes=LIMITS.max_bytes), text_id
     return _read_builtin(text_id)
 
 
 def _base() -> dict[str, Any]:
     text, where = _read_builtin(BASE_ID)
-    data, _ = _parse(text, where)
-    return data
+    return _parse(text, where)
 
 
 def load_scenario(id_or_path: str | Path | dict[str, Any]) -> dict[str, Any]:
@@ -151,13 +352,14 @@ def load_scenario(id_or_path: str | Path | dict[str, Any]) -> dict[str, Any]:
 
     Accepts a built-in id ("healthy"), a path to a YAML file, or an already
     parsed dict (merged over healthy too, handy for tests and generators).
+    Raises CiliumtuiError (one line, file:line:col) for anything the format does not know.
     """
     if isinstance(id_or_path, dict):
-        own, node, where = id_or_path, None, "<scenario>"
+        own, where = id_or_path, "<scenario>"
+        validate_scenario(own, where)
     else:
         text, where = _read(id_or_path)
-        own, node = _parse(text, where)
-    _validate(own, node, where)
+        own = _parse(text, where)
     base = _base()
     merged = deep_merge(base, own)
     if "id" not in own:
@@ -173,8 +375,8 @@ def list_scenarios() -> list[tuple[str, str, str]]:
             continue
         sid = entry.name[: -len(".yaml")]
         try:
-            data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
+            data = load(entry.read_text(encoding="utf-8"), entry.name, LIMITS) or {}
+        except YamlError:
             data = {}
         if not isinstance(data, dict):
             data = {}

@@ -20,17 +20,52 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ... import yamlspec as ys
 from ...model import Finding
 from ...options import Options
+
+# Param.type → its YAML type (ciliumtui.yamlspec): the loader checks and converts params
+# with it, the runner converts rendered {{ templates }} with it, json_schema.py describes it.
+_PARAM_TYPES: dict[str, ys.Type] = {
+    "str": ys.Str(),
+    "int": ys.Int(),
+    "float": ys.Number(),
+    "bool": ys.Bool(),
+    "list": ys.ListOf(ys.OneOf(ys.Str(), ys.Int())),
+    "map": ys.MapOf(ys.AnyValue()),
+    "duration": ys.Duration(),
+    "any": ys.AnyValue(),
+}
 
 
 @dataclass(frozen=True)
 class Param:
-    type: str  # str | int | float | bool | list | map | duration | any
+    type: str  # str | int | float | bool | list | map | duration (→ seconds) | any
     required: bool = False
     default: Any = None
     choices: tuple[str, ...] = ()
     help: str = ""
+
+    @property
+    def spec(self) -> ys.Type:
+        """The YAML type of this param's value (durations convert to seconds)."""
+        if self.choices:
+            one = ys.Enum(self.choices)
+            return ys.ListOf(one) if self.type == "list" else one
+        return _PARAM_TYPES[self.type]
+
+    def convert(self, value: Any, name: str = "param") -> Any:
+        """A rendered template's value as this param's type; raises yamlspec.Invalid.
+        A template renders text: for a non-text param it is read as a YAML scalar first
+        ("30" → 30, "2m" stays "2m" for a duration, "true" → True)."""
+        if isinstance(value, str) and self.type not in ("str", "any"):
+            from ...safeyaml import YamlError, load
+
+            try:
+                value = load(value, "<template>")
+            except YamlError as exc:
+                raise ys.Invalid(f"rendered to {value!r}: {exc.problem}") from None
+        return self.spec.coerce(value, name)
 
 
 @dataclass
@@ -77,6 +112,14 @@ class ActionContext:
             self.on_output(line)
 
 
+# What an action's run() needs, checked before a run's FIRST change (engine/preflight.py),
+# so a playbook never stops half-way for want of it:
+#   "apiserver"  a live apiserver (a bounded liveness check)
+#   "ip"         the `ip` tool (iproute2)
+#   "iptables"   each selected backend's save and restore tools (params backends/families)
+REQUIREMENTS = ("apiserver", "ip", "iptables")
+
+
 class Action:
     name: ClassVar[str]
     summary: ClassVar[str] = ""
@@ -84,6 +127,10 @@ class Action:
     default_risk: ClassVar[str] = "read"
     waits: ClassVar[bool] = False  # waits for a change (skipped in dry-run: nothing changed)
     needs_root: ClassVar[bool] = False  # changes links/iptables/host files: root only
+    # Its changes are files under --host-root only: under a host root other than "/" it
+    # needs no root (a fake host root in tests and training).
+    host_files_only: ClassVar[bool] = False
+    requires: ClassVar[frozenset[str]] = frozenset()  # see REQUIREMENTS
     params: ClassVar[dict[str, Param]] = {}
 
     @classmethod

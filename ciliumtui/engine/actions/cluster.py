@@ -108,6 +108,7 @@ def classify_pods(pods: list[dict], skip_selector: str = CILIUM_SELECTOR) -> dic
 
 
 class _PodAction(Action):
+    requires = frozenset({"apiserver"})
     params = {
         "namespace": Param("str", default="kube-system"),
         "selector": Param("str", default=CILIUM_SELECTOR, help="label selector"),
@@ -181,9 +182,7 @@ class PodWaitReady(_PodAction):
         )
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        from .. import loader
-
-        timeout = loader.parse_duration(ctx.params.get("timeout", 120.0))
+        timeout = float(ctx.params.get("timeout", 120.0))  # seconds: the loader converted it
         skip = {str(u) for u in (ctx.params.get("not_uids") or [])}
         deadline = time.monotonic() + timeout
         while True:
@@ -239,6 +238,7 @@ class PodWaitReady(_PodAction):
 @register
 class PodsRestartOnNode(Action):
     name = "pods.restart-on-node"
+    requires = frozenset({"apiserver"})
     summary = "delete this node's pods that have an owner, so they restart with working networking"
     mutates = True
     default_risk = "high"
@@ -279,6 +279,7 @@ class PodsRestartOnNode(Action):
 @register
 class DaemonSetRolloutRestart(Action):
     name = "ds.rollout-restart"
+    requires = frozenset({"apiserver"})
     summary = "kubectl rollout restart for a DaemonSet (default kube-system/cilium)"
     mutates = True
     default_risk = "high"
@@ -333,6 +334,7 @@ def stale_ciliumnodes(nodes: list[dict], pool: list[str]) -> list[str]:
 @register
 class CiliumNodeDelete(Action):
     name = "ciliumnode.delete"
+    requires = frozenset({"apiserver"})
     summary = "delete CiliumNode objects (stale pod CIDRs); agents recreate them from the pool"
     mutates = True
     default_risk = "high"
@@ -359,7 +361,7 @@ class CiliumNodeDelete(Action):
                     "cilium-config", "kube-system", _request_timeout=ctx.opts.timeout
                 )
                 pool = ((cm.data or {}).get("cluster-pool-ipv4-cidr") or "").split()
-            res = k.CustomObjectsApi(cl).list_cluster_custom_object(
+            res: Any = k.CustomObjectsApi(cl).list_cluster_custom_object(
                 "cilium.io", "v2", "ciliumnodes", _request_timeout=ctx.opts.timeout
             )
             return stale_ciliumnodes(res.get("items", []), pool)
@@ -395,6 +397,7 @@ def _pod_node(p: dict) -> str:
 @register
 class CiliumRestartAgents(Action):
     name = "cilium.restart-agents"
+    requires = frozenset({"apiserver"})
     summary = "restart the cilium agent pods node by node: delete one, wait for its replacement Ready, next"
     mutates = True
     default_risk = "high"
@@ -421,9 +424,7 @@ class CiliumRestartAgents(Action):
     async def run(self, ctx: ActionContext) -> ActionResult:
         from kubernetes import client as k
 
-        from .. import loader
-
-        timeout = loader.parse_duration(ctx.params.get("timeout", 180.0))
+        timeout = float(ctx.params.get("timeout", 180.0))  # seconds: the loader converted it
         api = k.CoreV1Api(_client(ctx))
         pods = sorted(await self._pods(ctx), key=_pod_node)
         pods.sort(key=lambda p: _pod_node(p) == ctx.node)

@@ -10,10 +10,8 @@ from typing import Any
 
 from ... import netns
 from ...errors import CiliumtuiError
-from ...model import Finding
+from ...model import SEVERITY_RANK, Finding
 from .base import Action, ActionContext, ActionResult, Param, register
-
-_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
 @register
@@ -35,15 +33,17 @@ class Diagnose(Action):
         from ...collect import collect
 
         snap = await collect(ctx.opts, cluster=bool(ctx.params.get("cluster", True)))
-        findings: list[Finding] = sorted(run_checks(snap), key=lambda f: _ORDER.get(f.severity, 3))
+        findings: list[Finding] = run_checks(snap)  # in the checks' own order
         for f in findings:
             ctx.out(f"{f.severity.upper():8} {f.id}: {f.title}")
         if not findings:
             ctx.out("no findings")
-        counts = {s: sum(1 for f in findings if f.severity == s) for s in _ORDER}
+        counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITY_RANK}
         fail_on = ctx.params.get("fail_on", "none")
         bad = [
-            f.id for f in findings if fail_on != "none" and _ORDER[f.severity] <= _ORDER[fail_on]
+            f.id
+            for f in findings
+            if fail_on != "none" and SEVERITY_RANK[f.severity] >= SEVERITY_RANK[fail_on]
         ]
         return ActionResult(
             ok=not bad,
@@ -72,8 +72,11 @@ async def _kube_dns(ctx: ActionContext) -> tuple[str, int]:
         svc = api.read_namespaced_service(
             "kube-dns", "kube-system", _request_timeout=ctx.opts.timeout
         )
-        port = next((p.port for p in svc.spec.ports or [] if (p.protocol or "UDP") == "UDP"), 53)
-        return svc.spec.cluster_ip, int(port)
+        spec = svc.spec
+        if spec is None or not spec.cluster_ip:
+            raise CiliumtuiError("the kube-dns Service has no clusterIP")
+        port = next((p.port for p in spec.ports or [] if (p.protocol or "UDP") == "UDP"), 53)
+        return str(spec.cluster_ip), int(port)
 
     return await asyncio.to_thread(read)
 
@@ -124,9 +127,7 @@ class DnsResolve(Action):
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         server = _server(ctx.params["server"]) if ctx.params.get("server") else await _kube_dns(ctx)
-        from .. import loader
-
-        timeout = loader.parse_duration(ctx.params.get("timeout", 2.0))
+        timeout = float(ctx.params.get("timeout", 2.0))  # seconds: the loader converted it
         results = await asyncio.gather(
             *(
                 asyncio.to_thread(_query, ctx.netns, server, str(n), timeout)

@@ -35,6 +35,7 @@ def dropin_text(command: list[str]) -> str:
 @register
 class K3sHook(Action):
     name = "k3s.hook"
+    host_files_only = True
     summary = "install a k3s.service drop-in whose ExecStopPost cleans Cilium's node state"
     mutates = True
     needs_root = True

@@ -115,6 +115,7 @@ def _delete_in_thread(ns: str | None, names: list[str], group: int) -> tuple[lis
 @register
 class LinkDelete(Action):
     name = "link.delete"
+    requires = frozenset({"ip"})
     summary = (
         "delete Cilium's links (cilium_host/net/vxlan, lxc*, lxc_health); refuses any other name"
     )

@@ -133,6 +133,7 @@ def _backup_name(backend: str, family: int) -> str:
 @register
 class NetfilterPurge(Action):
     name = "netfilter.purge"
+    requires = frozenset({"iptables"})
     summary = (
         "remove Cilium's iptables chains and rules (legacy + nft, v4 + v6), atomically per table"
     )
@@ -238,6 +239,7 @@ class NetfilterPurge(Action):
 @register
 class NetfilterRestore(Action):
     name = "netfilter.restore"
+    requires = frozenset({"iptables"})
     summary = "load an iptables backup (a netfilter.purge step's backup) back, whole tables"
     mutates = True
     needs_root = True

@@ -50,6 +50,7 @@ async def find(ns: str | None) -> dict[int, list[str]]:
 @register
 class CiliumRouteCleanup(Action):
     name = "iproute.cilium-cleanup"
+    requires = frozenset({"ip"})
     summary = (
         "remove Cilium's ip rule (fwmark 0x200/0xf00 lookup 2004) and routes in tables 2004/2005"
     )

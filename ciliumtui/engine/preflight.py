@@ -1,0 +1,174 @@
+"""Before a run's FIRST change: can every step get what it needs? Else refuse (exit 3).
+
+What a step needs is declared on its action (`Action.requires`, `needs_root`,
+`host_files_only`); this module only checks it: root, the tools (`ip`, each
+selected iptables backend's save and restore), and a live apiserver (a bounded
+liveness check through ciliumtui.cluster, once per run). Without it, `run cleanup
+--yes` with the apiserver down deleted links, rules and ip rules and then failed at
+the pod restart, leaving the node half cleaned and the agent not restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CiliumtuiError
+from ..options import Options
+from ..probe import one_line
+from .actions import REGISTRY
+from .actions.base import with_defaults
+from .schema import Playbook, Step
+
+IPTABLES_BACKENDS = ("legacy", "nft")
+IPTABLES_FAMILIES = (4, 6)
+
+
+@dataclass
+class Kube:
+    """What the run knows of its kubeconfig: the context to show, the server to check,
+    or why the kubeconfig could not be read (one located line)."""
+
+    context: str | None = None
+    server: str | None = None
+    error: str | None = None
+
+
+def kube_of(opts: Options) -> Kube:
+    """The cluster's own discovery (ciliumtui.cluster.client.kube_context); never raises."""
+    from ..cluster.client import kube_context
+
+    try:
+        context, server = kube_context(opts)
+    except CiliumtuiError as exc:
+        return Kube(opts.context, None, str(exc))
+    except (ValueError, OSError, RecursionError) as exc:  # ValueError: not UTF-8, too deep
+        return Kube(opts.context, None, _kubeconfig_error(opts, exc))
+    return Kube(opts.context or context, server)
+
+
+def _kubeconfig_error(opts: Options, exc: BaseException) -> str:
+    """A located line for a kubeconfig the cluster reader could not read."""
+    from ..cluster.client import find_kubeconfig
+    from ..safeyaml import read_text
+
+    try:
+        path = find_kubeconfig(opts).path
+        if path:
+            read_text(path, "kubeconfig")  # raises the located error (e.g. not UTF-8)
+    except CiliumtuiError as located:
+        return f"kubeconfig {located}"
+    except Exception:  # the original error below says enough
+        pass
+    return f"kubeconfig: {type(exc).__name__}: {one_line(exc)}"
+
+
+def root_refusal(pb: Playbook, opts: Options) -> str | None:
+    """Why this playbook cannot change this node without root (None when it can)."""
+    if opts.read_only or os.geteuid() == 0:
+        return None
+    if _recorded(opts):
+        return None  # training without root: node actions edit the recorded node file
+    rooted = [s for s in _all(pb) if REGISTRY[s.action].needs_root]
+    if Path(opts.host_root).resolve() != Path("/") and all(
+        REGISTRY[s.action].host_files_only for s in rooted
+    ):
+        return None  # writing under a fake host root needs no root
+    if rooted:
+        return (
+            f"playbook {pb.id} changes this node (steps {', '.join(s.id for s in rooted)}): "
+            "run it as root, or look first with --dry-run"
+        )
+    return None
+
+
+def _all(pb: Playbook) -> list[Step]:
+    steps = pb.all_steps()
+    return steps + [s.undo for s in steps if s.undo is not None]
+
+
+def tools_needed(step: Step) -> list[str]:
+    """The executables a step's action runs, from its `requires` and params."""
+    cls = REGISTRY[step.action]
+    out = []
+    if "ip" in cls.requires:
+        out.append("ip")
+    if "iptables" in cls.requires:
+        params = with_defaults(
+            cls, {k: v for k, v in step.params.items() if k not in step.templated}
+        )
+        backends = params.get("backends") or IPTABLES_BACKENDS
+        families = params.get("families") or IPTABLES_FAMILIES
+        for b in backends:
+            for f in families:
+                prefix = "ip6tables" if str(f) == "6" else "iptables"
+                out += [f"{prefix}-{b}-save", f"{prefix}-{b}-restore"]
+    return out
+
+
+def _recorded(opts: Options) -> bool:
+    # The one seam for a node that is not a kernel (training's recorded node): it needs
+    # neither root nor tools. (The node helper's NodeBackend replaces this attribute.)
+    return bool(getattr(opts, "recorded_node", None))
+
+
+def tool_missing(opts: Options, tool: str) -> bool:
+    """Is `tool` missing where the node's commands run (this host's PATH; `ip netns
+    exec` runs the host's binaries inside the namespace)?"""
+    if _recorded(opts):
+        return False
+    return shutil.which(tool) is None
+
+
+async def apiserver_problem(kube: Kube, opts: Options) -> str | None:
+    """None when something speaks HTTP at the apiserver within opts.timeout."""
+    from ..cluster.client import check_alive
+
+    if kube.error:
+        return f"the apiserver cannot be reached: {kube.error}"
+    if not kube.server:
+        return "the apiserver cannot be reached: no kubeconfig and not in a cluster"
+    try:
+        await asyncio.wait_for(
+            asyncio.to_thread(check_alive, kube.server, opts.timeout), opts.timeout + 1
+        )
+    except asyncio.TimeoutError:
+        return f"the apiserver {kube.server} did not answer within {opts.timeout:g}s"
+    except CiliumtuiError as exc:
+        return f"the apiserver is not reachable: {exc}"
+    except Exception as exc:  # one line, whatever the socket layer raised
+        return f"the apiserver is not reachable: {type(exc).__name__}: {one_line(exc)}"
+    return None
+
+
+async def unmet(pb: Playbook, opts: Options, kube: Kube) -> dict[str, str]:
+    """step id -> what it needs and lacks, for every step (and rollback) of the playbook."""
+    problems: dict[str, str] = {}
+    api: str | None = None
+    api_checked = False
+    for step in _all(pb):
+        why = []
+        missing = [t for t in dict.fromkeys(tools_needed(step)) if tool_missing(opts, t)]
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            why.append(f"{', '.join(missing)} {verb} not installed (not in PATH)")
+        if "apiserver" in REGISTRY[step.action].requires:
+            if not api_checked:
+                api, api_checked = await apiserver_problem(kube, opts), True
+            if api:
+                why.append(api)
+        if why:
+            problems[step.id] = "; ".join(why)
+    return problems
+
+
+def refusal(pb: Playbook, problems: dict[str, str]) -> str:
+    sid, why = next(iter(problems.items()))
+    more = f" (and {len(problems) - 1} more steps)" if len(problems) > 1 else ""
+    return (
+        f"playbook {pb.id} not started: step {sid} needs what is missing: {why}{more}. "
+        "Nothing was changed (see the plan with --dry-run)"
+    )
