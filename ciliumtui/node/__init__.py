@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 
-from ..model import AgentState, HostInfo, NodeState, ProbeStatus
+from ..model import AgentState, BpfState, HostInfo, NodeState, ProbeStatus
 from ..options import Options
 from ..probe import guarded
 from .agent import AGENT_TIMEOUT, probe_agent
+from .bpf import probe_bpf
 from .host import read_host
 from .links import probe_links
 from .netfilter import probe_netfilter
@@ -44,6 +45,13 @@ async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeSta
         kube_backend=kube_backend,
         host=host,
         agent=agent,
+        bpf=await guarded(
+            probes,
+            "bpf",
+            probe_bpf(ns, opts.host_path("/")),
+            BpfState(),
+            timeout=NODE_PROBE_TIMEOUT,
+        ),
     )
 
 

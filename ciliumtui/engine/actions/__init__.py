@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import cluster, diagnose, k3s, links, netfilter, routes, shell  # noqa: F401  (registration)
+from . import bpf, cluster, diagnose, k3s, links, netfilter, routes, shell  # noqa: F401  (registration)
 from .base import REGISTRY, Action, ActionContext, ActionResult, Param, register
 
 __all__ = ["REGISTRY", "Action", "ActionContext", "ActionResult", "Param", "register", "get_action"]
