@@ -190,9 +190,11 @@ async def test_probe_reads_a_few_hundred_devices_quickly(bpf_node):
     state = await probe_bpf(node.netns, node.host_root)
     ms = (time.perf_counter() - start) * 1000
     assert len([a for a in state.attachments if a.cilium and a.via == "tc"]) == 2 * n
-    # Measured ~80 ms here for 200 devices / 400 filters (2 shared cores); the node
-    # probes' timeout is 20 s. A generous bound that still catches per-device forks.
-    assert ms < 3000, ms
+    # Measured 0.27-0.33 s for 300 lxc devices (601 links, 600 filters, 150 tcx links,
+    # 551 pins) on 2 shared cores; pyroute2's decoding took 4.4-5.9 s for the same.
+    # The bound leaves room for a loaded CI machine and stays far under the node
+    # probes' 20 s timeout, which is what a user would hit.
+    assert ms < 5000, ms
 
 
 def test_snapshot_text_shows_programs_per_device():

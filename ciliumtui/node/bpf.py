@@ -3,7 +3,7 @@
 What is attached, per device and on Cilium's cgroup root, and what is pinned:
 
 - tc: cls_bpf filters on clsact ingress/egress of every device — tc's netlink
-  dump (pyroute2, in `--netns`); the program id comes from TCA_BPF_ID.
+  dump (ciliumtui.node.bpfnl, in `--netns`); the program id comes from TCA_BPF_ID.
 - tcx (kernel >= 6.6): BPF_PROG_QUERY with BPF_TCX_INGRESS/EGRESS per ifindex.
   An ifindex means something only inside its namespace, so the queries run in a
   short-lived thread that setns()'d into `--netns` (the calling thread never moves).
@@ -27,14 +27,15 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..model import BpfAttachment, BpfPin, BpfProgram, BpfState
 from ..netns import CLONE_NEWNET, _setns
 from ..ownership import is_cilium_bpf_pin, is_cilium_bpf_program
-from . import bpfsys
+from . import bpfnl, bpfsys
+from .bpfnl import NlLink
 from .bpfsys import BpfError
 
 T = TypeVar("T")
@@ -56,9 +57,6 @@ _XDP_ATTACHED = {
 CGROUP_ROOT = "/run/cilium/cgroupv2"
 TC_GLOBALS = "/sys/fs/bpf/tc/globals"
 CILIUM_BPFFS = "/sys/fs/bpf/cilium"
-_TCA_CHAIN = 11
-_TCA_BPF_TAG = 10
-_TCA_BPF_ID = 11
 
 
 # ------------------------------------------------------------- detail strings
@@ -128,13 +126,6 @@ def call_in_netns(netns: str | None, fn: Callable[[], T]) -> T:
 
 
 @dataclass
-class Device:
-    index: int
-    name: str
-    xdp: list[tuple[str, int]] = field(default_factory=list)  # (mode, program id)
-
-
-@dataclass
 class TcFilter:
     dev: str
     hook: str  # tc-ingress | tc-egress
@@ -146,75 +137,25 @@ class TcFilter:
     tag: str | None = None
 
 
-def _raw(nla: Any) -> bytes:
-    """The payload of an attribute pyroute2 does not decode (kept as UNKNOWN)."""
-    return bytes(nla.data[nla.offset + 4 : nla.offset + nla.length])
-
-
-def _unknown(msg: Any, nla_type: int) -> bytes | None:
-    for name, value in msg.get("attrs", []):
-        if name == "UNKNOWN" and value["header"]["type"] == nla_type:
-            return _raw(value)
-    return None
-
-
-def _tc_filter(dev: Device, hook: str, msg: Any) -> TcFilter | None:
-    if msg.get_attr("TCA_KIND") != "bpf" or not msg["handle"]:
-        return None  # another classifier, or the chain/prio head (handle 0)
-    chain = msg.get_attr("TCA_CHAIN")
-    if chain is None:
-        raw = _unknown(msg, _TCA_CHAIN)
-        chain = int.from_bytes(raw[:4], "little") if raw else 0
-    flt = TcFilter(dev.name, hook, pref=msg["info"] >> 16, handle=msg["handle"], chain=chain)
-    opts = msg.get_attr("TCA_OPTIONS")
-    if opts is not None:
-        flt.name = opts.get_attr("TCA_BPF_NAME")
-        raw_id = _unknown(opts, _TCA_BPF_ID)
-        flt.prog_id = int.from_bytes(raw_id[:4], "little") if raw_id else None
-        raw_tag = _unknown(opts, _TCA_BPF_TAG)
-        flt.tag = raw_tag.hex() if raw_tag else None
-    return flt
-
-
-def read_netlink() -> tuple[list[Device], list[TcFilter]]:
+def read_netlink() -> tuple[list[NlLink], list[TcFilter]]:
     """Devices with their XDP programs, and every cls_bpf filter on a clsact qdisc,
     in the calling thread's namespace (see read_in_netns)."""
-    from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
-
-    devices: list[Device] = []
     filters: list[TcFilter] = []
-    with IPRoute() as ipr:
-        for link in ipr.get_links():
-            dev = Device(link["index"], link.get_attr("IFLA_IFNAME") or f"if{link['index']}")
-            xdp = link.get_attr("IFLA_XDP")
-            if xdp is not None:
-                for attr, mode in XDP_MODES.items():
-                    if xdp.get_attr(attr):
-                        dev.xdp.append((mode, xdp.get_attr(attr)))
-                attached = xdp.get_attr("IFLA_XDP_ATTACHED")
-                if not dev.xdp and xdp.get_attr("IFLA_XDP_PROG_ID") and attached:
-                    dev.xdp.append(
-                        (_XDP_ATTACHED.get(attached, "generic"), xdp.get_attr("IFLA_XDP_PROG_ID"))
-                    )
-            devices.append(dev)
+    with bpfnl.Dumper() as d:
+        devices = bpfnl.links(d)
         # Only devices with a clsact qdisc can hold ingress/egress filters: one qdisc dump
-        # saves two filter dumps per device without one (most of them on a big node).
-        clsact = {q["index"] for q in ipr.get_qdiscs() if q.get_attr("TCA_KIND") == "clsact"}
+        # saves two filter dumps per device without one.
+        clsact = bpfnl.clsact_devices(d)
         for dev in devices:
             if dev.index not in clsact:
                 continue
             for hook, parent in TC_PARENTS.items():
-                try:
-                    msgs = list(ipr.get_filters(index=dev.index, parent=parent))
-                except NetlinkError as exc:
-                    if exc.code in (errno.ENODEV, errno.EINVAL, errno.ENOENT):
-                        continue  # the device or its qdisc went away meanwhile
-                    raise
-                for msg in msgs:
-                    flt = _tc_filter(dev, hook, msg)
-                    if flt is not None:
-                        filters.append(flt)
+                for f in bpfnl.bpf_filters(d, dev.index, parent):
+                    filters.append(
+                        TcFilter(
+                            dev.name, hook, f.pref, f.handle, f.chain, f.name, f.prog_id, f.tag
+                        )
+                    )
     filters.sort(key=lambda f: (f.dev, f.hook, f.chain, f.pref, f.handle))
     return devices, filters
 
@@ -237,7 +178,7 @@ class TcxEntry:
     link_id: int  # 0: attached with BPF_PROG_ATTACH
 
 
-def read_tcx(devices: list[Device], errors: list[str]) -> list[TcxEntry]:
+def read_tcx(devices: list[NlLink], errors: list[str]) -> list[TcxEntry]:
     """tcx attachments per device, in the calling thread's namespace (ifindexes are local)."""
     found: list[TcxEntry] = []
     for dev in devices:
@@ -264,15 +205,11 @@ def read_tcx(devices: list[Device], errors: list[str]) -> list[TcxEntry]:
 
 def read_in_netns(
     netns: str | None, errors: list[str]
-) -> tuple[list[Device], list[TcFilter], list[TcxEntry]]:
-    """Everything that is per namespace, read in ONE thread that entered it.
+) -> tuple[list[NlLink], list[TcFilter], list[TcxEntry]]:
+    """Everything that is per namespace, read in ONE thread that entered it (the
+    netlink socket and the tcx queries both resolve ifindexes in the caller's netns)."""
 
-    pyroute2 opened inside the setns()'d thread costs ~1-2 ms; `IPRoute(netns=...)`
-    took 30-50 ms per open here (it runs its own namespace helper), and the tcx
-    queries need the namespace anyway.
-    """
-
-    def body() -> tuple[list[Device], list[TcFilter], list[TcxEntry]]:
+    def body() -> tuple[list[NlLink], list[TcFilter], list[TcxEntry]]:
         devices, filters = read_netlink()
         return devices, filters, read_tcx(devices, errors)
 

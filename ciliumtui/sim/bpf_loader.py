@@ -131,7 +131,9 @@ class BpfSandbox:
 
     # --------------------------------------------------------------- attach
 
-    def tc(self, dev: str, direction: str, name: str, *, pref: int = 1, handle: int = 1) -> None:
+    def tc(
+        self, dev: str, direction: str, name: str, *, pref: int = 1, handle: int = 1, chain: int = 0
+    ) -> None:
         """A cls_bpf filter on dev's clsact (added when missing), as Cilium's legacy tc."""
         fd = load_tc(name)
         try:
@@ -139,7 +141,9 @@ class BpfSandbox:
             tc = ["tc", "-n", self.netns] if self.netns else ["tc"]
             subprocess.run([*tc, "qdisc", "add", "dev", dev, "clsact"], capture_output=True)
             _run(
-                [*tc, "filter", "add", "dev", dev, direction, "pref", str(pref)]
+                [*tc, "filter", "add", "dev", dev, direction]
+                + (["chain", str(chain)] if chain else [])
+                + ["pref", str(pref)]
                 + ["handle", str(handle), "bpf", "da", "object-pinned", str(path)]
             )
             path.unlink()  # the filter holds the program now, as on a node
