@@ -82,6 +82,8 @@ def is_cilium_bpf_pin(path: str) -> bool:
     parts = path.rstrip("/").split("/")
     if path.startswith(f"{_BPFFS}/cilium/") and ".." not in parts:
         return True
-    return len(parts) == 7 and path.startswith(f"{_BPFFS}/tc/globals/") and (
-        parts[6].startswith("cilium_")
+    return (
+        len(parts) == 7
+        and path.startswith(f"{_BPFFS}/tc/globals/")
+        and (parts[6].startswith("cilium_"))
     )

@@ -44,6 +44,7 @@ from .base import Action, ActionContext, ActionResult, register
 
 _XDP_WORD = {"generic": "xdpgeneric", "native": "xdpdrv", "offload": "xdpoffload"}
 _TC_DIR = {"tc-ingress": "ingress", "tc-egress": "egress"}
+_ORDER = ("tc", "ip", "tcx-detach", "cgroup-detach", "link-detach", "rm", "rmdir")
 _TCX_ATTACH = {"tcx-ingress": bpfsys.ATTACH_TCX_INGRESS, "tcx-egress": bpfsys.ATTACH_TCX_EGRESS}
 
 
@@ -143,6 +144,7 @@ def plan_ops(state: BpfState, ns: str | None, host_root: Path) -> list[Op]:
     for p in sorted(dirs, key=lambda p: p.path.count("/"), reverse=True):  # deepest first
         path = _real(host_root, p.path)
         ops.append(Op("rmdir", f"rmdir {shlex.quote(path)}", path=path))
+    ops.sort(key=lambda op: _ORDER.index(op.kind))  # stable: the plan reads as it runs
     return ops
 
 
