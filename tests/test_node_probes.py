@@ -43,7 +43,7 @@ async def snapshot(netns, root):
 
 async def test_every_probe_succeeds_and_sees_the_node(cilium_node):
     node, probes = await snapshot(*cilium_node)
-    assert set(probes) == {"links", "routes", "rules", "netfilter", "host", "agent"}
+    assert set(probes) == {"links", "routes", "rules", "netfilter", "host", "agent", "bpf"}
     assert all(p.ok for p in probes.values()), probes
 
 

@@ -76,6 +76,8 @@ def test_cleanup_playbook_fixes_the_post_reboot_node(tmp_path):
             res.stderr,
             [e for e in events if e.get("status") == "failed"],
         )
+        # no BPF programs in this world: nothing to do (ok, or skipped by the runner)
+        assert finished.pop("cleanup-bpf", None) in ("ok", "skipped"), finished
         assert finished == {
             "diagnose": "ok",
             "delete-links": "ok",
