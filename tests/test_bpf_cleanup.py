@@ -15,7 +15,9 @@ from ciliumtui.engine.actions.base import ActionContext
 from ciliumtui.engine.actions.bpf import BpfCleanup, machine_wide, plan_ops, scoped
 from ciliumtui.engine.loader import load_playbook, resolve_inputs
 from ciliumtui.engine.runner import Runner
+from ciliumtui.errors import CiliumtuiError
 from ciliumtui.model import BpfAttachment, BpfPin, BpfProgram, BpfState
+from ciliumtui.node import bpfsys
 from ciliumtui.node.bpf import read_bpf
 from ciliumtui.options import Options
 
@@ -70,8 +72,8 @@ def test_plan_is_exact_ordered_and_never_names_a_decoy():
         "tc -n ns1 filter del dev eth0 ingress pref 1 handle 0x1 bpf  # cil_from_netdev (id 10)",
         "tc -n ns1 filter del dev eth0 egress chain 2 pref 1 handle 0x1 bpf  # cil_to_netdev (id 12)",
         "ip -n ns1 link set dev eth1 xdpdrv off  # cil_xdp_entry (id 14)",
-        "ip netns exec ns1 bpftool net detach tcx_egress dev eth0  # via bpf(2) BPF_PROG_DETACH:"
-        " cil_to_netdev (id 17)",
+        "# bpf(2) BPF_PROG_DETACH cil_to_netdev (id 17) from tcx-egress eth0 in netns ns1"
+        " (that program only)",
         "bpftool cgroup detach /srv/node/run/cilium/cgroupv2 connect4 id 19  # via bpf(2)"
         " BPF_PROG_DETACH: cil_sock4_conne (id 19)",
         "bpftool link detach id 8  # via bpf(2) BPF_LINK_DETACH: tcx-ingress lxc0123456789ab:"
@@ -265,3 +267,61 @@ def test_cleanup_node_playbook_removes_bpf_state_headless(bpf_node, tmp_path):
     # cilium_host and the lxc device went with delete-links; eth0's and the cgroup's decoys stay
     assert {"my_filter", "my_xdp", "my_sendmsg4"} <= names
     assert (node.host_root / "sys/fs/bpf/tc/globals/my_map").exists()
+
+
+@pytest.mark.root
+async def test_a_link_still_held_after_its_pin_is_gone_is_detached_by_id(bpf_node, tmp_path):
+    """Removing a pin detaches only when nothing else holds the link (another process's fd)."""
+    node = bpf_node(["eth0"])
+    node.sb.tcx("eth0", "ingress", "cil_from_netdev")
+    pin = node.sb.node_path("/sys/fs/bpf/cilium/devices/eth0/links/cil_from_netdev")
+    node.sb.held.append(bpfsys.obj_get(str(pin)))  # "another process" keeps the link open
+    ctx = _ctx(node, tmp_path)
+    res = await BpfCleanup().run(ctx)
+    assert res.ok and res.changed
+    assert any("BPF_LINK_DETACH (still held)" in line for line in ctx.lines), ctx.lines
+    state = read_bpf(node.netns, node.host_root)
+    assert state.attachments == [] and state.pins == []
+
+
+@pytest.mark.root
+async def test_fails_naming_what_could_not_be_removed(bpf_node, tmp_path):
+    """A Cilium directory someone mounted over cannot go: everything else does, and the
+    step fails saying what remains."""
+    node = bpf_node(["eth0"])
+    node.sb.tc("eth0", "ingress", "cil_from_netdev")
+    node.sb.cilium_map("cilium_ct4_global")
+    busy = node.sb.node_path("/sys/fs/bpf/cilium/endpoints/1234")
+    busy.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "none", str(busy)], check=True)
+    try:
+        ctx = _ctx(node, tmp_path)
+        with pytest.raises(CiliumtuiError, match="still present: pin /sys/fs/bpf/cilium/endpoints"):
+            await BpfCleanup().run(ctx)
+        assert any(line.startswith(f"# could not rmdir {busy}") for line in ctx.lines), ctx.lines
+        left = read_bpf(node.netns, node.host_root)
+        assert left.attachments == []
+        assert {p.path for p in left.pins} == {
+            "/sys/fs/bpf/cilium/endpoints",
+            "/sys/fs/bpf/cilium/endpoints/1234",
+        }
+    finally:
+        subprocess.run(["umount", str(busy)], check=False)
+
+
+@pytest.mark.root
+async def test_tcx_attached_without_a_link_only_ciliums_program_goes(bpf_node, tmp_path):
+    """tcx holds several programs per hook: BPF_PROG_DETACH takes exactly Cilium's."""
+    node = bpf_node(["eth0"])
+    node.sb.tcx_attach("eth0", "ingress", "my_tcx_first")
+    node.sb.tcx_attach("eth0", "ingress", "cil_from_netdev")
+    node.sb.tcx_attach("eth0", "ingress", "my_tcx_last")
+    plan = await BpfCleanup().plan(_ctx(node, tmp_path))
+    assert len(plan) == 1 and plan[0].startswith("# bpf(2) BPF_PROG_DETACH cil_from_netdev (id ")
+    res = await BpfCleanup().run(_ctx(node, tmp_path))
+    assert res.ok
+    left = read_bpf(node.netns, node.host_root).attachments
+    assert [(a.hook, a.program.name, a.via) for a in left] == [
+        ("tcx-ingress", "my_tcx_first", "tcx"),
+        ("tcx-ingress", "my_tcx_last", "tcx"),
+    ]

@@ -181,6 +181,16 @@ class BpfSandbox:
         finally:
             os.close(fd)
 
+    def tcx_attach(self, dev: str, direction: str, name: str) -> None:
+        """A tcx program attached with BPF_PROG_ATTACH (no link): the device holds it."""
+        attach = bpfsys.ATTACH_TCX_INGRESS if direction == "ingress" else bpfsys.ATTACH_TCX_EGRESS
+        fd = load_tc(name)
+        try:
+            ifindex = self._ifindex(dev)
+            call_in_netns(self.netns, lambda: bpfsys.prog_attach(ifindex, fd, attach))
+        finally:
+            os.close(fd)
+
     def xdp_link(self, dev: str, name: str, *, pin: str | None = "cilium") -> int:
         fd = load_xdp(name)
         try:

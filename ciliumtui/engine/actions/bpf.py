@@ -74,7 +74,6 @@ def plan_ops(state: BpfState, ns: str | None, host_root: Path) -> list[Op]:
     """The changes that remove Cilium's objects in `state`: pure, in execution order."""
     tc = ["tc", "-n", ns] if ns else ["tc"]
     ip = ["ip", "-n", ns] if ns else ["ip"]
-    in_ns = ["ip", "netns", "exec", ns] if ns else []
     cilium_pins = {p.path for p in state.pins if p.cilium and is_cilium_bpf_pin(p.path)}
     ops: list[Op] = []
     detaches: dict[str, BpfAttachment] = {}  # link pin -> what removing it detaches
@@ -94,12 +93,13 @@ def plan_ops(state: BpfState, ns: str | None, host_root: Path) -> list[Op]:
             batch = shlex.join(words)
             ops.append(Op("ip", f"{shlex.join(ip)} {batch}  # {_who(a)}", batch, dev=a.target))
         elif a.via == "tcx":
-            hook = a.hook.replace("-", "_")
-            cmd = shlex.join([*in_ns, "bpftool", "net", "detach", hook, "dev", a.target])
+            # No shell command detaches exactly one of several tcx programs (bpftool's
+            # `net detach` takes whichever is last): this one is a note, done by bpf(2).
             ops.append(
                 Op(
                     "tcx-detach",
-                    f"{cmd}  # via bpf(2) BPF_PROG_DETACH: {_who(a)}",
+                    f"# bpf(2) BPF_PROG_DETACH {_who(a)} from {a.hook} {a.target}"
+                    f"{' in netns ' + ns if ns else ''} (that program only)",
                     dev=a.target,
                     attach=_TCX_ATTACH[a.hook],
                     prog_id=a.program.id,
@@ -230,9 +230,9 @@ def _remove_pins(ops: list[Op], out: list[str]) -> None:
         except FileNotFoundError:
             continue
         except OSError as exc:
-            if exc.errno == errno.ENOTEMPTY:
-                continue  # something not Cilium's was put there: it stays (reported below)
-            raise
+            # e.g. a mount point (EBUSY): go on with the rest; the re-read reports what stays
+            out.append(f"# could not {op.kind} {op.path}: {exc.strerror or exc}")
+            continue
         out.append(op.line)
 
 
