@@ -77,3 +77,30 @@ def runtime_cni_config(names: list[str]) -> str | None:
     *.conf/*.conflist/*.json (go-cni sorts the dir and takes the first), None if none."""
     configs = sorted(n for n in names if is_cni_config_name(n))
     return configs[0] if configs else None
+
+
+# BPF (DESIGN §5 stale-cilium-bpf). Program names are the kernel's (at most 15
+# chars: "cil_from_netdev", "cil_sock4_getpe") or a tc filter's name
+# ("cil_from_netdev-eth0"; agents before the Go loader: "bpf_netdev.o:[from-netdev]").
+# bpf_network is the old IPsec object (cilium-dbg post-uninstall-cleanup removes it too).
+_CILIUM_BPF_OBJECTS = ("bpf_host", "bpf_netdev", "bpf_overlay", "bpf_lxc", "bpf_network")
+_BPFFS = "/sys/fs/bpf"
+
+
+def is_cilium_bpf_program(name: str | None) -> bool:
+    """A tc/tcx/XDP/cgroup program (or tc filter) name Cilium's loader gives."""
+    if not name:
+        return False
+    return name.startswith("cil_") or any(obj in name for obj in _CILIUM_BPF_OBJECTS)
+
+
+def is_cilium_bpf_pin(path: str) -> bool:
+    """A node path of Cilium's on bpffs: `cilium_*` in tc/globals, anything under cilium/."""
+    parts = path.rstrip("/").split("/")
+    if path.startswith(f"{_BPFFS}/cilium/") and ".." not in parts:
+        return True
+    return (
+        len(parts) == 7
+        and path.startswith(f"{_BPFFS}/tc/globals/")
+        and (parts[6].startswith("cilium_"))
+    )

@@ -97,6 +97,37 @@ def _netfilter(node: NodeState) -> list[str]:
     return out
 
 
+def _bpf(node: NodeState) -> list[str]:
+    """Programs attached per device (and on Cilium's cgroup root), pins summarised."""
+    b = node.bpf
+    n_att = sum(a.cilium for a in b.attachments)
+    n_pin = sum(p.cilium for p in b.pins)
+    out = [
+        f"BPF ({len(b.attachments)} attached, {n_att} Cilium's;"
+        f" {len(b.pins)} pins, {n_pin} Cilium's)"
+    ]
+    width = max((len(a.target) for a in b.attachments), default=4)
+    for a in b.attachments:
+        how = [a.detail] if a.detail else []
+        if a.link_pin:
+            how.append(f"pinned {a.link_pin}")
+        out.append(
+            f" {_m(a.cilium)} {a.target:<{width}}  {a.hook:<16} {a.program.name or '?':<15}"
+            f" id {a.program.id:<6} {a.via}{'  (' + '; '.join(how) + ')' if how else ''}"
+        )
+    for area in ("/sys/fs/bpf/tc/globals/", "/sys/fs/bpf/cilium/"):
+        here = [p for p in b.pins if p.path.startswith(area)]
+        if here:
+            links = sum(p.kind == "link" for p in here)
+            mine = sum(p.cilium for p in here)
+            out.append(
+                f" {_m(bool(mine))} pins in {area.rstrip('/')}: {len(here)}"
+                f" ({mine} Cilium's, {links} bpf_links)"
+            )
+    out += [f"   could not read: {e}" for e in b.errors]
+    return out
+
+
 def _host(node: NodeState) -> list[str]:
     h = node.host
     out = ["Host"]
@@ -204,6 +235,7 @@ def render_text(snap: Snapshot) -> str:
             _routes(snap.node),
             _rules(snap.node),
             _netfilter(snap.node),
+            _bpf(snap.node),
             _host(snap.node),
             _agent(snap.node),
         ]

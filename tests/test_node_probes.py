@@ -52,6 +52,7 @@ async def test_every_probe_succeeds_and_sees_the_node(cilium_node):
         "agent",
         "rp_filter",
         "agent_log",
+        "bpf",
     }
     assert all(p.ok for p in probes.values()), probes
 

@@ -102,12 +102,12 @@ async def test_dry_run_and_read_only_change_nothing(node):
     planned = [e for e in events if e.kind == "step_planned"]
     # cni-cleanup has nothing to do on a node without CNI backups: an empty plan, or
     # (once the runner skips empty plans) no plan event at all
-    assert [e.step_id for e in planned if e.step_id != "cni-cleanup"] == [
+    assert [e.step_id for e in planned if e.step_id not in ("cni-cleanup", "cleanup-bpf")] == [
         "delete-links",
         "purge-iptables",
         "cleanup-ip-rules",
     ]
-    assert all(e.plan == [] for e in planned if e.step_id == "cni-cleanup")
+    assert all(e.plan == [] for e in planned if e.step_id in ("cni-cleanup", "cleanup-bpf"))
     assert f"ip link delete cilium_host in netns {node}" in planned[0].plan
     assert any("iptables-nft-restore" in line for line in planned[1].plan)
     assert state(node) == before

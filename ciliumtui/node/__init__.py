@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 
-from ..model import AgentState, HostInfo, NodeState, ProbeStatus
+from ..model import AgentState, BpfState, HostInfo, NodeState, ProbeStatus
 from ..options import Options
 from ..probe import guarded
 from .agent import AGENT_TIMEOUT, probe_agent
 from .agent_log import read_agent_log
+from .bpf import probe_bpf
 from .host import read_host
 from .links import probe_links
 from .netfilter import probe_netfilter
@@ -30,7 +31,17 @@ async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeSta
         return await _recorded(opts.recorded_node, probes)
     ns = opts.netns
     # netfilter first: iptables-save of a big rule set is the long pole, start it earliest.
-    (netfilter, kube_backend), links, routes, rules, host, agent, rp, log = await asyncio.gather(
+    (
+        (netfilter, kube_backend),
+        links,
+        routes,
+        rules,
+        host,
+        agent,
+        rp,
+        log,
+        bpf,
+    ) = await asyncio.gather(
         guarded(probes, "netfilter", probe_netfilter(ns), ([], None), timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "links", probe_links(ns), [], timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "routes", probe_routes(ns), [], timeout=NODE_PROBE_TIMEOUT),
@@ -39,6 +50,13 @@ async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeSta
         guarded(probes, "agent", probe_agent(opts), AgentState(), timeout=AGENT_TIMEOUT + 1.0),
         guarded(probes, "rp_filter", lambda: read_rp_filter(ns), {}, timeout=NODE_PROBE_TIMEOUT),
         guarded(probes, "agent_log", lambda: read_agent_log(opts.host_root), ([], None), timeout=5),
+        guarded(
+            probes,
+            "bpf",
+            probe_bpf(ns, opts.host_path("/")),
+            BpfState(),
+            timeout=NODE_PROBE_TIMEOUT,
+        ),
     )
     agent.last_log, agent.last_log_path = log
     return NodeState(
@@ -50,6 +68,7 @@ async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeSta
         host=host,
         agent=agent,
         rp_filter=rp,
+        bpf=bpf,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import cluster, cni, diagnose, k3s, links, netfilter, routes, shell, sysctl  # noqa: F401
+from . import bpf, cluster, cni, diagnose, k3s, links, netfilter, routes, shell, sysctl  # noqa: F401
 from .base import REGISTRY, Action, ActionContext, ActionResult, Param, register
 
 __all__ = ["REGISTRY", "Action", "ActionContext", "ActionResult", "Param", "register", "get_action"]

@@ -1,0 +1,263 @@
+"""Real BPF objects shaped like Cilium's, with no clang: for scenarios and tests.
+
+Each program is two instructions (`r0 = RET; exit`) loaded with bpf(2) under a
+name Cilium's loader uses (`cil_from_netdev`, `cil_xdp_entry`, `cil_sock4_connect`)
+or a decoy's (`my_filter`). Attaching goes the ways a node sees them:
+`tc filter add … bpf da object-pinned`, `ip link set … xdpgeneric pinned`,
+BPF_LINK_CREATE for tcx / XDP / cgroup links (pinned where Cilium >= 1.15 pins
+them), BPF_PROG_ATTACH for socket-LB on a cgroup.
+
+Everything lives in a private bpffs mounted under the scenario's host root and a
+dedicated child cgroup; `BpfSandbox.close()` removes both (netns attachments die
+with the namespace).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import struct
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..node import bpfsys
+from ..node.bpf import CGROUP_ROOT, CILIUM_BPFFS, TC_GLOBALS, call_in_netns
+
+_MOV_R0 = 0xB7  # BPF_ALU64 | BPF_MOV | BPF_K
+_EXIT = 0x95  # BPF_JMP | BPF_EXIT
+TC_ACT_OK = 0
+XDP_PASS = 2
+SOCK_ALLOW = 1  # cgroup sock_addr: 1 lets the connect/sendmsg through
+
+
+def two_insns(ret: int) -> bytes:
+    """`r0 = ret; exit` as eBPF bytecode."""
+    return struct.pack("<BBhi", _MOV_R0, 0, 0, ret) + struct.pack("<BBhi", _EXIT, 0, 0, 0)
+
+
+def load_tc(name: str) -> int:
+    """A sched_cls program (tc and tcx) returning TC_ACT_OK / TCX_PASS."""
+    return bpfsys.prog_load(bpfsys.PROG_TYPE_SCHED_CLS, two_insns(TC_ACT_OK), name)
+
+
+def load_xdp(name: str) -> int:
+    return bpfsys.prog_load(bpfsys.PROG_TYPE_XDP, two_insns(XDP_PASS), name)
+
+
+def load_sock_addr(name: str, attach: str) -> int:
+    """A cgroup/sock_addr program for `attach` (connect4, sendmsg6, ...)."""
+    return bpfsys.prog_load(
+        bpfsys.PROG_TYPE_CGROUP_SOCK_ADDR,
+        two_insns(SOCK_ALLOW),
+        name,
+        expected_attach_type=bpfsys.CGROUP_ATTACH_BY_NAME[attach],
+    )
+
+
+def _run(argv: list[str]) -> None:
+    res = subprocess.run(argv, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {res.stderr.strip()}")
+
+
+def cgroup2_mount() -> Path:
+    """Where this machine's cgroup2 hierarchy is mounted (/sys/fs/cgroup or …/unified)."""
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        parts = line.split()
+        if len(parts) > 2 and parts[2] == "cgroup2":
+            return Path(parts[1])
+    raise RuntimeError("no cgroup2 mount on this machine")
+
+
+@dataclass
+class BpfSandbox:
+    """A private bpffs at `<host_root>/sys/fs/bpf` and a child cgroup bound at
+    `<host_root>/run/cilium/cgroupv2`, plus helpers that lay objects into them."""
+
+    host_root: Path
+    netns: str | None
+    bpffs: Path = field(init=False)
+    cgroup: Path | None = None  # the dedicated child cgroup (created by with_cgroup)
+    held: list[int] = field(default_factory=list)  # fds kept open (links no pin holds)
+    _mounts: list[Path] = field(default_factory=list)
+    _scratch: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bpffs = self.host_root / "sys/fs/bpf"
+        self.bpffs.mkdir(parents=True, exist_ok=True)
+        _run(["mount", "-t", "bpf", "bpf", str(self.bpffs)])
+        self._mounts.append(self.bpffs)
+        self._scratch = self.bpffs / "ciliumtui-sim"  # not Cilium's, never probed
+        self._scratch.mkdir()
+
+    # ---------------------------------------------------------------- places
+
+    def node_path(self, node_path: str) -> Path:
+        return self.host_root / node_path.lstrip("/")
+
+    def with_cgroup(self) -> Path:
+        """A fresh child of this machine's cgroup2 root, bound at run/cilium/cgroupv2."""
+        if self.cgroup is None:
+            child = cgroup2_mount() / f"ciliumtui-sim-{uuid.uuid4().hex[:10]}"
+            child.mkdir()
+            self.cgroup = child
+            where = self.node_path(CGROUP_ROOT)
+            where.mkdir(parents=True, exist_ok=True)
+            _run(["mount", "--bind", str(child), str(where)])
+            self._mounts.append(where)
+        return self.node_path(CGROUP_ROOT)
+
+    def _pin_scratch(self, fd: int, name: str) -> Path:
+        # a neutral name: tc calls the filter after it ("p-1a2b3c:[*fsobj]"), and tests must
+        # see Cilium's programs by their kernel names, not by this path
+        path = self._scratch / f"p-{uuid.uuid4().hex[:6]}"
+        bpfsys.obj_pin(fd, str(path))
+        return path
+
+    def pin(self, fd: int, node_path: str) -> Path:
+        """Pin fd at a node path (`/sys/fs/bpf/...`) of the sandbox."""
+        path = self.node_path(node_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        bpfsys.obj_pin(fd, str(path))
+        return path
+
+    def _ifindex(self, dev: str) -> int:
+        import socket
+
+        return call_in_netns(self.netns, lambda: socket.if_nametoindex(dev))
+
+    # --------------------------------------------------------------- attach
+
+    def tc(
+        self, dev: str, direction: str, name: str, *, pref: int = 1, handle: int = 1, chain: int = 0
+    ) -> None:
+        """A cls_bpf filter on dev's clsact (added when missing), as Cilium's legacy tc."""
+        fd = load_tc(name)
+        try:
+            path = self._pin_scratch(fd, name)
+            tc = ["tc", "-n", self.netns] if self.netns else ["tc"]
+            subprocess.run([*tc, "qdisc", "add", "dev", dev, "clsact"], capture_output=True)
+            _run(
+                [*tc, "filter", "add", "dev", dev, direction]
+                + (["chain", str(chain)] if chain else [])
+                + ["pref", str(pref)]
+                + ["handle", str(handle), "bpf", "da", "object-pinned", str(path)]
+            )
+            path.unlink()  # the filter holds the program now, as on a node
+        finally:
+            os.close(fd)
+
+    def xdp(self, dev: str, name: str, *, mode: str = "xdpgeneric") -> None:
+        """XDP attached through netlink (`ip link set dev X xdpgeneric pinned P`)."""
+        fd = load_xdp(name)
+        try:
+            path = self._pin_scratch(fd, name)
+            ip = ["ip", "-n", self.netns] if self.netns else ["ip"]
+            _run([*ip, "link", "set", "dev", dev, mode, "pinned", str(path)])
+            path.unlink()
+        finally:
+            os.close(fd)
+
+    def _link(self, prog_fd: int, target: int, attach: int, flags: int, pin: str | None) -> int:
+        link = call_in_netns(self.netns, lambda: bpfsys.link_create(prog_fd, target, attach, flags))
+        if pin is None:
+            self.held.append(link)  # nothing pins it: only our fd keeps it attached
+            return link
+        self.pin(link, pin)
+        os.close(link)
+        return -1
+
+    def tcx(self, dev: str, direction: str, name: str, *, pin: str | None = "cilium") -> int:
+        """A tcx link on dev; pinned at cilium/devices/<dev>/links/<name> (pin="cilium"),
+        at another node path, or (pin=None) held only by the returned fd."""
+        attach = bpfsys.ATTACH_TCX_INGRESS if direction == "ingress" else bpfsys.ATTACH_TCX_EGRESS
+        fd = load_tc(name)
+        try:
+            where = f"{CILIUM_BPFFS}/devices/{dev}/links/{name}" if pin == "cilium" else pin
+            return self._link(fd, self._ifindex(dev), attach, 0, where)
+        finally:
+            os.close(fd)
+
+    def tcx_attach(self, dev: str, direction: str, name: str) -> None:
+        """A tcx program attached with BPF_PROG_ATTACH (no link): the device holds it."""
+        attach = bpfsys.ATTACH_TCX_INGRESS if direction == "ingress" else bpfsys.ATTACH_TCX_EGRESS
+        fd = load_tc(name)
+        try:
+            ifindex = self._ifindex(dev)
+            call_in_netns(self.netns, lambda: bpfsys.prog_attach(ifindex, fd, attach))
+        finally:
+            os.close(fd)
+
+    def xdp_link(self, dev: str, name: str, *, pin: str | None = "cilium") -> int:
+        fd = load_xdp(name)
+        try:
+            where = f"{CILIUM_BPFFS}/devices/{dev}/links/{name}" if pin == "cilium" else pin
+            flags = bpfsys.XDP_FLAGS_SKB_MODE
+            return self._link(fd, self._ifindex(dev), bpfsys.ATTACH_XDP, flags, where)
+        finally:
+            os.close(fd)
+
+    def cgroup_prog(
+        self, attach: str, name: str, *, link: bool = False, multi: bool = False
+    ) -> None:
+        """A socket-LB program on the sandbox's cgroup root: BPF_PROG_ATTACH (as Cilium
+        < 1.14 and on kernels without bpf_link), or a link pinned where Cilium pins it."""
+        root = self.with_cgroup()
+        fd = load_sock_addr(name, attach)
+        cg = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            at = bpfsys.CGROUP_ATTACH_BY_NAME[attach]
+            if link:
+                pin = f"{CILIUM_BPFFS}/socketlb/links/cgroup/{name}"
+                lk = bpfsys.link_create(fd, cg, at)
+                self.pin(lk, pin)
+                os.close(lk)
+            else:
+                bpfsys.prog_attach(cg, fd, at, bpfsys.BPF_F_ALLOW_MULTI if multi else 0)
+        finally:
+            os.close(cg)
+            os.close(fd)
+
+    def map_pin(self, node_path: str, name: str | None = None) -> Path:
+        """A small hash map pinned at node_path (`/sys/fs/bpf/tc/globals/cilium_ct4_global`)."""
+        fd = bpfsys.map_create(bpfsys.BPF_MAP_TYPE_HASH, 4, 4, 16, name or Path(node_path).name)
+        try:
+            return self.pin(fd, node_path)
+        finally:
+            os.close(fd)
+
+    def cilium_map(self, name: str) -> Path:
+        return self.map_pin(f"{TC_GLOBALS}/{name}")
+
+    # ---------------------------------------------------------------- close
+
+    def close(self) -> None:
+        """Unmount and remove everything the sandbox made (safe to call twice)."""
+        for fd in self.held:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.held.clear()
+        for mnt in reversed(self._mounts):
+            subprocess.run(["umount", str(mnt)], capture_output=True)
+            if os.path.ismount(mnt):
+                subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+        self._mounts.clear()
+        if self.cgroup is not None:
+            for _ in range(50):  # the kernel frees a cgroup's programs asynchronously
+                try:
+                    self.cgroup.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+            self.cgroup = None
+
+    def __enter__(self) -> BpfSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
