@@ -292,7 +292,7 @@ class SimCluster:
             if cm is not None:
                 data = {
                     **(cm.get("data") or {}),
-                    **{str(k): O._cm_value(v) for k, v in config.items()},
+                    **{str(k): O.cm_value(v) for k, v in config.items()},
                 }
                 self.store.update({**cm, "data": data})
         if "nodes" in cluster:
