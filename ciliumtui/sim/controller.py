@@ -38,8 +38,11 @@ POD = R.POD.gvk
 class SimLike(Protocol):
     scenario: dict[str, Any]
     store: Store
+    netns: str | None  # None: the DNS responder (and so CoreDNS's address) is on loopback
 
     def _note_fix_event(self, event: str) -> None: ...
+
+    def follow_allocations(self) -> None: ...
 
 
 def _controller_owner(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -269,11 +272,34 @@ class Controller:
     def _recreate(self, old: dict[str, Any], owner: dict[str, Any]) -> None:
         target = self._target_state(old, owner)
         new = self._new_pod_from(old, owner)
-        # Keep the old pod IP for the settle step (CoreDNS must stay where DNS points).
-        ip = (old.get("status") or {}).get("podIP")
+        ip = self._replacement_ip(old)
         stored = self.store.create(new)
         ns, name = stored["metadata"].get("namespace"), stored["metadata"]["name"]
         self._later(self.delay, lambda: self._settle(ns, name, target, ip))
+
+    def _replacement_ip(self, old: dict[str, Any]) -> str | None:
+        """The replacement's pod IP: the old one while it is still in its node's pod CIDR
+        (CoreDNS must stay where DNS points), else one from the node's current block
+        (after a pool change; CoreDNS at the address the scenario now gives it)."""
+        ip = (old.get("status") or {}).get("podIP")
+        spec = old.get("spec") or {}
+        if not ip or spec.get("hostNetwork"):
+            return ip
+        cidr = self._scenario_node(spec.get("nodeName")).get("pod_cidr")
+        try:
+            if not isinstance(cidr, str) or ipaddress.ip_address(ip) in ipaddress.ip_network(
+                cidr, strict=False
+            ):
+                return ip
+        except ValueError:
+            return ip
+        if (old["metadata"].get("labels") or {}).get("k8s-app") == "kube-dns":
+            if self.sim.netns is None:
+                return ip  # CoreDNS is where the loopback responder listens
+            ips = (self.sim.scenario["cluster"].get("coredns") or {}).get("ips") or []
+            if ips:
+                return str(ips[0])
+        return self._ip_in(cidr)
 
     def _settle(self, ns: str | None, name: str, target: str, ip: str | None) -> None:
         pod = self.store.get(POD, ns, name)
@@ -323,10 +349,11 @@ class Controller:
             return None
         node = self._scenario_node((pod.get("spec") or {}).get("nodeName"))
         cidr = node.get("pod_cidr")
-        if isinstance(cidr, str):
-            net = ipaddress.ip_network(cidr, strict=False)
-            return str(net.network_address + 100 + self.rng.randrange(1, 100))
-        return None
+        return self._ip_in(cidr) if isinstance(cidr, str) else None
+
+    def _ip_in(self, cidr: str) -> str:
+        net = ipaddress.ip_network(cidr, strict=False)
+        return str(net.network_address + 100 + self.rng.randrange(1, 100))
 
     def reconcile_agents(self) -> None:
         """Give every node that should have an agent (scenario state not "missing") a cilium pod."""
@@ -453,6 +480,7 @@ class Controller:
         self.store.create(obj)
         if name == self.sim.scenario.get("node_name"):
             self.sim._note_fix_event("ciliumnode-recreated")
+        self.sim.follow_allocations()  # after the fix: this node's addresses move too
 
     # --------------------------------------------------------------- status
 
