@@ -3,7 +3,9 @@
 serve runs a scenario's cluster on loopback until Ctrl-C (or SIGTERM), printing
 where it listens; with --host-root-out it also writes the node's host files and
 serves the agent API socket under them, with --node-netns it lays the scenario's
-network into that namespace (created when missing, removed again on exit).
+network into that namespace and what the node talks to into `<netns>.upstream`
+(both created when missing and then removed again on exit; an existing namespace
+keeps its node, and its upstream namespace goes when the namespace is deleted).
 """
 
 from __future__ import annotations
@@ -118,7 +120,9 @@ def _serve(args: argparse.Namespace) -> int:
                     agent.__exit__(None, None, None)
     finally:
         if created_netns:
-            subprocess.run(["ip", "netns", "del", netns], check=False)
+            from ..sim.node_builder import remove_node
+
+            remove_node(netns)  # and the upstream namespace build_node made beside it
     print("stopped.", file=sys.stderr)
     return 0
 

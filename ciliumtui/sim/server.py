@@ -46,6 +46,7 @@ from .scenario import deep_merge, load_scenario
 from .store import Store
 
 _SECTIONS = ("cluster", "dns", "faults")
+UPSTREAM_DNS = {"cluster_names": "nxdomain", "external_names": "ok"}
 
 
 class SimCluster:
@@ -86,6 +87,7 @@ class SimCluster:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._responder: Responder | None = None
+        self._upstream: Responder | None = None  # the node's nameservers (netns mode)
         self.controller: Controller | None = None
 
     # ----------------------------------------------------------- lifecycle
@@ -176,21 +178,50 @@ class SimCluster:
         else:
             coredns_ips = [str(ip) for ip in (cl.get("coredns") or {}).get("ips") or []]
             kube_dns_ip = str(cl.get("kube_dns_ip", "10.43.0.10"))
-            await self._responder.start(self._dns_netns(), [kube_dns_ip, *coredns_ips])
+            dns_netns = self._dns_netns()
+            await self._responder.start(dns_netns, [kube_dns_ip, *coredns_ips])
             self.dns_addr = (kube_dns_ip, 53)
+            if dns_netns != self.netns:
+                await self._start_upstream_resolver(dns_netns, {kube_dns_ip, *coredns_ips})
             objs = O.build_objects(self.scenario)
         self.store.load(objs)
 
     def _dns_netns(self) -> str | None:
-        """Where the kube-dns responder listens (the node's namespace given)."""
-        return self.netns
+        """Where the kube-dns responder listens: the node's upstream namespace when the
+        node builder made one (ciliumtui.sim.node_builder), else the given namespace."""
+        if self.netns is None:
+            return None
+        from .node_builder import upstream_netns
+
+        upstream = upstream_netns(self.netns)
+        return upstream if Path("/run/netns", upstream).exists() else self.netns
+
+    async def _start_upstream_resolver(self, netns: str, taken: set[str]) -> None:
+        """The node's own nameservers (resolv.conf) answer in the upstream namespace
+        like a provider's resolver: public names resolve, cluster names do not exist.
+        Whether the node reaches them is up to its routes (a pod CIDR over the
+        resolver's address swallows it, as on a real node)."""
+        ips = [
+            str(ip)
+            for ip in (self.scenario.get("host") or {}).get("nameservers") or []
+            if str(ip) not in taken
+        ]
+        if not ips:
+            return
+        self._upstream = Responder(
+            self.store,
+            lambda: str(self.scenario["cluster"].get("domain", "cluster.local")),
+            lambda: UPSTREAM_DNS,
+        )
+        await self._upstream.start(netns, ips)
 
     async def _astop(self) -> None:
         self.faults.closing.set()
         if self.controller is not None:
             self.controller.stop()
-        if self._responder is not None:
-            await self._responder.close()
+        for responder in (self._responder, self._upstream):
+            if responder is not None:
+                await responder.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
