@@ -18,11 +18,16 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ..errors import CiliumtuiError
 from ..options import Options
+
+if TYPE_CHECKING:
+    from ..sim.agent_api import AgentApiServer
+    from ..sim.server import SimCluster
 
 
 def main(args: argparse.Namespace, opts: Options) -> int:
@@ -128,8 +133,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _wait(
-    scenario: dict,
-    sim,
+    scenario: dict[str, Any],
+    sim: SimCluster,
     kubeconfig: str,
     args: argparse.Namespace,
     netns: str | None,
@@ -152,7 +157,9 @@ def _wait(
         pass
 
 
-def _host_root(scenario: dict, root: Path, kubeconfig: str, sim) -> object | None:
+def _host_root(
+    scenario: dict[str, Any], root: Path, kubeconfig: str, sim: SimCluster
+) -> AgentApiServer | None:
     """Write the host files; serve the agent API socket there unless agent_api is none."""
     from ..sim.agent_api import AgentApiServer
     from ..sim.host_root import build_host_root

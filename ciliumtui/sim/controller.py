@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import ipaddress
 import random
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from typing import Any, Protocol
 
 from . import objects as O
 from . import resources as R
+from .objects.coredns import pod_state as coredns_pod_state
 from .store import Event, Store, now_iso
 
 POD = R.POD.gvk
@@ -194,11 +196,7 @@ class Controller:
             ready = (self.sim.scenario["cluster"].get("coredns") or {}).get("ready", True)
             if isinstance(ready, list):
                 ready = ready[0] if ready else True
-            return (
-                "running"
-                if ready is True
-                else ("crashloop" if str(ready) == "crashloop" else "not-ready")
-            )
+            return coredns_pod_state(ready)
         prev = _container_state(old)
         if prev == "crashloop":
             return "crashloop"
@@ -336,12 +334,10 @@ class Controller:
         for pod in self.store.list(POD, None, node=node):
             if _container_state(pod) == "creating":
                 ns, name = pod["metadata"].get("namespace"), pod["metadata"]["name"]
-                self._later(
-                    self.delay,
-                    lambda ns=ns, name=name: self._settle(
-                        ns, name, "running", self._pod_ip_for(ns, name)
-                    ),
-                )
+                self._later(self.delay, functools.partial(self._start_waiting, ns, name))
+
+    def _start_waiting(self, ns: str | None, name: str) -> None:
+        self._settle(ns, name, "running", self._pod_ip_for(ns, name))
 
     def _pod_ip_for(self, ns: str | None, name: str) -> str | None:
         pod = self.store.get(POD, ns, name)
@@ -381,10 +377,7 @@ class Controller:
             )
             stored = self.store.create(pod)
             ns, pname = stored["metadata"].get("namespace"), stored["metadata"]["name"]
-            self._later(
-                self.delay,
-                lambda ns=ns, pname=pname, target=target: self._settle(ns, pname, target, None),
-            )
+            self._later(self.delay, functools.partial(self._settle, ns, pname, target, None))
 
     # ------------------------------------------------------------- rollouts
 

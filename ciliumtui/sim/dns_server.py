@@ -174,10 +174,11 @@ class _Udp(asyncio.DatagramProtocol):
         self.responder = responder
         self.transport: asyncio.DatagramTransport | None = None
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
         self.transport = transport
 
-    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         reply = self.responder.answer(data)
         if reply is not None and self.transport is not None:
             self.transport.sendto(reply, addr)

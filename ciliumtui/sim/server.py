@@ -157,7 +157,8 @@ class SimCluster:
                 f"simulated apiserver cannot listen on {self.host}:{self.port}: {reason}"
             ) from None
         server = site._server  # the bound socket tells the real port when port=0
-        sock = server.sockets[0] if server is not None and server.sockets else None
+        sockets = getattr(server, "sockets", None)  # an asyncio.Server (TCPSite)
+        sock = sockets[0] if sockets else None
         self.port = sock.getsockname()[1] if sock is not None else self.port
         self.url = f"http://{self.host}:{self.port}"
         self.ctx.address = f"{self.host}:{self.port}"
@@ -181,7 +182,7 @@ class SimCluster:
             dns_netns = self._dns_netns()
             await self._responder.start(dns_netns, [kube_dns_ip, *coredns_ips])
             self.dns_addr = (kube_dns_ip, 53)
-            if dns_netns != self.netns:
+            if dns_netns is not None and dns_netns != self.netns:
                 await self._start_upstream_resolver(dns_netns, {kube_dns_ip, *coredns_ips})
             objs = O.build_objects(self.scenario)
         self.store.load(objs)

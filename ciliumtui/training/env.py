@@ -281,7 +281,8 @@ class TrainingEnv:
         sim = _TrainingSim(scenario, netns=self.netns, tmpdir=self.tmpdir / "sim")
         sim.env = self
         sim.on_fix_hooks.append(self._on_fix)
-        self.sim = sim.start()
+        sim.start()
+        self.sim = sim
         build_host_root(scenario, self.host_root, kubeconfig=sim.kubeconfig, agent_pid=os.getpid())
         sock = self.host_root / "var/run/cilium/cilium.sock"
         mode = str(scenario.get("agent_api", "none"))

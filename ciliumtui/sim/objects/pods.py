@@ -125,7 +125,7 @@ def _base_status(
     ready = state == "running"
     phase = "Pending" if state in ("creating", "pending") else "Running"
     cstate = {"pending": "initializing"}.get(state, state)
-    conds = [
+    conds: list[dict[str, Any]] = [
         {
             "type": "PodReadyToStartContainers",
             "status": "False" if state in ("creating", "pending") else "True",

@@ -29,7 +29,7 @@ def workload_pod(
 ) -> Obj:
     """A pod from the scenario's `pods:` list (owner "ReplicaSet/x", "DaemonSet/x", "none")."""
     ns = spec.get("namespace", "default")
-    node_name = spec.get("node") or scenario.get("node_name")
+    node_name = str(spec.get("node") or scenario.get("node_name") or "")
     node = next((n for n in nodes_of(scenario) if n.get("name") == node_name), None) or {
         "name": node_name
     }

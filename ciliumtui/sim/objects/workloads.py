@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .meta import KUBE_SYSTEM, Obj, owner_ref, template_hash, ts, uid_for
 
 
@@ -46,12 +48,12 @@ def deployment(
     replicas: int,
     selector: dict[str, str],
 ) -> tuple[Obj, Obj]:
-    template = {
+    template: dict[str, Any] = {
         "metadata": {"labels": dict(labels), "annotations": {}},
         "spec": {"containers": [{"name": container, "image": image}]},
     }
     h = template_hash(template)
-    dep = {
+    dep: Obj = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
@@ -66,7 +68,7 @@ def deployment(
         "status": {},
     }
     rs_name = f"{name}-{h[:9]}"
-    rs = {
+    rs: Obj = {
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",
         "metadata": {
