@@ -19,7 +19,7 @@ import socket
 import struct
 import subprocess
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import dns.flags
 import dns.message
@@ -175,8 +175,9 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # A datagram endpoint's transport (asyncio's selector one does not subclass
+        # DatagramTransport, so no isinstance check).
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         reply = self.responder.answer(data)
