@@ -119,15 +119,7 @@ def _resource_list(store: Store, group: str, version: str) -> dict[str, Any] | N
     entries = []
     for r in resources:
         entries.append(r.discovery())
-        if r.kind in (
-            "Pod",
-            "Node",
-            "DaemonSet",
-            "Deployment",
-            "ReplicaSet",
-            "Service",
-            "Namespace",
-        ):
+        if r.has_status:
             entries.append(
                 {
                     "name": f"{r.plural}/status",
