@@ -71,4 +71,6 @@ def make_netns() -> Iterator[Callable[[str], str]]:
 
     yield make
     for name in created:
-        subprocess.run(["ip", "netns", "del", name], check=False)
+        # build_node lays what a node talks to into `<name>.upstream`: it goes too.
+        for ns in (f"{name}.upstream", name):
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ciliumtui.sim.host_root import build_host_root
-from ciliumtui.sim.node_builder import build_node
+from ciliumtui.sim.node_builder import build_node, remove_node
 from ciliumtui.sim.scenario import deep_merge, load_scenario
 
 NodeFactory = Callable[..., tuple[str, Path]]
@@ -54,7 +54,7 @@ def node_factory(tmp_path: Path) -> Iterator[NodeFactory]:
         yield make
     finally:
         for netns in created:
-            subprocess.run(["ip", "netns", "del", netns], check=False)
+            remove_node(netns)  # and its `.upstream` namespace
 
 
 @pytest.fixture

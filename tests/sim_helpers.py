@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from ciliumtui.sim.agent_api import AgentApiServer
 from ciliumtui.sim.host_root import build_host_root
-from ciliumtui.sim.node_builder import build_node
+from ciliumtui.sim.node_builder import build_node, remove_node
 from ciliumtui.sim.scenario import load_scenario
 from ciliumtui.sim.server import SimCluster
 
@@ -124,4 +124,4 @@ def node_world(name: str | dict, tmp: Path, *, prefix: str) -> Iterator[NodeWorl
             agent = stack.enter_context(AgentApiServer(sc["agent_api"], sock))
             yield NodeWorld(netns, root, sim.kubeconfig, sc["node_name"], sim, agent)
     finally:
-        subprocess.run(["ip", "netns", "del", netns], check=False)
+        remove_node(netns)  # and its upstream namespace

@@ -19,7 +19,7 @@ PY = sys.executable
 def test_sim_list(capsys):
     assert main(["sim", "list"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert first.split()[0] == "healthy" and "Healthy k3s node" in first
+    assert first.split()[0] == "healthy" and "A healthy node" in first
 
 
 def test_serve_unknown_scenario_is_one_line_exit_3():

@@ -89,7 +89,7 @@ def test_on_fix_trigger_is_checked(tmp_path):
 
 def test_list_scenarios_starts_with_healthy():
     rows = list_scenarios()
-    assert rows[0][:2] == ("healthy", "Healthy k3s node")
+    assert rows[0][:2] == ("healthy", "A healthy node (learn what normal looks like)")
     assert all(len(r) == 3 and r[0] for r in rows)
 
 

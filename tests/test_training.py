@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,12 @@ from ciliumtui.training.env import TrainingEnv
 from ciliumtui.training.session import TrainingSession
 
 ROOT = os.geteuid() == 0
+
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path, monkeypatch):
+    """The operator's state dir, where a closed session keeps its journals: the test's own."""
+    monkeypatch.setenv("CILIUMTUI_STATE_DIR", str(tmp_path / "operator-state"))
 
 
 def netns_list() -> set[str]:
@@ -54,10 +61,13 @@ def kubectl(env: TrainingEnv, *args: str) -> None:
 # The fix a trainee makes by hand where the expert path has no playbook for it
 # (the scenario's last hint says so): the helm upgrade's ConfigMap change, the
 # MetalLB pool moved.
+POOL = "172.16.0.0/16"  # what `cidr suggest` proposes for default-pod-cidr-overlap
+
+
 def _helm_pool(env: TrainingEnv) -> None:
     kubectl(
         env, "-n", "kube-system", "patch", "configmap", "cilium-config", "--type", "merge",
-        "-p", json.dumps({"data": {"cluster-pool-ipv4-cidr": "10.44.0.0/16"}}),
+        "-p", json.dumps({"data": {"cluster-pool-ipv4-cidr": POOL}}),
     )  # fmt: skip
 
 
@@ -70,11 +80,11 @@ def _move_lb_pool(env: TrainingEnv) -> None:
 
 # scenario -> (risky steps the expert path takes, manual step before the fix playbook, inputs)
 EXPERT: dict[str, tuple[int, Any, dict[str, dict[str, str]]]] = {
-    # cleanup: delete-links, purge-iptables, cleanup-ip-rules, restart pod, restart pods; restart: 1
-    "agent-crashloop": (6, None, {}),
+    # cleanup: delete-links, purge-iptables, cleanup-ip-rules, restart pod, restart pods
+    "agent-crashloop": (5, None, {}),
     "coredns-external-fail": (1, None, {}),  # restart-agent
     # delete-stale-ciliumnodes + restart-agents (helm-upgrade is skipped: run_helm false)
-    "default-pod-cidr-overlap": (2, _helm_pool, {"pod-cidr-change": {"pool": "10.44.0.0/16"}}),
+    "default-pod-cidr-overlap": (2, _helm_pool, {"pod-cidr-change": {"pool": POOL}}),
     "stale-ciliumnode-cidr": (2, None, {}),
     "k3s-no-stop-hook": (0, None, {}),  # the hook is risk low and on the expert path
     "healthy": (0, None, {}),  # nothing to fix: verify alone
@@ -106,7 +116,9 @@ def test_expert_path_solves_and_scores(scenario_id: str) -> None:
     assert debrief.solved, debrief.lines()
     assert len(debrief.risky_steps) == risky, debrief.risky_steps
     assert debrief.expert_path == env.scenario["expert_path"]
+    assert not debrief.solution  # solved: the solution is not spelled out
     assert ns not in netns_list()  # teardown left no namespace behind
+    assert not Path("/run/netns", f"{ns}.upstream").exists()
 
 
 @pytest.mark.root
@@ -129,7 +141,7 @@ def test_post_reboot_via_cli_flags_in_netns() -> None:
         ).stdout
         assert "cilium_host" in links
         debrief = session.finish()
-    assert debrief.solved and len(debrief.risky_steps) == 6
+    assert debrief.solved and len(debrief.risky_steps) == 5
     assert debrief.root_cause_via == "playbook cleanup"
     assert ns not in netns_list()
 
@@ -162,7 +174,7 @@ def test_post_reboot_recorded_node_in_process() -> None:
         assert node.agent.reachable and node.agent.pid_alive
         assert any(link.name == "cilium_host" for link in node.links)
         debrief = session.finish()
-    assert debrief.solved and len(debrief.risky_steps) == 6
+    assert debrief.solved and len(debrief.risky_steps) == 5
     assert not os.path.exists(path)  # torn down
 
 
@@ -188,12 +200,17 @@ def _system_python_ok() -> bool:
 
 
 @pytest.mark.root
-def test_train_headless_as_nobody_recorded_mode(tmp_path) -> None:
+def test_train_headless_as_nobody_recorded_mode(request) -> None:
     if not _system_python_ok():
         pytest.skip(f"{SYSTEM_PY} is not Python {sys.version_info[:2]}")
-    home = tmp_path / "home"
-    home.mkdir()
-    os.chmod(tmp_path, 0o755)
+    # Not under tmp_path: pytest's base dir is 0700, the unprivileged user could not
+    # reach its home (nor its state dir, where the session's journals are kept).
+    import shutil
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="ciliumtui-test-home-"))
+    request.addfinalizer(lambda: shutil.rmtree(home, ignore_errors=True))
+    os.chmod(home, 0o755)
     os.chown(home, 65534, 65534)
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", SYSTEM_PY, "-c", BOOT]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CILIUMTUI_")}
@@ -205,23 +222,23 @@ def test_train_headless_as_nobody_recorded_mode(tmp_path) -> None:
     lines: list[str] = []
     try:
         assert proc.stdout is not None
-        while not any("ciliumtui run cleanup" in x for x in lines):
+        while not any("ciliumtui run PLAYBOOK" in x for x in lines):
             line = proc.stdout.readline()
             assert line, "train exited early:\n" + "".join(lines)
             lines.append(line)
         text = "".join(lines)
         assert "Mode: recorded node" in text
-        cmd = next(x for x in lines if "ciliumtui run cleanup" in x).split()
+        cmd = next(x for x in lines if "ciliumtui run PLAYBOOK" in x).split()
         state = cmd[0].split("=", 1)[1]
-        flags = cmd[cmd.index("cleanup") + 1 :]
-        for playbook in ("cleanup", "verify"):
-            done = subprocess.run(
-                [*nobody, "run", playbook, "--yes", *flags],
-                capture_output=True, text=True, timeout=120,
-                env={**env, "CILIUMTUI_STATE_DIR": state}, cwd=home,
-            )  # fmt: skip
-            assert done.returncode == 0, done.stdout[-2000:] + done.stderr
-            assert playbook != "cleanup" or "(recorded node: simulated)" in done.stdout
+        flags = cmd[cmd.index("PLAYBOOK") + 1 :]
+        # The expert path: cleanup, which ends with its own verify (the session sees it).
+        done = subprocess.run(
+            [*nobody, "run", "cleanup", "--yes", *flags],
+            capture_output=True, text=True, timeout=120,
+            env={**env, "CILIUMTUI_STATE_DIR": state}, cwd=home,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+        assert "(recorded node: simulated)" in done.stdout
         rest, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -230,23 +247,156 @@ def test_train_headless_as_nobody_recorded_mode(tmp_path) -> None:
     assert "Solved: yes" in rest, rest
     assert proc.returncode == 0
     assert not os.path.exists(state)  # the session's temp dir is gone
+    # ...but its journal is the user's now: `ciliumtui report RUN` works after quitting.
+    kept = [x for x in rest.splitlines() if x.startswith("Journals kept:")]
+    assert kept, rest
+    run_id = kept[0].rsplit("ciliumtui report ", 1)[1].strip()
+    report = subprocess.run([*nobody, "report", run_id], capture_output=True, text=True,
+                            timeout=60, env=env, cwd=home)  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    assert "Playbook: `cleanup`" in report.stdout
 
 
 # --------------------------------------------------------------- the command
 
 
-def test_train_lists_scenarios_and_rejects_unknown() -> None:
+# Words that would name the fault of some scenario (the list must not give it away).
+ANSWERS = ("stale", "overlap", "ciliumnode", "stop hook", "metallb", "pod cidr", "pool",
+           "cleanup", "debris", "crash-loop", "crashloop", "coredns")  # fmt: skip
+
+
+def test_train_lists_titles_that_do_not_give_the_answer() -> None:
+    from ciliumtui.sim.scenario import list_scenarios
+
     cli = [sys.executable, "-m", "ciliumtui", "train"]
     listed = subprocess.run(cli, capture_output=True, text=True, timeout=30)
     assert listed.returncode == 0
-    for sid in ("post-reboot", "default-pod-cidr-overlap", "stale-ciliumnode-cidr",
-                "coredns-external-fail", "agent-crashloop", "metallb-overlap", "k3s-no-stop-hook"):  # fmt: skip
-        assert sid in listed.stdout
+    rows = list_scenarios()
+    lines = [x for x in listed.stdout.splitlines() if x.strip()[:1].isdigit()]
+    assert len(lines) == len(rows) and "1. A healthy node" in lines[0]
     assert "After a hard reboot" in listed.stdout
-    bad = subprocess.run([*cli, "no-such-scenario"], capture_output=True, text=True, timeout=30)
-    assert bad.returncode == 3
-    assert bad.stderr.count("\n") == 1 and "unknown scenario" in bad.stderr
-    assert "Traceback" not in bad.stderr
+    text = listed.stdout.lower()
+    for sid, _title, summary in rows:
+        assert (sid == "healthy" or sid not in text) and summary.lower()[:40] not in text
+    assert not [w for w in ANSWERS if w in text], text
+    # A number starts the scenario it lists; a bad one or an unknown id is one line, exit 3.
+    from ciliumtui.commands.train import scenario_id
+
+    assert scenario_id(str([r[0] for r in rows].index("post-reboot") + 1)) == "post-reboot"
+    for bad_arg, why in (("no-such-scenario", "unknown scenario"), ("99", "no scenario 99")):
+        bad = subprocess.run([*cli, bad_arg], capture_output=True, text=True, timeout=30)
+        assert bad.returncode == 3
+        assert bad.stderr.count("\n") == 1 and why in bad.stderr
+        assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.root
+def test_train_on_a_machine_without_iptables_falls_back_to_the_recorded_node(tmp_path) -> None:
+    """The README's first command, as root on a fresh machine that has no iptables:
+    a one-line notice saying what a real namespace needs, then training on the
+    recorded node (no namespace made), and a debrief."""
+    import signal
+
+    bin_dir = tmp_path / "bin"  # PATH: iproute2 but no iptables
+    bin_dir.mkdir()
+    ip = subprocess.run(["sh", "-c", "command -v ip"], capture_output=True, text=True).stdout
+    (bin_dir / "ip").symlink_to(ip.strip())
+    env = {**os.environ, "PATH": str(bin_dir)}
+    before = netns_list()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ciliumtui", "train", "post-reboot", "--headless"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + 60
+    while "Waiting until verify passes" not in seen and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen += line
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=30)
+    notes = [x for x in seen.splitlines() if x.startswith("Note:")]
+    assert notes == [
+        "Note: iptables-nft-restore not found: training on a recorded node; "
+        "a real network namespace needs `apt-get install iptables`"
+    ], seen + rest
+    assert "Mode: recorded node" in seen and "error" not in (seen + rest).lower()
+    assert "Solved: no (gave up)" in rest and "Solution:" in rest
+    assert proc.returncode == 1
+    assert not {n for n in netns_list() - before if n.startswith("tr-post-reboot")}
+
+
+def test_the_training_report_exists_after_quitting(tmp_path) -> None:
+    """A closed session keeps its runs in the operator's state dir: `report RUN` works."""
+    with TrainingEnv("post-reboot", root=False) as env:
+        assert run_pb(env, "diagnose") == "ok"
+        ran = [p.name for p in (env.state_dir / "runs").iterdir()]
+        tmpdir = env.tmpdir
+    assert env.kept_runs == ran and len(ran) == 1
+    assert tmpdir is not None and not tmpdir.exists()  # the session itself is gone
+    done = subprocess.run(
+        [sys.executable, "-m", "ciliumtui", "report", ran[0]],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"Run: `{ran[0]}`" in done.stdout and "Playbook: `diagnose`" in done.stdout
+    # With no argument, `report` shows the latest run: this one, not someone else's.
+    latest = subprocess.run([sys.executable, "-m", "ciliumtui", "report"],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert f"Run: `{ran[0]}`" in latest.stdout
+
+
+def _records(run: str, playbook: str, t: float, steps: list[tuple[str, str]], status: str,
+             findings: list[str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Journal records of one run, as the runner writes them (kind, run_id, ts, …)."""
+    from datetime import datetime, timezone
+
+    def rec(kind: str, at: float, **kw: Any) -> dict[str, Any]:
+        ts = datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds")
+        return {"kind": kind, "run_id": run, "ts": ts, **kw}
+
+    out = [rec("run_started", t, data={"playbook": playbook})]
+    out += [rec("step_started", t + i + 0.5, step_id=sid, mutates=True, risk=risk)
+            for i, (sid, risk) in enumerate(steps)]  # fmt: skip
+    if findings is not None:
+        out.append(rec("step_finished", t + len(steps) + 0.7,
+                       data={"findings": [{"id": f} for f in findings]}))  # fmt: skip
+    return out + [rec("run_finished", t + len(steps) + 1, status=status)]
+
+
+def test_restart_on_agent_crashloop_is_not_the_root_cause() -> None:
+    """agent-crashloop: following the top row runs `restart` (and opens the agent
+    finding): that treats the symptom; only cleanup or a stale-debris finding counts."""
+    from ciliumtui.sim.scenario import load_scenario
+    from ciliumtui.training.score import score
+
+    sc, t0 = load_scenario("agent-crashloop"), 1_800_000_000.0
+    restart = _records("r", "restart", t0 + 10, [("restart-agent", "high")], "failed")
+    d = score(sc, restart, started=t0, ended=t0 + 300, opened=[("cilium-agent-not-ready", t0 + 5)],
+              gave_up=True)  # fmt: skip
+    assert d.time_to_root_cause is None and d.root_cause_via is None
+    assert d.risky_steps == ["restart/restart-agent (high)"]  # off the expert path
+    cleanup = _records("c", "cleanup", t0 + 60, [("delete-links", "high")], "ok", [])
+    d = score(sc, restart + cleanup, started=t0, ended=t0 + 300)
+    assert d.root_cause_via == "playbook cleanup" and d.time_to_root_cause == 60
+    assert d.solved and not d.solution  # cleanup ends with its own verify
+
+
+def test_the_debrief_after_giving_up_teaches_cause_path_and_solution() -> None:
+    with TrainingEnv("agent-crashloop", root=False) as env:
+        session = TrainingSession(env)
+        debrief = session.finish(gave_up=True)
+    text = "\n".join(debrief.lines())
+    assert "Root cause (stale-cilium-interfaces, stale-cilium-iptables): " in text
+    assert "crash-loops over them" in text  # the scenario's own explanation
+    assert "Expert path: cleanup\n" in text + "\n"
+    assert "cleanup — Clean up stale Cilium state and restart the pods on this node" in text
+    assert debrief.solution[0].startswith("Restarting alone does not help: run the cleanup")
+    assert "In ciliumtui: :run cleanup   (from a shell: ciliumtui run cleanup)" in text
+    assert debrief.to_dict()["root_cause_ids"] == debrief.root_cause_ids  # a plain dataclass
 
 
 def test_unknown_scenario_env_is_one_line_error() -> None:

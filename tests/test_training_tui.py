@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from ciliumtui.screens.briefing import BriefingScreen
 from ciliumtui.screens.confirm import ConfirmScreen
 from ciliumtui.screens.debrief import DebriefScreen
@@ -17,6 +18,12 @@ from tui_fixtures import wait_for as pilot_wait_for
 from ciliumtui.training.env import TrainingEnv
 from ciliumtui.training.session import TrainingSession
 from ciliumtui.training.tui import TrainingApp
+
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path, monkeypatch):
+    """Where a closed session keeps its journals: the test's own dir."""
+    monkeypatch.setenv("CILIUMTUI_STATE_DIR", str(tmp_path / "operator-state"))
 
 
 async def wait_for(pilot: Any, cond: Any, timeout: float = 60.0) -> None:
@@ -118,7 +125,8 @@ async def test_pilot_recorded_mode_shows_the_recorded_node_and_gives_up() -> Non
             await app.workers.wait_for_complete()
             await pilot.pause()
             names = {link.name for link in (app.snapshot.node.links if app.snapshot.node else [])}
-            assert {"cilium_host", "lxc_health", "gw-eth0"} <= names  # the file, not this host
+            assert {"cilium_host", "lxc_health"} <= names  # the file, not this host
+            assert not {"gw-eth0", "health-ep"} & names  # a real node's links only
             await wait_for(
                 pilot, lambda: any(f.id == "stale-cilium-iptables" for f in app.findings)
             )

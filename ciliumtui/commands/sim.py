@@ -3,7 +3,9 @@
 serve runs a scenario's cluster on loopback until Ctrl-C (or SIGTERM), printing
 where it listens; with --host-root-out it also writes the node's host files and
 serves the agent API socket under them, with --node-netns it lays the scenario's
-network into that namespace (created when missing, removed again on exit).
+network into that namespace and what the node talks to into `<netns>.upstream`
+(both created when missing and then removed again on exit; an existing namespace
+keeps its node, and its upstream namespace goes when the namespace is deleted).
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ..errors import CiliumtuiError
 from ..options import Options
+
+if TYPE_CHECKING:
+    from ..sim.agent_api import AgentApiServer
+    from ..sim.server import SimCluster
 
 
 def main(args: argparse.Namespace, opts: Options) -> int:
@@ -118,14 +125,16 @@ def _serve(args: argparse.Namespace) -> int:
                     agent.__exit__(None, None, None)
     finally:
         if created_netns:
-            subprocess.run(["ip", "netns", "del", netns], check=False)
+            from ..sim.node_builder import remove_node
+
+            remove_node(netns)  # and the upstream namespace build_node made beside it
     print("stopped.", file=sys.stderr)
     return 0
 
 
 def _wait(
-    scenario: dict,
-    sim,
+    scenario: dict[str, Any],
+    sim: SimCluster,
     kubeconfig: str,
     args: argparse.Namespace,
     netns: str | None,
@@ -148,7 +157,9 @@ def _wait(
         pass
 
 
-def _host_root(scenario: dict, root: Path, kubeconfig: str, sim) -> object | None:
+def _host_root(
+    scenario: dict[str, Any], root: Path, kubeconfig: str, sim: SimCluster
+) -> AgentApiServer | None:
     """Write the host files; serve the agent API socket there unless agent_api is none."""
     from ..sim.agent_api import AgentApiServer
     from ..sim.host_root import build_host_root

@@ -4,8 +4,9 @@ Enough of the real API for the official Python client and the real `kubectl`:
 discovery (/api, /apis, /api/v1, /apis/<g>/<v>), list/get with label and field
 selectors, limit/continue, watch streams, create, replace, delete, merge /
 strategic-merge / JSON patch, Status bodies for errors, and server-side Table
-printing for `kubectl get`. /openapi/* answers 404: kubectl then skips
-client-side validation, which is what it does with an old apiserver too.
+printing for `kubectl get`. /openapi/v3 describes each served kind just enough
+for kubectl to leave validation to the server (ciliumtui.sim.openapi), so
+`kubectl apply/replace/create -f` work; /openapi/v2 answers 404.
 """
 
 from __future__ import annotations
@@ -118,15 +119,7 @@ def _resource_list(store: Store, group: str, version: str) -> dict[str, Any] | N
     entries = []
     for r in resources:
         entries.append(r.discovery())
-        if r.kind in (
-            "Pod",
-            "Node",
-            "DaemonSet",
-            "Deployment",
-            "ReplicaSet",
-            "Service",
-            "Namespace",
-        ):
+        if r.has_status:
             entries.append(
                 {
                     "name": f"{r.plural}/status",
@@ -532,6 +525,17 @@ def _log(request: web.Request, ctx: ApiContext, namespace: str | None, name: str
     )
 
 
+def _openapi(store: Store, rest: list[str]) -> web.Response:
+    from . import openapi
+
+    served = _served(store)
+    if not rest:
+        return _json(openapi.index(served))
+    gv = _parse_path(rest)
+    doc = openapi.group_version_doc(served, gv[0], gv[1]) if gv and not gv[2] else None
+    return _json(doc) if doc is not None else _not_found_path()
+
+
 # -------------------------------------------------------------------- routes
 
 
@@ -551,6 +555,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return _json(_version(ctx))
     if parts in (["healthz"], ["readyz"], ["livez"]):
         return web.Response(text="ok")
+    if parts[:2] == ["openapi", "v3"]:
+        return _openapi(store, parts[2:])
     if parts == ["api"]:
         return _json(
             {

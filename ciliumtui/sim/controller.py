@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import ipaddress
 import random
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from typing import Any, Protocol
 
 from . import objects as O
 from . import resources as R
+from .objects.coredns import pod_state as coredns_pod_state
 from .store import Event, Store, now_iso
 
 POD = R.POD.gvk
@@ -38,8 +40,11 @@ POD = R.POD.gvk
 class SimLike(Protocol):
     scenario: dict[str, Any]
     store: Store
+    netns: str | None  # None: the DNS responder (and so CoreDNS's address) is on loopback
 
     def _note_fix_event(self, event: str) -> None: ...
+
+    def follow_allocations(self) -> None: ...
 
 
 def _controller_owner(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -191,11 +196,7 @@ class Controller:
             ready = (self.sim.scenario["cluster"].get("coredns") or {}).get("ready", True)
             if isinstance(ready, list):
                 ready = ready[0] if ready else True
-            return (
-                "running"
-                if ready is True
-                else ("crashloop" if str(ready) == "crashloop" else "not-ready")
-            )
+            return coredns_pod_state(ready)
         prev = _container_state(old)
         if prev == "crashloop":
             return "crashloop"
@@ -269,11 +270,34 @@ class Controller:
     def _recreate(self, old: dict[str, Any], owner: dict[str, Any]) -> None:
         target = self._target_state(old, owner)
         new = self._new_pod_from(old, owner)
-        # Keep the old pod IP for the settle step (CoreDNS must stay where DNS points).
-        ip = (old.get("status") or {}).get("podIP")
+        ip = self._replacement_ip(old)
         stored = self.store.create(new)
         ns, name = stored["metadata"].get("namespace"), stored["metadata"]["name"]
         self._later(self.delay, lambda: self._settle(ns, name, target, ip))
+
+    def _replacement_ip(self, old: dict[str, Any]) -> str | None:
+        """The replacement's pod IP: the old one while it is still in its node's pod CIDR
+        (CoreDNS must stay where DNS points), else one from the node's current block
+        (after a pool change; CoreDNS at the address the scenario now gives it)."""
+        ip = (old.get("status") or {}).get("podIP")
+        spec = old.get("spec") or {}
+        if not ip or spec.get("hostNetwork"):
+            return ip
+        cidr = self._scenario_node(spec.get("nodeName")).get("pod_cidr")
+        try:
+            if not isinstance(cidr, str) or ipaddress.ip_address(ip) in ipaddress.ip_network(
+                cidr, strict=False
+            ):
+                return ip
+        except ValueError:
+            return ip
+        if (old["metadata"].get("labels") or {}).get("k8s-app") == "kube-dns":
+            if self.sim.netns is None:
+                return ip  # CoreDNS is where the loopback responder listens
+            ips = (self.sim.scenario["cluster"].get("coredns") or {}).get("ips") or []
+            if ips:
+                return str(ips[0])
+        return self._ip_in(cidr)
 
     def _settle(self, ns: str | None, name: str, target: str, ip: str | None) -> None:
         pod = self.store.get(POD, ns, name)
@@ -310,12 +334,10 @@ class Controller:
         for pod in self.store.list(POD, None, node=node):
             if _container_state(pod) == "creating":
                 ns, name = pod["metadata"].get("namespace"), pod["metadata"]["name"]
-                self._later(
-                    self.delay,
-                    lambda ns=ns, name=name: self._settle(
-                        ns, name, "running", self._pod_ip_for(ns, name)
-                    ),
-                )
+                self._later(self.delay, functools.partial(self._start_waiting, ns, name))
+
+    def _start_waiting(self, ns: str | None, name: str) -> None:
+        self._settle(ns, name, "running", self._pod_ip_for(ns, name))
 
     def _pod_ip_for(self, ns: str | None, name: str) -> str | None:
         pod = self.store.get(POD, ns, name)
@@ -323,10 +345,11 @@ class Controller:
             return None
         node = self._scenario_node((pod.get("spec") or {}).get("nodeName"))
         cidr = node.get("pod_cidr")
-        if isinstance(cidr, str):
-            net = ipaddress.ip_network(cidr, strict=False)
-            return str(net.network_address + 100 + self.rng.randrange(1, 100))
-        return None
+        return self._ip_in(cidr) if isinstance(cidr, str) else None
+
+    def _ip_in(self, cidr: str) -> str:
+        net = ipaddress.ip_network(cidr, strict=False)
+        return str(net.network_address + 100 + self.rng.randrange(1, 100))
 
     def reconcile_agents(self) -> None:
         """Give every node that should have an agent (scenario state not "missing") a cilium pod."""
@@ -354,10 +377,7 @@ class Controller:
             )
             stored = self.store.create(pod)
             ns, pname = stored["metadata"].get("namespace"), stored["metadata"]["name"]
-            self._later(
-                self.delay,
-                lambda ns=ns, pname=pname, target=target: self._settle(ns, pname, target, None),
-            )
+            self._later(self.delay, functools.partial(self._settle, ns, pname, target, None))
 
     # ------------------------------------------------------------- rollouts
 
@@ -453,6 +473,7 @@ class Controller:
         self.store.create(obj)
         if name == self.sim.scenario.get("node_name"):
             self.sim._note_fix_event("ciliumnode-recreated")
+        self.sim.follow_allocations()  # after the fix: this node's addresses move too
 
     # --------------------------------------------------------------- status
 

@@ -19,7 +19,7 @@ import socket
 import struct
 import subprocess
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import dns.flags
 import dns.message
@@ -174,10 +174,12 @@ class _Udp(asyncio.DatagramProtocol):
         self.responder = responder
         self.transport: asyncio.DatagramTransport | None = None
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A datagram endpoint's transport (asyncio's selector one does not subclass
+        # DatagramTransport, so no isinstance check).
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
-    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         reply = self.responder.answer(data)
         if reply is not None and self.transport is not None:
             self.transport.sendto(reply, addr)

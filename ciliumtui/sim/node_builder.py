@@ -1,23 +1,40 @@
 """Lay a scenario's `network` section into an existing network namespace (root).
 
-What it builds (assets/scenarios/README.md, healthy.yaml):
-- uplink: a veth `eth0` with the node address and default route. Its peer
-  (`gw-eth0`, no address) stays in the same namespace so deleting the namespace
-  removes everything; nothing is ever placed in the host namespace.
+A node, as a trainee sees it from inside its namespace, holds what a real
+k3s+Cilium node holds and nothing else. Everything the node talks to lives in a
+second namespace, `<netns>.upstream` ("the rest of the cluster and the LAN"),
+reached the way a real node reaches it: by routes.
+
+The node's namespace (assets/scenarios/README.md, healthy.yaml):
+- uplink: `eth0` with the node address and the default route; its far end is
+  in the upstream namespace (no `gw-eth0` on the node).
 - Cilium: the cilium_host/cilium_net veth pair (cilium_host carries the router
   IP /32), cilium_vxlan (collect-metadata, port 8472), lxc_health and
-  `lxc<12 hex>` endpoint veths (peers `pod<10 hex>` / `health-ep` in the same
-  namespace), the pod-CIDR, router, endpoint /32 and peer-node routes via
-  cilium_host, `local default dev lo table 2004`, the ip rules
-  `fwmark 0x200/0xf00 lookup 2004 pref 9` and `lookup local pref 100`.
+  `lxc<12 hex>` endpoint veths whose pod ends are in the upstream namespace (as
+  a pod's end is in its own namespace on a real node), the pod-CIDR, router and
+  peer-node routes via cilium_host, a `/32 dev lxc…` route per endpoint (the
+  shape of Cilium's endpoint routes), `local default dev lo table 2004`, the ip
+  rules `fwmark 0x200/0xf00 lookup 2004 pref 9` and `lookup local pref 100`.
+  The first endpoints are the CoreDNS pods of this node (their pod IPs).
 - netfilter: the reference iptables-save of a k3s+Cilium node (assets/samples),
   with the scenario's addresses substituted, split into Cilium's part (loaded
   into `cilium.iptables`) and the KUBE-* part (into `kube_iptables`).
 - decoys (not Cilium's): bridge lxcbr0, bridge docker0 with a veth on it, a
   USER-INPUT chain whose rule's comment mentions cilium.
-- the kube-dns Service IP and the CoreDNS pod IPs on lo, so a DNS responder can
-  bind there.
-There is no teardown: `ip netns del NAME` removes all of it.
+- no service or pod address on `lo`.
+
+The upstream namespace: the uplink's far end (`lan0`) with the gateway address,
+a default route back to the node; on its `lo` the kube-dns Service IP, the
+CoreDNS pod IPs and the node's nameservers, where the simulated DNS responders
+listen (ciliumtui.sim.server); the endpoints' pod ends, and for each CoreDNS
+pod a source rule so its replies go back through its own veth. Without Cilium's
+BPF nothing on the node forwards pod traffic, so a CoreDNS pod is answered
+through its endpoint route (or, once Cilium's links are gone, the default route),
+and the kube-dns Service through kube-proxy's DNAT or the default route.
+
+Teardown: `remove_node(netns)` deletes both namespaces; `reap_upstreams()`
+deletes an upstream namespace whose node namespace is gone (a caller that
+deleted only the node's).
 """
 
 from __future__ import annotations
@@ -45,7 +62,9 @@ SAMPLE_NODE_IP = "192.168.1.21"
 SAMPLE_DNS_IP = "10.43.0.10"
 SAMPLE_API_IP = "10.43.0.1"
 SAMPLE_COREDNS_IP = "10.42.0.15"
-UPLINK_PEER = "gw-eth0"
+UPSTREAM_SUFFIX = ".upstream"
+UPSTREAM_UPLINK = "lan0"  # the uplink's far end, in the upstream namespace
+POD_TABLE = 100  # upstream: replies from CoreDNS pod k use table POD_TABLE + k
 DOCKER_VETH = ("veth3f2a1b0", "ctr-3f2a1b0")
 DECOY_CHAIN = "USER-INPUT"
 DECOY_RULE_COMMENT = "user: keep ssh open even when cilium is broken"
@@ -56,9 +75,54 @@ def endpoint_name(node: str, i: int) -> str:
     return "lxc" + hashlib.sha256(f"{node}/{i}".encode()).hexdigest()[:12]
 
 
+def pod_end_name(lxc: str) -> str:
+    """The pod end of endpoint veth `lxc…` (in the upstream namespace)."""
+    return f"pod{lxc[3:13]}"
+
+
 def endpoint_ip(pod_cidr: str, i: int) -> str:
     net = ipaddress.ip_network(pod_cidr, strict=False)
     return str(net.network_address + 100 + i)
+
+
+def local_coredns_ips(scenario: dict[str, Any]) -> list[str]:
+    """The CoreDNS pod IPs inside this node's pod CIDR (those pods run here)."""
+    cil = (scenario.get("network") or {}).get("cilium") or {}
+    coredns = ((scenario.get("cluster") or {}).get("coredns") or {}).get("ips") or []
+    try:
+        net = ipaddress.ip_network(str(cil.get("pod_cidr")), strict=False)
+    except ValueError:
+        return []
+    return [str(ip) for ip in coredns if _in(str(ip), net)]
+
+
+def _in(ip: str, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    try:
+        return ipaddress.ip_address(ip) in net
+    except ValueError:
+        return False
+
+
+def endpoints(scenario: dict[str, Any]) -> list[tuple[str, str]]:
+    """(lxc name, pod IP) of this node's endpoints: its CoreDNS pods first, then the
+    scenario's other `endpoints` (at .100 + i of the pod CIDR)."""
+    net = scenario.get("network") or {}
+    cil = net.get("cilium") or {}
+    if not cil.get("present", False):
+        return []
+    node = str(scenario.get("node_name") or "node")
+    pod_cidr = str(cil.get("pod_cidr"))
+    dns = local_coredns_ips(scenario)
+    count = max(int(cil.get("endpoints", 0) or 0), len(dns))
+    return [
+        (endpoint_name(node, i), dns[i] if i < len(dns) else endpoint_ip(pod_cidr, i))
+        for i in range(count)
+    ]
+
+
+def upstream_netns(netns: str) -> str:
+    """The namespace holding what node `netns` talks to (see the module docstring)."""
+    return netns + UPSTREAM_SUFFIX
 
 
 # ------------------------------------------------------------------ iptables
@@ -188,22 +252,22 @@ def _sample_values(
 # ------------------------------------------------------------------ links/routes
 
 
-def ip_batch(scenario: dict[str, Any]) -> list[str]:
-    """The `ip -batch` lines that build the scenario's links, addresses, routes and rules."""
+def ip_batch(scenario: dict[str, Any], upstream: str | None = None) -> list[str]:
+    """The `ip -batch` lines that build the scenario's links, addresses, routes and
+    rules in the node's namespace. `upstream`: the namespace the far ends of the
+    veths go to (None: they stay beside their node end, for callers that build
+    the node's links only)."""
     net = scenario.get("network") or {}
     cil = net.get("cilium") or {}
-    cluster = scenario.get("cluster") or {}
-    node = str(scenario.get("node_name") or "node")
+    far = f" netns {upstream}" if upstream else ""
     cmds = ["link set lo up"]
 
     uplink = net.get("uplink")
     if uplink:
         dev = uplink.get("name", "eth0")
-        cmds += [
-            f"link add {dev} type veth peer name {UPLINK_PEER}",
-            f"link set {UPLINK_PEER} up",
-            f"link set {dev} up",
-        ]
+        cmds += [f"link add {dev} type veth peer name {UPSTREAM_UPLINK}{far}", f"link set {dev} up"]
+        if not upstream:
+            cmds.append(f"link set {UPSTREAM_UPLINK} up")
         if uplink.get("address"):
             cmds.append(f"addr add {uplink['address']} dev {dev}")
             if uplink.get("gateway"):
@@ -211,6 +275,10 @@ def ip_batch(scenario: dict[str, Any]) -> list[str]:
                 cmds.append(
                     f"route add default via {uplink['gateway']} dev {dev} proto dhcp src {src} metric 100"
                 )
+
+    def veth(name: str, peer: str) -> list[str]:
+        out = [f"link add {name} type veth peer name {peer}{far}"]
+        return out + ([] if upstream else [f"link set {peer} up"]) + [f"link set {name} up"]
 
     if cil.get("present", False):
         host_ip = str(cil.get("host_ip"))
@@ -222,20 +290,13 @@ def ip_batch(scenario: dict[str, Any]) -> list[str]:
             f"addr add {host_ip}/32 dev cilium_host",
             "link add cilium_vxlan type vxlan external dstport 8472",
             "link set cilium_vxlan up",
-            "link add lxc_health type veth peer name health-ep",
-            "link set health-ep up",
-            "link set lxc_health up",
+            *veth("lxc_health", "health-ep"),
             f"route add {host_ip} dev cilium_host proto kernel scope link",
             f"route add {pod_cidr} via {host_ip} dev cilium_host proto kernel src {host_ip}",
         ]
-        for i in range(int(cil.get("endpoints", 0) or 0)):
-            lxc = endpoint_name(node, i)
-            cmds += [
-                f"link add {lxc} type veth peer name pod{lxc[3:13]}",
-                f"link set pod{lxc[3:13]} up",
-                f"link set {lxc} up",
-                f"route add {endpoint_ip(pod_cidr, i)}/32 via {host_ip} dev cilium_host",
-            ]
+        for lxc, ip in endpoints(scenario):
+            cmds += veth(lxc, pod_end_name(lxc))
+            cmds.append(f"route add {ip}/32 dev {lxc} scope link")
         for peer in cil.get("peers") or []:
             cmds.append(
                 f"route add {peer['pod_cidr']} via {host_ip} dev cilium_host proto kernel src {host_ip} mtu 1450"
@@ -249,22 +310,18 @@ def ip_batch(scenario: dict[str, Any]) -> list[str]:
         ]
 
     if net.get("decoys", False):
-        veth, ctr = DOCKER_VETH
+        veth_name, ctr = DOCKER_VETH
         cmds += [
             "link add lxcbr0 type bridge",
             "link set lxcbr0 up",
             "link add docker0 type bridge",
             "addr add 172.17.0.1/16 dev docker0",
-            f"link add {veth} type veth peer name {ctr}",
-            f"link set {veth} master docker0",
-            f"link set {ctr} up",
-            f"link set {veth} up",
+            f"link add {veth_name} type veth peer name {ctr}{far}",
+            f"link set {veth_name} master docker0",
+            *([] if upstream else [f"link set {ctr} up"]),
+            f"link set {veth_name} up",
             "link set docker0 up",
         ]
-
-    lo_ips = [cluster.get("kube_dns_ip"), *((cluster.get("coredns") or {}).get("ips") or [])]
-    for ip in dict.fromkeys(str(x) for x in lo_ips if x):
-        cmds.append(f"addr add {ip}/32 dev lo")
 
     for r in net.get("extra_routes") or []:
         line = f"route add {r['dst']}"
@@ -275,6 +332,52 @@ def ip_batch(scenario: dict[str, Any]) -> list[str]:
         if r.get("table"):
             line += f" table {r['table']}"
         cmds.append(line)
+    return cmds
+
+
+def upstream_addresses(scenario: dict[str, Any]) -> list[str]:
+    """What answers in the upstream namespace (on its lo): the kube-dns Service IP,
+    the CoreDNS pod IPs and the node's nameservers (other than the gateway)."""
+    cluster = scenario.get("cluster") or {}
+    uplink = (scenario.get("network") or {}).get("uplink") or {}
+    ips = [
+        cluster.get("kube_dns_ip"),
+        *((cluster.get("coredns") or {}).get("ips") or []),
+        *(((scenario.get("host") or {}).get("nameservers")) or []),
+    ]
+    return [ip for ip in dict.fromkeys(str(x) for x in ips if x) if ip != uplink.get("gateway")]
+
+
+def upstream_batch(scenario: dict[str, Any]) -> list[str]:
+    """The upstream namespace's `ip -batch` lines, after the node's (run with -force:
+    re-running it after the node's links were relaid only adds what is missing)."""
+    net = scenario.get("network") or {}
+    cmds = ["link set lo up"]
+    uplink = net.get("uplink") or {}
+    if uplink:
+        cmds.append(f"link set {UPSTREAM_UPLINK} up")
+        if uplink.get("address") and uplink.get("gateway"):
+            iface = ipaddress.ip_interface(str(uplink["address"]))
+            cmds.append(
+                f"addr add {uplink['gateway']}/{iface.network.prefixlen} dev {UPSTREAM_UPLINK}"
+            )
+            cmds.append(f"route add default via {iface.ip} dev {UPSTREAM_UPLINK}")
+    cmds += [f"addr add {ip}/32 dev lo" for ip in upstream_addresses(scenario)]
+    if (net.get("cilium") or {}).get("present", False):
+        cmds.append("link set health-ep up")
+        dns = set(local_coredns_ips(scenario))
+        for k, (lxc, ip) in enumerate(endpoints(scenario)):
+            pod = pod_end_name(lxc)
+            cmds.append(f"link set {pod} up")
+            if ip in dns:
+                # A CoreDNS pod answers through its own veth, as from its own namespace.
+                cmds += [
+                    f"route replace default dev {pod} table {POD_TABLE + k}",
+                    f"rule del pref {POD_TABLE + k}",  # a relaid node: no duplicate rule
+                    f"rule add from {ip} lookup {POD_TABLE + k} pref {POD_TABLE + k}",
+                ]
+    if net.get("decoys", False):
+        cmds.append(f"link set {DOCKER_VETH[1]} up")
     return cmds
 
 
@@ -301,13 +404,52 @@ def restore(netns: str, backend: str, text: str, family: int = 4) -> None:
     _run(["ip", "netns", "exec", netns, binary], text, f"{backend} iptables rules")
 
 
-def run_ip_batch(netns: str, lines: Iterable[str]) -> None:
-    _run(["ip", "-n", netns, "-batch", "-"], "\n".join(lines) + "\n", "links and routes")
+def run_ip_batch(netns: str, lines: Iterable[str], *, force: bool = False) -> None:
+    argv = ["ip", "-n", netns, *(["-force"] if force else []), "-batch", "-"]
+    try:
+        _run(argv, "\n".join(lines) + "\n", "links and routes")
+    except CiliumtuiError:
+        if not force:  # -force: some lines may exist already; the rest were applied
+            raise
+
+
+def _netns_add(name: str) -> None:
+    if not Path("/run/netns", name).exists():
+        _run(["ip", "netns", "add", name], "", f"the namespace {name}")
+
+
+def _netns_del(name: str) -> None:
+    if Path("/run/netns", name).exists():
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
 
 
 def build_node(scenario: dict[str, Any], netns: str) -> None:
-    """Build the scenario's node inside the existing namespace `netns` (needs root)."""
+    """Build the scenario's node inside the existing namespace `netns` and what it
+    talks to in `upstream_netns(netns)` (created here; needs root)."""
     _check_netns(netns)
-    run_ip_batch(netns, ip_batch(scenario))
+    reap_upstreams()
+    upstream = upstream_netns(netns)
+    _netns_add(upstream)
+    run_ip_batch(netns, ip_batch(scenario, upstream))
+    run_ip_batch(upstream, upstream_batch(scenario), force=True)
     for backend, text in iptables_texts(scenario).items():
         restore(netns, backend, text)
+
+
+def remove_node(netns: str) -> None:
+    """Delete a built node: its namespace and its upstream namespace."""
+    _netns_del(upstream_netns(netns))
+    _netns_del(netns)
+
+
+def reap_upstreams() -> list[str]:
+    """Delete upstream namespaces whose node namespace is gone (its owner deleted only
+    the node's, or was killed); returns their names."""
+    reaped = []
+    root = Path("/run/netns")
+    for entry in root.glob(f"*{UPSTREAM_SUFFIX}") if root.is_dir() else []:
+        node = entry.name[: -len(UPSTREAM_SUFFIX)]
+        if node and not (root / node).exists():
+            _netns_del(entry.name)
+            reaped.append(entry.name)
+    return reaped

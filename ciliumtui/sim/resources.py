@@ -1,8 +1,14 @@
-"""The kinds the simulated apiserver serves, with what discovery says about them."""
+"""The kinds the simulated apiserver serves, with what discovery says about them.
+
+A new kind is one Resource here (in BUILTIN, or in CUSTOM when a CRD must exist for
+it to be served; `has_status=True` for a status subresource) plus, when scenarios
+create objects of it, one builder module in ciliumtui.sim.objects.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 _RW = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -16,6 +22,7 @@ class Resource:
     namespaced: bool
     short_names: tuple[str, ...] = ()
     verbs: tuple[str, ...] = _RW
+    has_status: bool = False  # discovery lists a `<plural>/status` subresource
 
     @property
     def group_version(self) -> str:
@@ -30,7 +37,7 @@ class Resource:
     def singular(self) -> str:
         return self.kind.lower()
 
-    def discovery(self) -> dict:
+    def discovery(self) -> dict[str, Any]:
         out = {
             "name": self.plural,
             "singularName": self.singular,
@@ -43,17 +50,17 @@ class Resource:
         return out
 
 
-POD = Resource("", "v1", "Pod", "pods", True, ("po",))
-NODE = Resource("", "v1", "Node", "nodes", False, ("no",))
-NAMESPACE = Resource("", "v1", "Namespace", "namespaces", False, ("ns",))
-SERVICE = Resource("", "v1", "Service", "services", True, ("svc",))
+POD = Resource("", "v1", "Pod", "pods", True, ("po",), has_status=True)
+NODE = Resource("", "v1", "Node", "nodes", False, ("no",), has_status=True)
+NAMESPACE = Resource("", "v1", "Namespace", "namespaces", False, ("ns",), has_status=True)
+SERVICE = Resource("", "v1", "Service", "services", True, ("svc",), has_status=True)
 CONFIGMAP = Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",))
 EVENT = Resource(
     "", "v1", "Event", "events", True, ("ev",)
 )  # always empty: `kubectl describe` lists them
-DAEMONSET = Resource("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",))
-DEPLOYMENT = Resource("apps", "v1", "Deployment", "deployments", True, ("deploy",))
-REPLICASET = Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",))
+DAEMONSET = Resource("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), has_status=True)
+DEPLOYMENT = Resource("apps", "v1", "Deployment", "deployments", True, ("deploy",), has_status=True)
+REPLICASET = Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), has_status=True)
 CRD = Resource(
     "apiextensions.k8s.io",
     "v1",
@@ -96,7 +103,7 @@ def crd_name(res: Resource) -> str:
     return f"{res.plural}.{res.group}"
 
 
-def crd_object(res: Resource) -> dict:
+def crd_object(res: Resource) -> dict[str, Any]:
     """A CustomResourceDefinition good enough for discovery and `kubectl get crd`."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",

@@ -37,6 +37,7 @@ from aiohttp import web
 from ..errors import CiliumtuiError
 from . import objects as O
 from . import resources as R
+from .allocation import follow_allocations
 from .api import ApiContext, make_app
 from .controller import Controller
 from .dns_server import Responder
@@ -45,6 +46,7 @@ from .scenario import deep_merge, load_scenario
 from .store import Store
 
 _SECTIONS = ("cluster", "dns", "faults")
+UPSTREAM_DNS = {"cluster_names": "nxdomain", "external_names": "ok"}
 
 
 class SimCluster:
@@ -85,6 +87,7 @@ class SimCluster:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._responder: Responder | None = None
+        self._upstream: Responder | None = None  # the node's nameservers (netns mode)
         self.controller: Controller | None = None
 
     # ----------------------------------------------------------- lifecycle
@@ -154,7 +157,8 @@ class SimCluster:
                 f"simulated apiserver cannot listen on {self.host}:{self.port}: {reason}"
             ) from None
         server = site._server  # the bound socket tells the real port when port=0
-        sock = server.sockets[0] if server is not None and server.sockets else None
+        sockets = getattr(server, "sockets", None)  # an asyncio.Server (TCPSite)
+        sock = sockets[0] if sockets else None
         self.port = sock.getsockname()[1] if sock is not None else self.port
         self.url = f"http://{self.host}:{self.port}"
         self.ctx.address = f"{self.host}:{self.port}"
@@ -175,17 +179,50 @@ class SimCluster:
         else:
             coredns_ips = [str(ip) for ip in (cl.get("coredns") or {}).get("ips") or []]
             kube_dns_ip = str(cl.get("kube_dns_ip", "10.43.0.10"))
-            await self._responder.start(self.netns, [kube_dns_ip, *coredns_ips])
+            dns_netns = self._dns_netns()
+            await self._responder.start(dns_netns, [kube_dns_ip, *coredns_ips])
             self.dns_addr = (kube_dns_ip, 53)
+            if dns_netns is not None and dns_netns != self.netns:
+                await self._start_upstream_resolver(dns_netns, {kube_dns_ip, *coredns_ips})
             objs = O.build_objects(self.scenario)
         self.store.load(objs)
+
+    def _dns_netns(self) -> str | None:
+        """Where the kube-dns responder listens: the node's upstream namespace when the
+        node builder made one (ciliumtui.sim.node_builder), else the given namespace."""
+        if self.netns is None:
+            return None
+        from .node_builder import upstream_netns
+
+        upstream = upstream_netns(self.netns)
+        return upstream if Path("/run/netns", upstream).exists() else self.netns
+
+    async def _start_upstream_resolver(self, netns: str, taken: set[str]) -> None:
+        """The node's own nameservers (resolv.conf) answer in the upstream namespace
+        like a provider's resolver: public names resolve, cluster names do not exist.
+        Whether the node reaches them is up to its routes (a pod CIDR over the
+        resolver's address swallows it, as on a real node)."""
+        ips = [
+            str(ip)
+            for ip in (self.scenario.get("host") or {}).get("nameservers") or []
+            if str(ip) not in taken
+        ]
+        if not ips:
+            return
+        self._upstream = Responder(
+            self.store,
+            lambda: str(self.scenario["cluster"].get("domain", "cluster.local")),
+            lambda: UPSTREAM_DNS,
+        )
+        await self._upstream.start(netns, ips)
 
     async def _astop(self) -> None:
         self.faults.closing.set()
         if self.controller is not None:
             self.controller.stop()
-        if self._responder is not None:
-            await self._responder.close()
+        for responder in (self._responder, self._upstream):
+            if responder is not None:
+                await responder.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -269,10 +306,19 @@ class SimCluster:
                 self.apply_on_fix()
 
     def _has_overrides(self) -> bool:
-        return any(k != "trigger" for k in (self.scenario.get("on_fix") or {}))
+        """Does the fix change anything? A CiliumNode recreation always does: the
+        node's addresses follow the new allocation."""
+        return "ciliumnode-recreated" in self._fix_triggers() or any(
+            k != "trigger" for k in (self.scenario.get("on_fix") or {})
+        )
 
     def apply_on_fix(self) -> bool:
-        """Apply the scenario's on_fix overrides (once); True when something was applied."""
+        """Apply the scenario's on_fix overrides (once); True when something was applied.
+
+        The addresses a pool change moves (pod CIDRs, the datapath, CoreDNS) are not
+        taken from on_fix but from the CiliumNodes the operator allocated from the
+        pool in cilium-config now (ciliumtui.sim.allocation): whatever pool the
+        operator chose."""
         with self._fix_lock:
             if self.fixed:
                 return False
@@ -280,9 +326,10 @@ class SimCluster:
                 k: v for k, v in (self.scenario.get("on_fix") or {}).items() if k != "trigger"
             }
             self.fixed = True
-            if not overrides:
+            if not self._has_overrides():
                 return False
-            self.scenario = deep_merge(self.scenario, overrides)
+            before = self.scenario
+            self.scenario = self._followed(deep_merge(self.scenario, overrides))
         if "faults" in overrides:
             self.set_fault((self.scenario.get("faults") or {}).get("apiserver"))
         cluster = overrides.get("cluster") or {}
@@ -292,10 +339,47 @@ class SimCluster:
             if cm is not None:
                 data = {
                     **(cm.get("data") or {}),
-                    **{str(k): O._cm_value(v) for k, v in config.items()},
+                    **{str(k): O.cm_value(v) for k, v in config.items()},
                 }
                 self.store.update({**cm, "data": data})
-        if "nodes" in cluster:
+        self._world_follows(before, force_nodes="nodes" in cluster, force_dns="coredns" in cluster)
+        if self.controller is not None and self._loop is not None:
+            # e.g. a "missing" agent that the fix brings back gets its pod now
+            self._loop.call_soon_threadsafe(self.controller.reconcile_agents)
+        for hook in list(self.on_fix_hooks):
+            hook(self.scenario)
+        return True
+
+    def allocations(self) -> tuple[dict[str, str], str | None]:
+        """({node: first podCIDR of its CiliumNode}, cilium-config's pool) as stored now."""
+        allocated: dict[str, str] = {}
+        for cn in self.store.list(R.CILIUMNODE.gvk):
+            cidrs = ((cn.get("spec") or {}).get("ipam") or {}).get("podCIDRs") or []
+            if cidrs:
+                allocated[cn["metadata"]["name"]] = str(cidrs[0])
+        cm = self.store.get(R.CONFIGMAP.gvk, O.KUBE_SYSTEM, "cilium-config") or {}
+        pool = (cm.get("data") or {}).get("cluster-pool-ipv4-cidr")
+        return allocated, (str(pool) if pool else None)
+
+    def _followed(self, scenario: dict[str, Any]) -> dict[str, Any]:
+        allocated, pool = self.allocations()
+        return follow_allocations(scenario, allocated, pool)
+
+    def follow_allocations(self) -> None:
+        """After the fix, a CiliumNode recreated later moves its node's addresses too."""
+        with self._fix_lock:
+            if not self.fixed:
+                return
+            before = self.scenario
+            self.scenario = self._followed(before)
+        self._world_follows(before)
+
+    def _world_follows(
+        self, before: dict[str, Any], *, force_nodes: bool = False, force_dns: bool = False
+    ) -> None:
+        """Store objects (and the DNS responder) take the scenario's new addresses."""
+        old_cl, new_cl = before.get("cluster") or {}, self.scenario.get("cluster") or {}
+        if force_nodes or old_cl.get("nodes") != new_cl.get("nodes"):
             for i, n in enumerate(O.nodes_of(self.scenario)):
                 old = self.store.get(R.NODE.gvk, None, n["name"])
                 fresh = O.node_object(self.scenario, n, i)
@@ -304,17 +388,21 @@ class SimCluster:
                         "creationTimestamp"
                     )
                 self.store.update(fresh)
-        if "coredns" in cluster and self.controller is not None:
-            self._refresh_coredns()
-        if self.controller is not None and self._loop is not None:
-            # e.g. a "missing" agent that the fix brings back gets its pod now
-            self._loop.call_soon_threadsafe(self.controller.reconcile_agents)
-        for hook in list(self.on_fix_hooks):
-            hook(self.scenario)
-        return True
+        old_ips = [str(x) for x in (old_cl.get("coredns") or {}).get("ips") or []]
+        new_ips = [str(x) for x in (new_cl.get("coredns") or {}).get("ips") or []]
+        if (force_dns or old_ips != new_ips) and self.controller is not None:
+            self._refresh_coredns(dict(zip(old_ips, new_ips, strict=False)))  # replicas may differ
+        if self.netns is not None and self._responder is not None and self._loop is not None:
+            fresh_ips = [ip for ip in new_ips if (ip, 53) not in self._responder.addresses]
+            if fresh_ips:
+                responder, netns, loop = self._responder, self._dns_netns(), self._loop
+                loop.call_soon_threadsafe(
+                    lambda: loop.create_task(responder.start(netns, fresh_ips))
+                )
 
-    def _refresh_coredns(self) -> None:
-        """Existing CoreDNS pods take the readiness the (fixed) scenario gives them."""
+    def _refresh_coredns(self, moved: dict[str, str] | None = None) -> None:
+        """Existing CoreDNS pods take the readiness (and, after a pool change, the
+        address) the fixed scenario gives them."""
         ctl = self.controller
         assert ctl is not None
         for pod in self.store.list(R.POD.gvk, O.KUBE_SYSTEM):
@@ -327,6 +415,7 @@ class SimCluster:
                 continue
             target = ctl._target_state(pod, rs)
             ip = (pod.get("status") or {}).get("podIP")
+            ip = (moved or {}).get(str(ip), ip) if ip else ip
             ns, name = O.KUBE_SYSTEM, pod["metadata"]["name"]
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(ctl._settle, ns, name, target, ip)

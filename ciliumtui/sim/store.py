@@ -15,6 +15,7 @@ Watchers live on an event loop; events reach them with call_soon_threadsafe.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import itertools
 import threading
@@ -222,7 +223,7 @@ class Store:
         namespace: str | None,
         loop: asyncio.AbstractEventLoop,
         since: int | None,
-    ) -> tuple[Watcher, list[Event]]:
+    ) -> tuple[Watcher, builtins.list[Event]]:  # `list` here is Store.list
         """Register a watcher; also return the events to replay first.
 
         since=None: synthetic ADDED for every current object, then live events

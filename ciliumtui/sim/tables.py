@@ -79,7 +79,9 @@ def _pod_cells(o: Obj) -> list[Any]:
 
 def _node_cells(o: Obj) -> list[Any]:
     st = o.get("status") or {}
-    ready = next((c for c in st.get("conditions") or [] if c.get("type") == "Ready"), {})
+    ready: dict[str, Any] = next(
+        (c for c in st.get("conditions") or [] if c.get("type") == "Ready"), {}
+    )
     status = "Ready" if ready.get("status") == "True" else "NotReady"
     if (o.get("spec") or {}).get("unschedulable"):
         status += ",SchedulingDisabled"

@@ -1,14 +1,17 @@
 """TrainingEnv: bring a scenario up (node, host files, cluster, DNS, agent API), tear it ALL down.
 
-As root ("netns" mode): a fresh network namespace `tr-<id>-<rand>` built by
-build_node, a host root in a temp dir (its k3s.yaml is the simulated cluster's
-kubeconfig), SimCluster(scenario, netns=...) for the apiserver and DNS inside
-that namespace, and an AgentApiServer at <host root>/var/run/cilium/cilium.sock
-per the scenario's `agent_api` (none: no socket).
-
-Without root ("recorded" mode): the same host root and simulated cluster (on
-loopback), and the node is a recorded NodeState JSON file (ciliumtui.training.recorded)
-that the probes read and the node actions edit.
+The node is chosen once, at start-up (`choose_node`):
+- "netns": as root, with iproute2 and iptables present, a fresh network namespace
+  `tr-<id>-<rand>` built by build_node (plus its `.upstream` namespace holding
+  what the node talks to), a host root in a temp dir (its k3s.yaml is the
+  simulated cluster's kubeconfig), SimCluster(scenario, netns=...) for the
+  apiserver and DNS, and an AgentApiServer at <host root>/var/run/cilium/cilium.sock
+  per the scenario's `agent_api` (none: no socket).
+- "recorded": without root, or without the tools a namespace needs (then
+  `env.notice` says what it would take, e.g. `apt-get install iptables`): the same
+  host root and simulated cluster (on loopback), and the node is a recorded
+  NodeState JSON file (ciliumtui.training.recorded) that the probes read and the
+  node actions edit.
 
 The world reacts to the fix. When the simulator applies the scenario's `on_fix`
 (e.g. the agent pod on this node was recreated), the env makes the node look the
@@ -18,7 +21,13 @@ addresses. An agent restarted over the debris of a dead one (a scenario whose
 expert path cleans up first) crash-loops again instead: the fix does not count.
 
 The env points CILIUMTUI_STATE_DIR at its own directory while it is up, so the
-session's journals (what the debrief scores) and rate limits are its own.
+session's journals (what the debrief scores) and rate limits are its own. On
+close the journals are kept: copied into the operator's own state dir, where
+`ciliumtui report <run id>` finds them (`env.kept_runs`).
+
+Nothing outlives the session: close() removes the namespaces and the temp dir
+(`ciliumtui-train-<id>-…`). A session killed with SIGKILL leaves both, with an
+owner file naming its pid; the next session reaps them (and keeps their journals).
 """
 
 from __future__ import annotations
@@ -43,6 +52,17 @@ from . import recorded
 
 STATE_ENV = "CILIUMTUI_STATE_DIR"
 CLEANUP_PLAYBOOKS = ("cleanup", "cleanup-node")
+TMP_PREFIX = "ciliumtui-train-"
+OWNER_FILE = "owner.json"  # in the temp dir: who owns it and which namespace is its
+# What a network-namespace node needs besides root: building it, and the tool's own
+# probes and cleanup reading and writing both iptables backends.
+NETNS_TOOLS: dict[str, str] = {
+    "ip": "apt-get install iproute2",
+    "iptables-nft-restore": "apt-get install iptables",
+    "iptables-nft-save": "apt-get install iptables",
+    "iptables-legacy-restore": "apt-get install iptables",
+    "iptables-legacy-save": "apt-get install iptables",
+}
 
 
 def netns_name(scenario_id: str) -> str:
@@ -53,24 +73,108 @@ def netns_name(scenario_id: str) -> str:
 OWNERS = Path("/run/ciliumtui/train")  # <netns>.pid: which process owns a training namespace
 
 
+def choose_node(root: bool | None = None) -> tuple[str, str | None]:
+    """("netns" | "recorded", notice): the node training runs on, and one line saying
+    why it is not a real namespace when it could have been.
+
+    root=None: decide from the euid and the tools present; True: a namespace or a
+    CiliumtuiError saying what is missing; False: the recorded node."""
+    is_root = os.geteuid() == 0
+    if root is False or (root is None and not is_root):
+        return "recorded", None
+    if not is_root:
+        raise CiliumtuiError("training in a network namespace needs root")
+    missing = [tool for tool in NETNS_TOOLS if shutil.which(tool) is None]
+    if not missing:
+        return "netns", None
+    fixes = " && ".join(dict.fromkeys(NETNS_TOOLS[t] for t in missing))
+    if root:
+        raise CiliumtuiError(
+            f"training in a network namespace needs {missing[0]} (install it: {fixes})"
+        )
+    return (
+        "recorded",
+        f"{missing[0]} not found: training on a recorded node; a real network namespace needs `{fixes}`",
+    )
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot): tells a live owner from a reused pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def _owner_alive(pid: int, start: str | None) -> bool:
+    now = _start_time(pid)
+    return now is not None and (start is None or now == start)
+
+
 def reap_orphans() -> list[str]:
-    """Delete training namespaces whose owner died without tearing down (SIGKILL, power loss)."""
-    reaped = []
+    """Remove what sessions that died without tearing down left (SIGKILL, power loss):
+    their namespaces and temp dirs, keeping their journals. Returns what was reaped."""
+    reaped: list[str] = []
+    tmp = Path(tempfile.gettempdir())
+    for d in sorted(tmp.glob(f"{TMP_PREFIX}*")):
+        try:
+            if not d.is_dir() or d.stat().st_uid != os.geteuid():
+                continue
+            owner = json.loads((d / OWNER_FILE).read_text())
+            pid, start = int(owner["pid"]), owner.get("start")
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not ours, or being set up right now
+        if _owner_alive(pid, start):
+            continue
+        ns = owner.get("netns")
+        if ns and os.geteuid() == 0:
+            _remove_netns(str(ns))
+            reaped.append(str(ns))
+        keep_runs(d / "state")
+        shutil.rmtree(d, ignore_errors=True)
+        reaped.append(str(d))
+    # Sessions from before owner files: a pidfile per namespace.
     for pidfile in OWNERS.glob("tr-*.pid") if OWNERS.is_dir() else []:
         try:
-            pid = int(pidfile.read_text().strip())
-            os.kill(pid, 0)
-            continue  # still running: not ours to touch
-        except ProcessLookupError:
-            pass
-        except (ValueError, OSError):
+            pid = int(pidfile.read_text().split()[0])
+        except (ValueError, OSError, IndexError):
+            continue
+        if _owner_alive(pid, None):
             continue
         ns = pidfile.name[: -len(".pid")]
         if Path("/run/netns", ns).exists():
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+            _remove_netns(ns)
             reaped.append(ns)
         pidfile.unlink(missing_ok=True)
     return reaped
+
+
+def _remove_netns(ns: str) -> None:
+    from ..sim.node_builder import remove_node
+
+    remove_node(ns)
+
+
+def keep_runs(state: Path, dest: Path | None = None) -> list[str]:
+    """Copy the run journals under `state`/runs into the operator's state dir (`dest`:
+    default ciliumtui.engine.journal.runs_dir() as the environment says now), so
+    `ciliumtui report <run id>` finds them after the session. Returns the run ids."""
+    from ..engine.journal import runs_dir
+
+    src = state / "runs"
+    if not src.is_dir():
+        return []
+    dest = dest if dest is not None else runs_dir()
+    kept: list[str] = []
+    for run in sorted(p for p in src.iterdir() if (p / "journal.jsonl").is_file()):
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(run, dest / run.name, dirs_exist_ok=True)
+        except OSError:
+            continue  # a state dir we cannot write: the debrief was still shown
+        kept.append(run.name)
+    return kept
 
 
 def fix_triggers(scenario: dict[str, Any]) -> list[str]:
@@ -99,13 +203,20 @@ class _TrainingSim(SimCluster):
 
 
 class TrainingEnv:
-    """`with TrainingEnv("post-reboot") as env: env.opts, env.scenario, env.mode`"""
+    """`with TrainingEnv("post-reboot") as env: env.opts, env.scenario, env.mode`
+
+    What the TUI and the CLI show from it (stable): `mode` ("netns" | "recorded"),
+    `notice` (one line or None: why the node is recorded although root), `kubeconfig`,
+    `node_name`, `cli_flags()` / `env_vars()` (a second terminal's `ciliumtui …`),
+    `fixed`, `scenario`, and after close `kept_runs` (run ids `ciliumtui report` finds).
+    """
 
     def __init__(self, scenario_id: str, *, root: bool | None = None) -> None:
         self.scenario_id = scenario_id
         self.scenario: dict[str, Any] = load_scenario(scenario_id)  # unknown: CiliumtuiError
-        self.root = (os.geteuid() == 0) if root is None else root
-        self.mode = "netns" if self.root else "recorded"
+        self._root_arg = root
+        self.mode = "netns" if (os.geteuid() == 0 if root is None else root) else "recorded"
+        self.notice: str | None = None
         self.netns: str | None = None
         self.tmpdir: Path | None = None
         self.host_root: Path | None = None
@@ -115,8 +226,21 @@ class TrainingEnv:
         self.agent: Any = None  # AgentApiServer (netns mode)
         self.opts: Options = Options()
         self.fixed_events: list[str] = []  # what the env did when the fix landed
+        self.kept_runs: list[str] = []  # after close: the session's runs, kept for `report`
         self._lock = threading.Lock()
         self._old_state_env: str | None = None
+
+    @property
+    def root(self) -> bool:
+        return self.mode == "netns"
+
+    @property
+    def kubeconfig(self) -> str:
+        return str(self.opts.kubeconfig or "")
+
+    @property
+    def node_name(self) -> str:
+        return str(self.scenario.get("node_name") or "")
 
     # -------------------------------------------------------------- lifecycle
 
@@ -134,44 +258,49 @@ class TrainingEnv:
     def _start(self) -> None:
         from ..sim.host_root import build_host_root
 
-        if self.root and os.geteuid() != 0:
-            raise CiliumtuiError("training in a network namespace needs root")
-        self.tmpdir = Path(tempfile.mkdtemp(prefix=f"ciliumtui-train-{self.scenario_id}-"))
+        self.mode, self.notice = choose_node(self._root_arg)
+        reap_orphans()
+        self.tmpdir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{self.scenario_id}-"))
         self.host_root = self.tmpdir / "host"
         self.state_dir = self.tmpdir / "state"
         self.state_dir.mkdir()
         self._old_state_env = os.environ.get(STATE_ENV)
         os.environ[STATE_ENV] = str(self.state_dir)
         scenario = self.scenario
-        if self.root:
+        if self.mode == "netns":
             from ..sim.node_builder import build_node
 
-            reap_orphans()
             self.netns = netns_name(self.scenario_id)
+            self._write_owner()  # before the namespace exists: a kill from here on is reaped
             _run(["ip", "netns", "add", self.netns], "creating the network namespace")
-            OWNERS.mkdir(parents=True, exist_ok=True)
-            (OWNERS / f"{self.netns}.pid").write_text(str(os.getpid()))
             build_node(scenario, self.netns)
         else:
+            self._write_owner()
             self.recorded_node = self.tmpdir / "recorded-node.json"
             recorded.save_node(self.recorded_node, recorded.recorded_node_state(scenario))
         sim = _TrainingSim(scenario, netns=self.netns, tmpdir=self.tmpdir / "sim")
         sim.env = self
         sim.on_fix_hooks.append(self._on_fix)
-        self.sim = sim.start()
+        sim.start()
+        self.sim = sim
         build_host_root(scenario, self.host_root, kubeconfig=sim.kubeconfig, agent_pid=os.getpid())
         sock = self.host_root / "var/run/cilium/cilium.sock"
         mode = str(scenario.get("agent_api", "none"))
-        if self.root and mode != "none":
+        if self.mode == "netns" and mode != "none":
             self._start_agent(mode)
         self.opts = Options(
             kubeconfig=sim.kubeconfig,
-            node=str(scenario.get("node_name") or "") or None,
+            node=self.node_name or None,
             netns=self.netns,
             host_root=str(self.host_root),
             agent_socket=str(sock),
             recorded_node=str(self.recorded_node) if self.recorded_node else None,
         )
+
+    def _write_owner(self) -> None:
+        assert self.tmpdir is not None
+        owner = {"pid": os.getpid(), "start": _start_time(os.getpid()), "netns": self.netns}
+        (self.tmpdir / OWNER_FILE).write_text(json.dumps(owner))
 
     def _start_agent(self, mode: str) -> None:
         from ..sim.agent_api import AgentApiServer
@@ -181,7 +310,8 @@ class TrainingEnv:
         self.agent.__enter__()
 
     def close(self) -> None:
-        """Tear everything down; safe to call twice and after a failed start."""
+        """Tear everything down; safe to call twice and after a failed start.
+        The session's run journals are kept first (`kept_runs`)."""
         errors: list[str] = []
         for what, fn in (
             ("agent API", self._stop_agent),
@@ -192,14 +322,16 @@ class TrainingEnv:
                 fn()
             except Exception as exc:  # keep tearing down the rest
                 errors.append(f"{what}: {exc}")
-        if self.tmpdir is not None:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-            self.tmpdir = None
         if self._old_state_env is None:
             os.environ.pop(STATE_ENV, None)
         else:
             os.environ[STATE_ENV] = self._old_state_env
         self._old_state_env = None
+        if self.tmpdir is not None:
+            if self.state_dir is not None:
+                self.kept_runs = keep_runs(self.state_dir)  # into the operator's state dir
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
         if errors:
             raise CiliumtuiError("training teardown: " + "; ".join(errors))
 
@@ -216,8 +348,9 @@ class TrainingEnv:
     def _del_netns(self) -> None:
         if self.netns is not None:
             ns, self.netns = self.netns, None
-            _run(["ip", "netns", "del", ns], "deleting the network namespace")
-            (OWNERS / f"{ns}.pid").unlink(missing_ok=True)
+            _remove_netns(ns)
+            if Path("/run/netns", ns).exists():
+                raise CiliumtuiError(f"could not delete the network namespace {ns}")
 
     # ------------------------------------------------------------ what to show
 
@@ -225,7 +358,8 @@ class TrainingEnv:
         """The flags a second terminal passes to `ciliumtui diagnose/run/...` for this node."""
         o = self.opts
         flags = ["--kubeconfig", str(o.kubeconfig), "--node", str(o.node)]
-        flags += ["--host-root", o.host_root]
+        if o.host_root:
+            flags += ["--host-root", o.host_root]
         if o.netns:
             flags += ["--netns", o.netns]
         if o.agent_socket:
@@ -331,7 +465,14 @@ def _restore_files(root: Path, files: dict[Path, str]) -> None:
 def relay_datapath(scenario: dict[str, Any], netns: str) -> None:
     """What a restarted agent does to the node: Cilium's links, routes, ip rule and chains,
     replaced by the (fixed) scenario's. Nothing that is not Cilium's is touched."""
-    from ..sim.node_builder import ip_batch, iptables_texts, restore
+    from ..sim.node_builder import (
+        ip_batch,
+        iptables_texts,
+        restore,
+        run_ip_batch,
+        upstream_batch,
+        upstream_netns,
+    )
 
     links = json.loads(_run(["ip", "-n", netns, "-j", "link", "show"], "reading links"))
     # Deleting one end of a veth removes its peer: -force goes on past "no such device".
@@ -351,20 +492,18 @@ def relay_datapath(scenario: dict[str, Any], netns: str) -> None:
         check=False,
     )
 
+    upstream = upstream_netns(netns)
+    has_upstream = Path("/run/netns", upstream).exists()
     cilium_only = copy.deepcopy(scenario)
     net = cilium_only.setdefault("network", {})
     net["uplink"] = None
     net["decoys"] = False
     net["extra_routes"] = []
-    cil = net.setdefault("cilium", {})
-    cil["present"] = True
-    cluster = cilium_only.setdefault("cluster", {})
-    cluster["kube_dns_ip"] = None
-    cluster["coredns"] = {**(cluster.get("coredns") or {}), "ips": []}
+    net.setdefault("cilium", {})["present"] = True
     has_local_100 = any(r.get("priority") == 100 for r in rules)
     batch = [
         line
-        for line in ip_batch(cilium_only)
+        for line in ip_batch(cilium_only, upstream if has_upstream else None)
         if not (has_local_100 and line in ("rule add lookup local pref 100", "rule del pref 0"))
     ]
     _run(
@@ -372,17 +511,9 @@ def relay_datapath(scenario: dict[str, Any], netns: str) -> None:
         "laying Cilium's datapath",
         stdin="\n".join(batch) + "\n",
     )
-    # New lo addresses (CoreDNS moved with the pool): added when missing.
-    lo_ips = [
-        str(ip) for ip in ((scenario.get("cluster") or {}).get("coredns") or {}).get("ips") or []
-    ]
-    if lo_ips:
-        _run(
-            ["ip", "-n", netns, "-force", "-batch", "-"],
-            "adding addresses",
-            stdin="".join(f"addr replace {ip}/32 dev lo\n" for ip in lo_ips),
-            check=False,
-        )
+    if has_upstream:
+        # The new pod ends come up; CoreDNS answers through its (new) veth and address.
+        run_ip_batch(upstream, upstream_batch(scenario), force=True)
     # iptables: Cilium's old chains out (whole tables, atomically), its fresh ones in
     # (--noflush): the kube-proxy rules stay as they were, like on a real node.
     from ..engine.actions.netfilter import purge_text, restore_input

@@ -74,35 +74,22 @@ def _route(dst: str, dev: str | None, table: str = "main", **kw: Any) -> Route:
 
 
 def _links_and_routes(scenario: dict[str, Any]) -> tuple[list[Link], list[Route]]:
-    from ..sim.node_builder import DOCKER_VETH, UPLINK_PEER, endpoint_ip, endpoint_name
+    """The node's links and routes as build_node lays them: the far ends of its veths
+    (uplink, lxc endpoints, docker) are in the upstream namespace, so they and the
+    service/pod addresses answering there are not the node's (no `peer` either: the
+    probes name a peer only when it is in the same namespace)."""
+    from ..sim.node_builder import DOCKER_VETH, endpoints
 
     net = scenario.get("network") or {}
     cil = net.get("cilium") or {}
-    cluster = scenario.get("cluster") or {}
-    node = str(scenario.get("node_name") or "node")
-    lo_ips = ["127.0.0.1/8"]
-    lo_ips += [
-        f"{ip}/32"
-        for ip in dict.fromkeys(
-            str(x)
-            for x in [
-                cluster.get("kube_dns_ip"),
-                *((cluster.get("coredns") or {}).get("ips") or []),
-            ]
-            if x
-        )
-    ]
-    links = [_link("lo", None, lo_ips, state="UNKNOWN", mtu=65536)]
+    links = [_link("lo", None, ["127.0.0.1/8"], state="UNKNOWN", mtu=65536)]
     routes: list[Route] = []
 
     uplink = net.get("uplink")
     if uplink:
         dev = uplink.get("name", "eth0")
         addr = uplink.get("address")
-        links += [
-            _link(dev, "veth", [str(addr)] if addr else [], peer=UPLINK_PEER),
-            _link(UPLINK_PEER, "veth", peer=dev),
-        ]
+        links.append(_link(dev, "veth", [str(addr)] if addr else []))
         if addr:
             iface = ipaddress.ip_interface(str(addr))
             src = str(iface.ip)
@@ -128,19 +115,16 @@ def _links_and_routes(scenario: dict[str, Any]) -> tuple[list[Link], list[Route]
             _link("cilium_host", "veth", [f"{host_ip}/32"], peer="cilium_net"),
             _link("cilium_net", "veth", peer="cilium_host"),
             _link("cilium_vxlan", "vxlan", state="UNKNOWN"),
-            _link("lxc_health", "veth", peer="health-ep"),
-            _link("health-ep", "veth", peer="lxc_health"),
+            _link("lxc_health", "veth"),
         ]
         via = {"gateway": host_ip}
         routes += [
             _route(host_ip, "cilium_host", protocol="kernel", scope="link"),
             _route(pod_cidr, "cilium_host", protocol="kernel", prefsrc=host_ip, **via),
         ]
-        for i in range(int(cil.get("endpoints", 0) or 0)):
-            lxc = endpoint_name(node, i)
-            pod = f"pod{lxc[3:13]}"
-            links += [_link(lxc, "veth", peer=pod), _link(pod, "veth", peer=lxc)]
-            routes.append(_route(endpoint_ip(pod_cidr, i), "cilium_host", **via))
+        for lxc, ip in endpoints(scenario):
+            links.append(_link(lxc, "veth"))
+            routes.append(_route(ip, lxc, scope="link"))
         for peer in cil.get("peers") or []:
             routes.append(
                 _route(
@@ -150,12 +134,11 @@ def _links_and_routes(scenario: dict[str, Any]) -> tuple[list[Link], list[Route]
         routes.append(_route("default", "lo", table="2004", type="local", scope="host"))
 
     if net.get("decoys", False):
-        veth, ctr = DOCKER_VETH
+        veth = DOCKER_VETH[0]
         links += [
             _link("lxcbr0", "bridge", state="DOWN"),
             _link("docker0", "bridge", ["172.17.0.1/16"]),
-            _link(veth, "veth", peer=ctr, master="docker0"),
-            _link(ctr, "veth", peer=veth),
+            _link(veth, "veth", master="docker0"),
         ]
         routes.append(
             _route(

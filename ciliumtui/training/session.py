@@ -23,6 +23,7 @@ class TrainingSession:
         self.hints_used = 0
         self.opened: list[tuple[str, float]] = []
         self.result: Debrief | None = None
+        self._titles: dict[str, str] | None = None
 
     @property
     def scenario(self) -> dict[str, Any]:
@@ -59,6 +60,21 @@ class TrainingSession:
             out += recs
         return out
 
+    def playbook_titles(self) -> dict[str, str]:
+        """{id: title} of the expert path's playbooks (what the debrief names them)."""
+        if self._titles is None:
+            from ..engine.loader import load_playbook
+            from ..errors import CiliumtuiError
+
+            titles: dict[str, str] = {}
+            for pb in self.scenario.get("expert_path") or []:
+                try:
+                    titles[str(pb)] = str(load_playbook(str(pb)).title)
+                except CiliumtuiError:
+                    continue  # a scenario naming a playbook this build lacks: its id only
+            self._titles = titles
+        return self._titles
+
     def current(self, *, gave_up: bool = False) -> Debrief:
         return score(
             self.scenario,
@@ -68,11 +84,13 @@ class TrainingSession:
             hints_used=self.hints_used,
             opened=self.opened,
             gave_up=gave_up,
+            playbook_titles=self.playbook_titles(),
         )
 
     def verify_passed(self) -> bool:
-        """Did a verify run pass (the session can end with a debrief)?"""
-        return "verify: ok" in self.current().playbooks_run
+        """Did a verifying run pass (verify, or a fixing playbook ending with its own
+        verify)? Then the session can end with a debrief."""
+        return self.current().verified
 
     def finish(self, *, gave_up: bool = False) -> Debrief:
         """The final debrief (once); a manual-trigger scenario gets its on_fix when solved."""
