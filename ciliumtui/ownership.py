@@ -60,3 +60,41 @@ def is_cilium_cni_file(name: str) -> bool:
         "00-cilium-cni.conf",
         "10-cilium-cni.conf",
     }
+
+
+def is_cilium_cni_config(name: str, plugins: list[str] | None = None) -> bool:
+    """Cilium's CNI config: one of its file names, or a conflist whose plugins include
+    `cilium-cni` (chaining, a custom `cni.confFileName`). Backups are not configs."""
+    if name.endswith(".cilium_bak"):
+        return False
+    return is_cilium_cni_file(name) or "cilium-cni" in (plugins or [])
+
+
+# BPF (DESIGN §5 stale-cilium-bpf). Program names are the kernel's (at most 15
+# chars): the Go loader names them cil_* (cil_from_netdev, cil_xdp_entry,
+# cil_sock4_connect); older agents left the ELF object's name in the tc filter.
+_CILIUM_BPF_OBJECTS = ("bpf_host", "bpf_netdev", "bpf_overlay", "bpf_lxc", "bpf_network")
+BPFFS_ROOTS = ("/sys/fs/bpf", "/run/cilium/bpffs")  # the agent's fallback mount
+CILIUM_CGROUP_ROOT = "/run/cilium/cgroupv2"
+
+
+def is_cilium_bpf_program(name: str | None) -> bool:
+    """A BPF program (tc/tcx/XDP/cgroup) is Cilium's by its name."""
+    if not name:
+        return False
+    return name.startswith("cil_") or any(obj in name for obj in _CILIUM_BPF_OBJECTS)
+
+
+def is_cilium_bpf_pin(path: str) -> bool:
+    """A bpffs pin is Cilium's: `cilium_*` under tc/globals, anything under cilium/
+    (Cilium >= 1.15 pins its tcx/XDP bpf_links at cilium/devices/<dev>/links/)."""
+    for root in BPFFS_ROOTS:
+        if not path.startswith(root + "/"):
+            continue
+        rel = path[len(root) + 1 :].strip("/")
+        if rel == "cilium" or rel.startswith("cilium/"):
+            return True
+        head, _, base = rel.rpartition("/")
+        if head == "tc/globals" and base.startswith("cilium_"):
+            return True
+    return False
