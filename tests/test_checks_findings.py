@@ -9,7 +9,6 @@ import pytest
 from snapshots import (
     LXC,
     NODE,
-    attach,
     crashloop,
     creating,
     dump,
@@ -30,7 +29,6 @@ from ciliumtui.model import (
     AgentState,
     CiliumNodeInfo,
     CniFile,
-    DnsCheck,
     LbPool,
     ProbeStatus,
     Snapshot,

@@ -71,6 +71,8 @@ TEXTY = st.one_of(
     ),  # fmt: skip
     st.text(max_size=10),
 )
+
+
 def _wave2() -> Snapshot:
     """A node where the wave-2 checks have something to read: BPF left behind, a
     dual-stack pool, a loopback resolver with a CoreDNS loop, strict rp_filter."""

@@ -4,8 +4,9 @@
 CIDR overlaps, an old kernel, a missing bpffs, a competing CNI config or flannel
 keep the agent from coming up; a broken agent or CoreDNS breaks DNS and the pods
 on the node; the node's own dead resolver breaks CoreDNS's public names (not
-Cilium's fault). An unreachable apiserver explains nothing it cannot see (only
-the agent's own complaint that it cannot reach the apiserver either).
+Cilium's fault). An unreachable apiserver explains nothing: what it hides is not
+in the result, and what the node shows (debris, the agent's own API) has causes
+of its own.
 
 `link(findings)` fills each finding's `explained_by` with the *nearest* present
 causes: a present cause C explains a present symptom S when S is reachable from
@@ -70,7 +71,6 @@ EXPLAINS: dict[str, tuple[str, ...]] = {
         "pods-failing-on-node",
     ),
     "pod-capacity-exceeds-cidr": ("pods-failing-on-node",),  # IPAM: range is full
-    "apiserver-unreachable": ("cilium-agent-unhealthy",),
     # The agent: the taint is its own, and no datapath without it.
     "cilium-agent-unhealthy": (
         "cilium-agent-not-ready",
