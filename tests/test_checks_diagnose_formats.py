@@ -118,13 +118,12 @@ def _parse_prom(text: str) -> dict[str, dict[str, float]]:
 def test_prom_metrics_to_a_file_atomically(tmp_path):
     out = tmp_path / "ciliumtui.prom"
     out.write_text("old content\n")
-    before = open(out)  # a reader holding the old file keeps the old content (rename)
-    start = time.time()
-    res = _run("--from", _save(tmp_path, _post_reboot()), "--format", "prom", "--out", str(out))
-    assert res.returncode == 2, res.stderr  # the exit code is diagnose's
-    assert res.stdout == ""
-    assert before.read() == "old content\n"
-    before.close()
+    with open(out) as before:  # a reader holding the old file keeps the old content (rename)
+        start = time.time()
+        res = _run("--from", _save(tmp_path, _post_reboot()), "--format", "prom", "--out", str(out))
+        assert res.returncode == 2, res.stderr  # the exit code is diagnose's
+        assert res.stdout == ""
+        assert before.read() == "old content\n"
     metrics = _parse_prom(out.read_text())
     assert metrics["ciliumtui_finding"]['{id="stale-cilium-interfaces",severity="critical"}'] == 1
     assert metrics["ciliumtui_finding"]['{id="pods-failing-on-node",severity="warning"}'] == 1

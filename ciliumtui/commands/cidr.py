@@ -65,7 +65,9 @@ def plan_suggest(snap: Snapshot, prefix: int) -> cidr.Suggestion:
     return cidr.plan_suggest(in_use(snap), prefix, ipv6=uses_ipv6(snap))
 
 
-async def _gather(opts: Options) -> Snapshot:
+async def gather(opts: Options) -> Snapshot:
+    """Node and cluster probes, concurrently; no DNS queries (planning needs addresses).
+    Also what the `helm.suggest` action plans from, in-process."""
     import asyncio
     from datetime import datetime, timezone
 
@@ -92,7 +94,7 @@ def take_snapshot(opts: Options) -> Snapshot:
 
     opts = opts.validate()
     try:
-        return aio.run(_gather(opts))
+        return aio.run(gather(opts))
     except ImportError as exc:  # a probe module missing from this install
         raise CiliumtuiError(f"cannot probe: {exc}") from None
 
