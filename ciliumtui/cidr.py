@@ -9,6 +9,7 @@ Snapshot by `checks.address`), so this module knows nothing of snapshots.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import shlex
 from collections.abc import Iterable, Sequence
@@ -58,6 +59,13 @@ def try_net(text: str | None) -> Net | None:
     """Like `net`, None for anything unparsable (probe data is not trusted to be clean)."""
     if not text or not isinstance(text, str):
         return None
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse(text: str) -> Net | None:
+    # Cached: a cluster of 5,000 nodes names each per-node CIDR in several places, and
+    # parsing costs ~10 µs (networks are immutable, so sharing one object is safe).
     try:
         return net(text)
     except ValueError:
@@ -175,6 +183,7 @@ class Space:
     net: Net
     label: str
     addr: Addr | None = None  # a single address in use (interface address, DNS IP)
+    short: str | None = None  # a name for a narrow column: "eth0", "route wg0 t52"
 
 
 @dataclass(frozen=True)

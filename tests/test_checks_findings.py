@@ -809,3 +809,11 @@ def test_paths_are_shown_as_on_the_node_not_under_host_root():
         .evidence[0]
         .startswith("/etc/systemd/system/k3s.service has no")
     )
+
+
+def test_readme_lists_every_finding_id():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Findings") : readme.index("### Playbooks")]
+    assert [fid for fid in CATALOGUE if f"`{fid}`" not in section] == []

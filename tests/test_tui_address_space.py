@@ -223,3 +223,15 @@ def test_legend_names_every_colour_and_fits() -> None:
         for name in ("pod pool", "node CIDR", "node network", "services/DNS", "LB pool"):
             assert name in text
         assert "widths ~ log2(size)" in text
+
+
+def test_ten_thousand_routes_draw_a_few_rows_and_every_conflict() -> None:
+    node = node_state()
+    node.routes += [
+        Route(f"172.{16 + i // 256}.{i % 256}.0/24", dev="wg0", table="100") for i in range(10000)
+    ]
+    node.routes.append(Route("10.42.128.0/20", dev="eth0", gateway="192.168.1.254"))
+    spans = collect_spans(node, cluster_state(), NODE)
+    assert len(spans) < 30
+    bad = [s for s in spans if s.bad]
+    assert {s.label for s in bad} == {"pod pool", "route eth0"}

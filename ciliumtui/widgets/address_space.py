@@ -58,6 +58,7 @@ LEGEND = (
     (UPSTREAM_DNS, "upstream DNS"),
 )
 MAX_OTHER_NODES = 4  # per-node CIDRs of other nodes drawn (conflicting ones always)
+MAX_NODE_NETWORKS = 8  # node networks drawn (conflicting ones always)
 _LABEL_W = 16
 _MIN_BAR = 10
 _NOTE_W = 40  # columns kept beside the bars for notes, at most
@@ -76,14 +77,17 @@ class Span:
 
 
 def spans_from_facts(facts: AddressFacts, node_name: str) -> list[Span]:
-    """One span per range of the facts, notes from the overlaps that touch it."""
+    """One span per range of the facts, notes from the overlaps that touch it. Every
+    conflicting range is drawn; of the rest, this node's CIDR, MAX_OTHER_NODES other
+    nodes' and MAX_NODE_NETWORKS node networks (a node can route 10,000 prefixes)."""
     bad = set(facts.conflicting())
     spans: list[Span] = []
-    others = 0
+    shown = {POD_CIDR: 0, NODE_NETWORK: 0}
+    limit = {POD_CIDR: MAX_OTHER_NODES, NODE_NETWORK: MAX_NODE_NETWORKS}
     for r in facts.ranges:
-        if r.kind == POD_CIDR and r.name != f"node {node_name}" and r not in bad:
-            others += 1
-            if others > MAX_OTHER_NODES:
+        if r not in bad and r.kind in shown and r.name != f"node {node_name}":
+            shown[r.kind] += 1
+            if shown[r.kind] > limit[r.kind]:
                 continue
         spans.append(Span(r.kind, r.name, r.net, facts.notes(r) if r in bad else []))
     return spans
@@ -226,16 +230,22 @@ class AddressSpacePanel(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.spans: list[Span] = []
+        self.hidden = 0  # ranges not drawn (see spans_from_facts)
         self.border_title = "Address space"
 
     def show(self, node: NodeState | None, cluster: ClusterState | None, node_name: str) -> None:
-        self.spans = collect_spans(node, cluster, node_name)
+        snap = Snapshot(node_name=node_name, taken_at="", node=node, cluster=cluster)
+        facts = address_facts(snap)
+        self.spans = spans_from_facts(facts, node_name)
+        self.hidden = len(facts.ranges) - len(self.spans)
         bad = sum(1 for s in self.spans if s.bad)
         self.border_title = "Address space" + (f" — {bad} conflicting" if bad else "")
         self.refresh(layout=True)
 
     def _lines(self, width: int) -> list[Text]:
         body = render_lines(self.spans, width)
+        if self.hidden:
+            body.append(Text(f"… and {self.hidden} more ranges in use, none conflicting", "dim"))
         return [*body, *legend_lines(width)] if self.spans else body
 
     def get_content_height(self, container: Any, viewport: Any, width: int) -> int:
