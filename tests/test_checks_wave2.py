@@ -454,3 +454,15 @@ def test_stale_iptables_only_from_available_dumps(with_dump):
     snap = no_agent(healthy())
     snap.node.netfilter = [dump("nft", cilium=True, kube=True)] if with_dump else []
     assert silent(snap, "stale-cilium-iptables") is not with_dump
+
+
+def test_a_rejected_service_query_says_what_it_means():
+    snap = set_dns(healthy(), cluster="timeout", external="timeout")
+    for c in snap.dns.checks:
+        if c.via == "service":
+            c.error = "[Errno 1] Operation not permitted"
+    f = found(snap, "dns-cluster-names-fail")
+    assert f.evidence[0] == (
+        "kubernetes.default.svc.cluster.local @ 10.43.0.10:53 (service): kube-dns has no ready "
+        "endpoints: the query is rejected on this node ([Errno 1] Operation not permitted)"
+    )

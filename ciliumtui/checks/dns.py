@@ -24,6 +24,12 @@ def _result(c: DnsCheck) -> str:
         outcome = c.rcode + (" (no answers)" if c.rcode == "NOERROR" else "")
     else:
         outcome = c.error or "no answer"
+        if c.via == "service" and "not permitted" in outcome.lower():
+            # EPERM on send: a Service without ready endpoints is rejected on this node
+            # (Cilium's or kube-proxy's reject rule), before any packet leaves.
+            outcome = (
+                f"kube-dns has no ready endpoints: the query is rejected on this node ({outcome})"
+            )
     # No timings: evidence must read the same live and from a saved snapshot.
     return f"{c.qname} @ {c.server} ({c.via}): {outcome}"
 

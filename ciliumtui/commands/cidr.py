@@ -117,7 +117,8 @@ def check(pool_args: list[str], snap: Snapshot, as_json: bool) -> int:
     else:
         pools, source = configured_pool(snap)
     conflicts = plan_check(pools, snap)
-    notes = [] if pool_args or "chart" not in source else _v6_default_notes(pools, snap)
+    default = not pool_args and not configured_pools(snap)  # the chart's default pool
+    notes = _v6_default_notes(pools, snap) if default else []
     data: dict[str, Any] = {
         "pools": [str(p) for p in pools],
         "source": source,

@@ -207,7 +207,9 @@ def _format(args: argparse.Namespace) -> str:
     return fmt or "text"
 
 
-def render(fmt: str, snap: Snapshot, findings: list[Finding], fail_on: str) -> str:
+def render(
+    fmt: str, snap: Snapshot, findings: list[Finding], fail_on: str, *, colour: bool = False
+) -> str:
     from . import diagnose_formats as formats
 
     if fmt == "json":
@@ -218,7 +220,7 @@ def render(fmt: str, snap: Snapshot, findings: list[Finding], fail_on: str) -> s
         return formats.prom(snap, findings)
     if fmt == "junit":
         return formats.junit(snap, findings, fail_on)
-    return render_text(snap, findings, colour=use_colour(sys.stdout))
+    return render_text(snap, findings, colour=colour)
 
 
 def main(args: argparse.Namespace, opts: Options) -> int:
@@ -229,8 +231,8 @@ def main(args: argparse.Namespace, opts: Options) -> int:
 
         return npd_main(lambda: _diagnose(args, opts), fail_on, getattr(args, "out", None))
     snap, findings = _diagnose(args, opts)
-    text = render(fmt, snap, findings, fail_on)
     out = getattr(args, "out", None)
+    text = render(fmt, snap, findings, fail_on, colour=not out and use_colour(sys.stdout))
     if out:
         write_atomic(out, text)
     else:
