@@ -166,6 +166,9 @@ def test_chained_cilium_config_and_unreadable_first_file():
         CniFile("00-aws.conflist", plugins=["aws-cni", "egress-cni", "cilium-cni"])
     ]
     assert run_checks(snap) == []  # chaining: Cilium is in the chain
+    snap.node.host.cni_files.insert(0, CniFile("00-multus.conf", plugins=["multus"]))
+    assert run_checks(snap) == []  # Multus delegates to the default network
+    snap.node.host.cni_files.pop(0)
     snap.node.host.cni_files.insert(0, CniFile("00-aaa.conf", error="not JSON (line 1)"))
     f = found(snap, "cni-config-conflict")
     assert "00-aaa.conf: not JSON (line 1)" in f.evidence

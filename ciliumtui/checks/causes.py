@@ -162,9 +162,10 @@ def link(findings: list[Finding]) -> list[Finding]:
         mine = parents[f.id]
         playbook = f.playbook
         if mine:
+            # root causes among the explainers first (in root order), then the others
             mine = sorted(mine, key=lambda c: (bool(parents[c]), rank.get(c, 0), c))
-            first = [r for r in sorted(roots_of(f.id, parents), key=rank.__getitem__)]
-            playbook = next((by_id[r].playbook for r in first if by_id[r].playbook), None)
+            roots_here = sorted(roots_of(f.id, parents), key=rank.__getitem__)
+            playbook = next((by_id[r].playbook for r in roots_here if by_id[r].playbook), None)
         out.append(dataclasses.replace(f, explained_by=mine, playbook=playbook))
     return order(out)
 

@@ -21,6 +21,8 @@ from .k3s import cilium_signs, flannel_on
 ETC_CNI_DIR = "/etc/cni/net.d"
 K3S_CNI_DIR = "/var/lib/rancher/k3s/agent/etc/cni/net.d"
 CONFIG_SUFFIXES = (".conf", ".conflist", ".json")
+# Meta plugins that delegate to the cluster's default network (Cilium) when they win.
+_META_PLUGINS = frozenset({"multus", "multus-shim"})
 CILIUM_SOCKET_ERROR = "dial unix /var/run/cilium/cilium.sock: connect: no such file or directory"
 
 
@@ -74,7 +76,7 @@ def cni_config_conflict(snap: Snapshot) -> list[Finding]:
     files = snap.node.host.cni_files
     directory = used_dir(snap)
     first = runtime_cni_config(files, directory)
-    if first is None or is_cilium(first):
+    if first is None or is_cilium(first) or _META_PLUGINS & set(first.plugins):
         return []
     names = sorted(f.name for f in files if f.dir == directory and is_cni_config_name(f.name))
     ev = [f"the runtime uses {directory}/{first.name} (first of: {', '.join(names)})"]
