@@ -35,7 +35,9 @@ class Diagnose(Action):
             ctx.out(f"{f.severity.upper():8} {f.id}: {f.title}")
         if not findings:
             ctx.out("no findings")
-        counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
+        counts: dict[str, int] = {
+            s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES
+        }
         fail_on = ctx.params.get("fail_on", "none")
         bad = [
             f.id
