@@ -71,7 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("diagnose", parents=[common], help="run every check, print findings")
-    p.add_argument("--json", action="store_true", help="machine-readable output (DESIGN §4)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (= --format json)")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "npd", "prom", "junit"],
+        default=None,
+        help="text (default), json (DESIGN §4), npd (node-problem-detector plugin), "
+        "prom (node_exporter textfile), junit",
+    )
+    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
     p.add_argument(
         "--fail-on",
         choices=["warning", "critical"],

@@ -16,6 +16,14 @@ SCHEMA_VERSION = 1
 
 Severity = Literal["critical", "warning", "info"]
 SEVERITY_RANK: dict[str, int] = {"critical": 2, "warning": 1, "info": 0}
+SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")  # most severe first
+
+
+def severity_order(severity: str | None) -> int:
+    """Sort key, most severe first (0 = critical); unknown severities sort last.
+
+    The one severity order: checks, reports, the engine and the views use it."""
+    return 2 - SEVERITY_RANK.get(str(severity), -1)
 
 
 @dataclass
@@ -496,10 +504,13 @@ class Finding:
         return not self.explained_by
 
     def to_json(self) -> dict[str, Any]:
+        """One finding of `diagnose --json` (DESIGN §4, schema 2)."""
         return {
             "id": self.id,
             "severity": self.severity,
             "title": self.title,
             "evidence": list(self.evidence),
             "remediation": {"playbook": self.playbook, "docs": self.docs},
+            "root_cause": self.root_cause,
+            "explained_by": list(self.explained_by),
         }

@@ -79,28 +79,41 @@ def runtime_cni_config(names: list[str]) -> str | None:
     return configs[0] if configs else None
 
 
+def is_cilium_cni_config(name: str, plugins: list[str] | None = None) -> bool:
+    """Cilium's CNI config: one of its file names, or a conflist whose plugins include
+    `cilium-cni` (chaining, a custom `cni.confFileName`). Backups are not configs."""
+    if name.endswith(".cilium_bak"):
+        return False
+    return is_cilium_cni_file(name) or "cilium-cni" in (plugins or [])
+
+
 # BPF (DESIGN §5 stale-cilium-bpf). Program names are the kernel's (at most 15
-# chars: "cil_from_netdev", "cil_sock4_getpe") or a tc filter's name
-# ("cil_from_netdev-eth0"; agents before the Go loader: "bpf_netdev.o:[from-netdev]").
-# bpf_network is the old IPsec object (cilium-dbg post-uninstall-cleanup removes it too).
+# chars): the Go loader names them cil_* (cil_from_netdev, cil_xdp_entry,
+# cil_sock4_connect); older agents left the ELF object's name in the tc filter.
 _CILIUM_BPF_OBJECTS = ("bpf_host", "bpf_netdev", "bpf_overlay", "bpf_lxc", "bpf_network")
-_BPFFS = "/sys/fs/bpf"
+BPFFS_ROOTS = ("/sys/fs/bpf", "/run/cilium/bpffs")  # the agent's fallback mount
+CILIUM_CGROUP_ROOT = "/run/cilium/cgroupv2"
 
 
 def is_cilium_bpf_program(name: str | None) -> bool:
-    """A tc/tcx/XDP/cgroup program (or tc filter) name Cilium's loader gives."""
+    """A BPF program (tc/tcx/XDP/cgroup) is Cilium's by its name."""
     if not name:
         return False
     return name.startswith("cil_") or any(obj in name for obj in _CILIUM_BPF_OBJECTS)
 
 
 def is_cilium_bpf_pin(path: str) -> bool:
-    """A node path of Cilium's on bpffs: `cilium_*` in tc/globals, anything under cilium/."""
-    parts = path.rstrip("/").split("/")
-    if path.startswith(f"{_BPFFS}/cilium/") and ".." not in parts:
-        return True
-    return (
-        len(parts) == 7
-        and path.startswith(f"{_BPFFS}/tc/globals/")
-        and (parts[6].startswith("cilium_"))
-    )
+    """A bpffs pin is Cilium's: `cilium_*` under tc/globals, anything under cilium/
+    (Cilium >= 1.15 pins its tcx/XDP bpf_links at cilium/devices/<dev>/links/)."""
+    for root in BPFFS_ROOTS:
+        if not path.startswith(root + "/"):
+            continue
+        rel = path[len(root) + 1 :].strip("/")
+        if ".." in rel.split("/"):
+            continue
+        if rel == "cilium" or rel.startswith("cilium/"):
+            return True
+        head, _, base = rel.rpartition("/")
+        if head == "tc/globals" and base.startswith("cilium_"):
+            return True
+    return False

@@ -10,8 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .engine.journal import redact
-
-_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+from .model import severity_order
 
 
 def _first(records: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
@@ -36,10 +35,17 @@ def _findings_md(findings: list[dict[str, Any]]) -> list[str]:
     if not findings:
         return ["No findings."]
     lines = []
+    # root causes first (diagnose JSON schema 2; older journals have no root_cause: all roots)
     for f in sorted(
-        findings, key=lambda f: (_SEVERITY_ORDER.get(f.get("severity"), 3), f.get("id", ""))
+        findings,
+        key=lambda f: (
+            f.get("root_cause") is False,
+            severity_order(f.get("severity")),
+            f.get("id", ""),
+        ),
     ):
-        lines.append(f"- **{f.get('severity', '?')}** `{f.get('id')}`: {f.get('title', '')}")
+        cause = f" (explained by {', '.join(f['explained_by'])})" if f.get("explained_by") else ""
+        lines.append(f"- **{f.get('severity', '?')}** `{f.get('id')}`: {f.get('title', '')}{cause}")
         lines += [f"  - {e}" for e in f.get("evidence") or []]
     return lines
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 from ciliumtui.model import (
     AgentHealth,
     AgentState,
+    BpfAttachment,
+    BpfPin,
+    BpfProgram,
+    BpfState,
     CiliumConfig,
     CiliumNodeInfo,
     ClusterState,
@@ -34,7 +38,12 @@ from ciliumtui.model import (
     Snapshot,
     WorkloadInfo,
 )
-from ciliumtui.ownership import is_cilium_link, is_cilium_rule
+from ciliumtui.ownership import (
+    is_cilium_bpf_pin,
+    is_cilium_bpf_program,
+    is_cilium_link,
+    is_cilium_rule,
+)
 
 NODE = "k3s-node1"
 LXC = ["lxc1a2b3c4d5e6f", "lxc0f9e8d7c6b5a", "lxcabcdef012345"]
@@ -76,6 +85,49 @@ def route(dst: str, dev: str, *, via: str | None = None, table: str = "main", **
     return Route(
         dst=dst, dev=dev, gateway=via, table=table, cilium=is_cilium_route(table, dev), **kw
     )
+
+
+def attach(hook: str, target: str, name: str, prog_id: int, **kw) -> BpfAttachment:
+    """One program on a hook, marked as the probe marks it (ownership rules)."""
+    via = kw.pop("via", hook.split("-")[0] if hook.startswith(("tc", "tcx", "xdp")) else "cgroup")
+    prog_type = "xdp" if hook == "xdp" else ("cgroup_sock_addr" if via == "cgroup" else "sched_cls")
+    return BpfAttachment(
+        hook=hook,
+        target=target,
+        program=BpfProgram(prog_id, name, prog_type),
+        via=via,
+        cilium=is_cilium_bpf_program(name),
+        **kw,
+    )
+
+
+def pin(path: str, kind: str = "map") -> BpfPin:
+    return BpfPin(path, kind, cilium=is_cilium_bpf_pin(path))
+
+
+def live_agent_bpf() -> BpfState:
+    """What a running Cilium 1.18 agent has attached on a 6.1 kernel (tc, not tcx), and
+    a decoy: someone else's tc filter on eth0 egress."""
+    atts = [
+        attach("tc-ingress", "eth0", "cil_from_netdev", 101, detail="pref 1 handle 0x1"),
+        attach("tc-egress", "eth0", "cil_to_netdev", 102, detail="pref 1 handle 0x1"),
+        attach("tc-egress", "eth0", "edt_ratelimit", 900, detail="pref 2 handle 0x1"),  # decoy
+        attach("tc-ingress", "cilium_host", "cil_to_host", 103),
+        attach("tc-egress", "cilium_host", "cil_from_host", 104),
+        attach("tc-ingress", "cilium_net", "cil_to_host", 105),
+        attach("tc-ingress", "cilium_vxlan", "cil_from_overlay", 106),
+        attach("tc-egress", "cilium_vxlan", "cil_to_overlay", 107),
+        *[attach("tc-ingress", n, "cil_from_container", 110 + i) for i, n in enumerate(LXC)],
+        attach("cgroup:connect4", "/run/cilium/cgroupv2", "cil_sock4_connect", 120),
+    ]
+    pins = [
+        pin("/sys/fs/bpf/tc/globals/cilium_lxc"),
+        pin("/sys/fs/bpf/tc/globals/cilium_ipcache_v2"),
+        pin("/sys/fs/bpf/tc/globals/cilium_calls_hostns"),
+        pin("/sys/fs/bpf/tc/globals/other_team_map"),  # decoy: not Cilium's
+        pin("/sys/fs/bpf/cilium/devices/eth0/links/cil_from_netdev", "link"),
+    ]
+    return BpfState(attachments=atts, pins=pins)
 
 
 def dump(backend: str, *, cilium: bool, kube: bool, family: int = 4) -> NetfilterDump:
@@ -189,13 +241,24 @@ def healthy() -> Snapshot:
             dump("legacy", cilium=False, kube=False),
         ],
         kube_backend="nft",
+        bpf=live_agent_bpf(),
+        rp_filter={
+            "all": 0,
+            "default": 0,
+            "eth0": 1,
+            "cilium_host": 0,
+            "cilium_net": 0,
+            "lxc_health": 0,
+            **{n: 0 for n in LXC},
+        },
         host=HostInfo(
             hostname=NODE,
             kernel="6.1.0-18-amd64",
             bpffs_mounted=True,
             cgroup2_mounts=["/sys/fs/cgroup"],
             nameservers=["192.168.1.1"],
-            cni_files=[CniFile("05-cilium.conflist", cilium=True)],
+            cni_files=[CniFile("05-cilium.conflist", cilium=True, plugins=["cilium-cni"])],
+            cni_dirs=["/etc/cni/net.d", "/var/lib/rancher/k3s/agent/etc/cni/net.d"],
             k3s=K3sInfo(
                 present=True,
                 unit_file="/etc/systemd/system/k3s.service",
@@ -308,6 +371,15 @@ def healthy() -> Snapshot:
                 ["10.43.0.1"],
                 1.0,
             ),
+            DnsCheck(
+                "example.com",
+                "192.168.1.1:53",
+                "node",
+                "external",
+                "NOERROR",
+                ["93.184.215.14"],
+                7.0,
+            ),
         ]
     )
     return Snapshot(
@@ -329,10 +401,13 @@ def healthy() -> Snapshot:
 # ----------------------------------------------------------------- breakages
 
 
-def no_agent(snap: Snapshot, *, pod: str = "crashloop") -> Snapshot:
-    """The agent is dead: no pidfile, no socket, its pod crashlooping (or gone)."""
+def no_agent(snap: Snapshot, *, pod: str = "crashloop", keep_bpf: bool = False) -> Snapshot:
+    """The agent is dead: no pidfile, no socket, its pod crashlooping (or gone). Its BPF
+    programs and pins are gone too (a reboot) unless `keep_bpf` (k3s stopped)."""
     assert snap.node is not None and snap.cluster is not None
     snap.node.agent = AgentState(socket="/var/run/cilium/cilium.sock")
+    if not keep_bpf:
+        snap.node.bpf = BpfState()
     if pod == "crashloop":
         crashloop(snap.cluster.cilium_pod)  # type: ignore[arg-type]
     elif pod == "missing":
@@ -357,11 +432,14 @@ def unreachable(snap: Snapshot) -> Snapshot:
     return snap
 
 
-def set_dns(snap: Snapshot, *, cluster: str = "NOERROR", external: str = "NOERROR") -> Snapshot:
-    """Rewrite the DNS answers: 'NOERROR', 'SERVFAIL', 'NXDOMAIN' or 'timeout'."""
+def set_dns(
+    snap: Snapshot, *, cluster: str = "NOERROR", external: str = "NOERROR", node: str = "NOERROR"
+) -> Snapshot:
+    """Rewrite the DNS answers: 'NOERROR', 'SERVFAIL', 'NXDOMAIN' or 'timeout'. CoreDNS's
+    checks (cluster/external) and the node's own resolvers (node) apart."""
     assert snap.dns is not None
     for c in snap.dns.checks:
-        want = cluster if c.kind == "cluster" else external
+        want = node if c.via == "node" else (cluster if c.kind == "cluster" else external)
         if want == "NOERROR":
             continue
         c.answers = []

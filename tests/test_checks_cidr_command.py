@@ -11,7 +11,7 @@ import pytest
 from snapshots import healthy, route, unreachable
 
 from ciliumtui import cidr
-from ciliumtui.commands.cidr import HELM_LINE, configured_pool, plan_check, plan_suggest
+from ciliumtui.commands.cidr import configured_pool, plan_check, plan_suggest
 from ciliumtui.model import LbPool
 
 
@@ -65,25 +65,26 @@ def test_suggest_avoids_everything_in_use_and_the_current_pool():
     snap = healthy()
     snap.cluster.config.pool = ["10.0.0.0/16"]
     snap.node.routes.append(route("10.1.0.0/16", "wg0", via="10.255.0.1"))
-    found, avoid = plan_suggest(snap, 16)
+    found = plan_suggest(snap, 16)
     # 10.0/16 current pool, 10.1/16 a VPN route, 10.0.3.0/24 lxcbr0, 10.42/16 old CiliumNodes,
     # 10.43/16 services → the first free /16 is 10.2.0.0/16
-    assert str(found) == "10.2.0.0/16"
-    assert not any(cidr.overlaps(found, a) for a in avoid)
-    assert HELM_LINE.format(cidr=found) == (
-        "helm upgrade cilium cilium/cilium -n kube-system --reuse-values "
-        "--set ipam.operator.clusterPoolIPv4PodCIDRList[0]=10.2.0.0/16"
+    assert str(found.v4) == "10.2.0.0/16"
+    assert found.v4 is not None and not any(cidr.overlaps(found.v4, a) for a in found.avoided)
+    assert found.v6 is None  # IPv4-only cluster
+    # a list for the chart (not `[0]=`, which keeps further entries), quoted for any shell
+    assert found.argv[-2:] == ["--set", "ipam.operator.clusterPoolIPv4PodCIDRList={10.2.0.0/16}"]
+    assert found.helm == (
+        "helm upgrade cilium cilium/cilium --namespace kube-system --reuse-values "
+        "--set 'ipam.operator.clusterPoolIPv4PodCIDRList={10.2.0.0/16}'"
     )
 
 
 def test_suggest_on_a_node_using_all_of_ten_moves_to_172():
     snap = _default_install_on_ten_net()
     snap.cluster.config.pool = ["10.0.0.0/8"]
-    found, _ = plan_suggest(snap, 16)
-    assert found == ipaddress.ip_network("172.16.0.0/16")
+    assert plan_suggest(snap, 16).v4 == ipaddress.ip_network("172.16.0.0/16")
     snap.node.links[-1].addresses = ["172.16.0.1/12"]  # docker0 grabbed all of 172.16/12
-    found, _ = plan_suggest(snap, 16)
-    assert found == ipaddress.ip_network("192.168.0.0/16")
+    assert plan_suggest(snap, 16).v4 == ipaddress.ip_network("192.168.0.0/16")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -141,6 +142,6 @@ def test_suggest_text_is_the_pool_and_the_helm_line(capsys):
     assert suggest(20, healthy(), as_json=False) == 0
     assert capsys.readouterr().out.splitlines() == [
         "free pool: 10.0.16.0/20",
-        "helm upgrade cilium cilium/cilium -n kube-system --reuse-values "
-        "--set ipam.operator.clusterPoolIPv4PodCIDRList[0]=10.0.16.0/20",
+        "helm upgrade cilium cilium/cilium --namespace kube-system --reuse-values "
+        "--set 'ipam.operator.clusterPoolIPv4PodCIDRList={10.0.16.0/20}'",
     ]

@@ -8,11 +8,13 @@ import os
 import pty
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from snapshots import creating, healthy, no_agent, set_dns, unreachable
 
+import ciliumtui
 from ciliumtui.checks import run_checks
 from ciliumtui.model import Snapshot
 
@@ -51,19 +53,46 @@ def test_from_file_json_matches_the_checks_and_design_shape(tmp_path):
     res = _run("--from", str(_save(tmp_path, snap)), "--json")
     assert res.returncode == 2, res.stderr
     out = json.loads(res.stdout)
-    assert set(out) == {"node", "cilium_version", "findings", "probes"}
+    assert set(out) == {
+        "schema",
+        "tool_version",
+        "generated_at",
+        "node",
+        "cilium_version",
+        "findings",
+        "probes",
+    }
+    assert out["schema"] == 2
+    assert out["tool_version"] == ciliumtui.__version__
+    generated = datetime.strptime(out["generated_at"], "%Y-%m-%dT%H:%M:%SZ")  # RFC 3339, UTC
+    assert abs((datetime.utcnow() - generated).total_seconds()) < 120
     assert out["node"] == "k3s-node1"
     assert out["cilium_version"] == "1.18.4"
     assert out["findings"] == [f.to_json() for f in run_checks(snap)]
     for f in out["findings"]:
-        assert set(f) == {"id", "severity", "title", "evidence", "remediation"}
+        assert set(f) == {
+            "id",
+            "severity",
+            "title",
+            "evidence",
+            "remediation",
+            "root_cause",
+            "explained_by",
+        }
         assert set(f["remediation"]) == {"playbook", "docs"}
         assert f["severity"] in ("critical", "warning", "info")
+        assert f["root_cause"] is (not f["explained_by"])
     assert out["probes"]["apiserver"] == {"ok": True, "error": None, "ms": 80.1}
-    assert [f["id"] for f in out["findings"]][:2] == [
-        "cilium-agent-not-ready",
-        "dns-external-names-fail",
+    # root causes first: the debris, then what it explains, each taking its playbook
+    ids = [f["id"] for f in out["findings"]]
+    assert ids[:2] == ["stale-cilium-interfaces", "stale-cilium-iptables"]
+    by = {f["id"]: f for f in out["findings"]}
+    assert by["cilium-agent-not-ready"]["explained_by"] == [
+        "stale-cilium-interfaces",
+        "stale-cilium-iptables",
     ]
+    assert by["dns-external-names-fail"]["explained_by"] == ["cilium-agent-not-ready"]
+    assert {f["remediation"]["playbook"] for f in out["findings"]} == {"cleanup"}
 
 
 def test_offline_round_trip_through_snapshot_json(tmp_path):
@@ -98,15 +127,16 @@ def test_info_only_exits_zero(tmp_path):
     assert [f["id"] for f in json.loads(res.stdout)["findings"]] == ["k3s-stop-hook-missing"]
 
 
-def test_human_text_groups_by_severity_with_evidence_and_playbook(tmp_path):
+def test_human_text_folds_symptoms_under_their_root_cause(tmp_path):
     snap = _post_reboot()
     snap.cluster.operator.available = 0
     res = _run("--from", str(_save(tmp_path, snap)))
     out = res.stdout
     assert "\x1b[" not in out  # not a TTY: no colour
-    assert out.index("CRITICAL (4)") < out.index("WARNING (2)")
+    # root causes by severity: two critical (the debris), one warning (the operator)
+    assert out.index("CRITICAL (2)") < out.index("WARNING (1)")
     assert (
-        "Cilium interfaces are left on the node while no agent runs  [stale-cilium-interfaces]"
+        "  ✗ Cilium interfaces are left on the node while no agent runs  [stale-cilium-interfaces]"
         in out
     )
     assert (
@@ -114,7 +144,18 @@ def test_human_text_groups_by_severity_with_evidence_and_playbook(tmp_path):
         in out
     )
     assert "fix: ciliumtui run cleanup" in out
-    assert out.rstrip().endswith("4 critical, 2 warning, 0 info")
+    assert (
+        "      explains: cilium-agent-not-ready, dns-external-names-fail, pods-failing-on-node"
+        in out
+    )
+    # a symptom once, under its first cause, saying what explains it
+    assert out.count("[cilium-agent-not-ready]") == 1
+    agent = out.index(
+        "      ↳ ✗ The Cilium agent pod on this node is not Ready  [cilium-agent-not-ready]"
+    )
+    assert out.index("[stale-cilium-interfaces]") < agent < out.index("[stale-cilium-iptables]")
+    assert "            explained by: stale-cilium-interfaces, stale-cilium-iptables" in out
+    assert out.rstrip().endswith("4 critical, 2 warning, 0 info (3 root causes)")
 
 
 def test_healthy_text_says_so(tmp_path):

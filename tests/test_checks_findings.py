@@ -23,7 +23,18 @@ from snapshots import (
 )
 
 from ciliumtui.checks import CATALOGUE, run_checks
-from ciliumtui.model import AgentHealth, CiliumNodeInfo, LbPool, ProbeStatus, Snapshot, Taint
+from ciliumtui.checks.catalogue import METALLB_POOLS
+from ciliumtui.model import (
+    AgentHealth,
+    AgentState,
+    CiliumNodeInfo,
+    CniFile,
+    LbPool,
+    ProbeStatus,
+    Snapshot,
+    SysctlSetting,
+    Taint,
+)
 
 # DESIGN §5, copied on purpose: if the catalogue drifts from the contract, this fails.
 DESIGN_IDS = {
@@ -51,8 +62,51 @@ DESIGN_IDS = {
     "pods-failing-on-node": "warning",
     "k3s-stop-hook-missing": "info",
     "kube-proxy-replacement-conflict": "warning",
+    # wave 2
+    "stale-cilium-bpf": "critical",
+    "cni-config-conflict": "critical",
+    "cni-config-orphaned": "critical",
+    "k3s-flannel-not-disabled": "critical",
+    "coredns-forward-loop": "critical",
+    "rp-filter-strict": "warning",
+    "mtu-mismatch": "warning",
+    "node-upstream-dns-fails": "critical",
 }
-PLAYBOOKS = {"diagnose", "cleanup", "restart", "verify", "k3s-stop-hook", "pod-cidr-change"}
+# The playbook ids of DESIGN §6 and the shared decisions (COMMON.md: finding → playbook).
+PLAYBOOKS = {
+    "diagnose",
+    "cleanup",
+    "cleanup-node",
+    "restart",
+    "verify",
+    "k3s-stop-hook",
+    "pod-cidr-change",
+    "lb-pool-move",
+    "cni-config-fix",
+    "k3s-disable-flannel",
+    "coredns-forward-fix",
+    "rp-filter-fix",
+    "mtu-fix",
+}
+# COMMON.md's finding → playbook table, copied on purpose.
+WAVE2_PLAYBOOKS = {
+    "stale-cilium-interfaces": "cleanup",
+    "stale-cilium-iptables": "cleanup",
+    "stale-cilium-bpf": "cleanup",
+    "cni-config-orphaned": "cleanup",
+    "iptables-backend-split": "cleanup",
+    "cni-config-conflict": "cni-config-fix",
+    "k3s-flannel-not-disabled": "k3s-disable-flannel",
+    "coredns-forward-loop": "coredns-forward-fix",
+    "rp-filter-strict": "rp-filter-fix",
+    "mtu-mismatch": "mtu-fix",
+    "lb-pool-overlaps-pod-cidr": "lb-pool-move",
+    "pod-cidr-overlaps-node-network": "pod-cidr-change",
+    "pod-cidr-overlaps-service-cidr": "pod-cidr-change",
+    "pod-cidr-overlaps-upstream-dns": "pod-cidr-change",
+    "ciliumnode-cidr-stale": "pod-cidr-change",
+    "node-upstream-dns-fails": None,
+}
 
 
 def test_catalogue_is_exactly_the_design_table():
@@ -61,6 +115,19 @@ def test_catalogue_is_exactly_the_design_table():
         assert entry.playbook is None or entry.playbook in PLAYBOOKS, fid
         assert entry.docs and entry.docs.startswith("https://"), fid
         assert entry.title and not entry.title.endswith("."), fid
+    assert {fid: CATALOGUE[fid].playbook for fid in WAVE2_PLAYBOOKS} == WAVE2_PLAYBOOKS
+
+
+def test_every_catalogue_playbook_is_shipped():
+    """A finding must not offer a wizard that does not exist (issue 13: metallb-overlap
+    offered "Start wizard" and nothing happened). Red until the wave-2 playbooks land."""
+    from importlib.resources import files
+
+    shipped = {p.name.removesuffix(".yaml") for p in files("ciliumtui.playbooks").iterdir()}
+    missing = {
+        fid: e.playbook for fid, e in CATALOGUE.items() if e.playbook and e.playbook not in shipped
+    }
+    assert not missing, missing
 
 
 def test_healthy_snapshot_has_no_finding():
@@ -182,6 +249,69 @@ def _kpr_conflict(s: Snapshot) -> None:
     s.cluster.config.kube_proxy_replacement = "true"  # but k3s still runs its kube-proxy
 
 
+# ------------------------------------------------------------------- wave 2
+
+LOOP_LOG = (
+    '[FATAL] plugin/loop: Loop (127.0.0.1:55953 -> :53) detected for zone ".", see '
+    'https://coredns.io/plugins/loop#troubleshooting. Query: "HINFO 4547991504243258144.3688648895315093531."'
+)
+
+
+def _stale_bpf(s: Snapshot) -> None:
+    """k3s stopped without the hook: links and chains removed by the docs' one-liner,
+    the BPF programs and pins still there."""
+    no_agent(s, keep_bpf=True)
+    s.node.links = [lk for lk in s.node.links if not lk.cilium]
+    s.node.routes = [r for r in s.node.routes if not r.cilium]
+    s.node.rules = []
+    s.node.netfilter = [dump("nft", cilium=False, kube=True)]
+
+
+def _cni_conflict(s: Snapshot) -> None:
+    s.node.host.cni_files.insert(0, CniFile("00-calico.conflist", plugins=["calico", "portmap"]))
+
+
+def _cni_orphaned(s: Snapshot) -> None:
+    no_agent(s, pod="missing")
+    s.cluster.cilium_daemonset = None
+    s.node.links = [lk for lk in s.node.links if not lk.cilium]
+    s.node.routes = [r for r in s.node.routes if not r.cilium]
+    s.node.rules = []
+    s.node.netfilter = [dump("nft", cilium=False, kube=True)]
+
+
+def _flannel_on(s: Snapshot) -> None:
+    s.node.host.k3s.flannel_backend = None  # a server: flannel's default vxlan backend
+
+
+def _forward_loop(s: Snapshot) -> None:
+    crashloop(s.cluster.coredns_pods[0], restarts=7)
+    s.node.host.nameservers = ["127.0.0.53"]
+    s.node.host.resolved_nameservers = ["192.168.1.1"]
+    s.cluster.coredns_corefile = ".:53 {\n    errors\n    forward . /etc/resolv.conf\n    loop\n}\n"
+    s.cluster.coredns_log = ["[INFO] plugin/reload: Running configuration SHA512 = 1e2f", LOOP_LOG]
+
+
+def _rp_filter(s: Snapshot) -> None:
+    s.node.rp_filter["all"] = 1
+    s.node.host.sysctl_files = [
+        SysctlSetting("/etc/sysctl.d/99-hardening.conf", "net.ipv4.conf.all.rp_filter", "1"),
+        SysctlSetting(
+            "/etc/sysctl.d/99-zzz-override_cilium.conf", "net.ipv4.conf.lxc*.rp_filter", "0"
+        ),
+    ]
+
+
+def _mtu(s: Snapshot) -> None:
+    next(lk for lk in s.node.links if lk.name == "eth0").mtu = 1450  # a cloud network
+
+
+def _node_dns(s: Snapshot) -> None:
+    for c in s.dns.checks:
+        if c.via == "node":
+            c.rcode, c.answers, c.ms, c.error = None, [], None, "timeout after 2.0s"
+
+
 CASES: dict[str, tuple[Callable[[Snapshot], None], list[str]]] = {
     "apiserver-unreachable": (unreachable, ["https://127.0.0.1:6443: timed out after 3s"]),
     "kernel-too-old": (_kernel_old, ["kernel 5.4.0-150-generic < 5.10 required by Cilium 1.18.4"]),
@@ -298,6 +428,69 @@ CASES: dict[str, tuple[Callable[[Snapshot], None], list[str]]] = {
             "k3s runs its embedded kube-proxy (no disable-kube-proxy)",
         ],
     ),
+    "stale-cilium-bpf": (
+        _stale_bpf,
+        [
+            "tc-ingress eth0: cil_from_netdev (prog 101, pref 1 handle 0x1)",
+            "cgroup:connect4 /run/cilium/cgroupv2: cil_sock4_connect (prog 120)",
+            "3 Cilium pins under /sys/fs/bpf/tc/globals: cilium_lxc, cilium_ipcache_v2, "
+            "cilium_calls_hostns",
+            "no live agent: no pidfile /var/run/cilium/cilium.pid, no socket /var/run/cilium/cilium.sock",
+        ],
+    ),
+    "cni-config-conflict": (
+        _cni_conflict,
+        [
+            "the runtime uses /etc/cni/net.d/00-calico.conflist (first of: 00-calico.conflist, "
+            "05-cilium.conflist)",
+            "Cilium's 05-cilium.conflist should win but sorts after 00-calico.conflist",
+            "Cilium is installed: DaemonSet kube-system/cilium",
+        ],
+    ),
+    "cni-config-orphaned": (
+        _cni_orphaned,
+        [
+            "/etc/cni/net.d/05-cilium.conflist is Cilium's CNI config — the config the runtime uses",
+            "no cilium DaemonSet in kube-system: Cilium is not installed",
+        ],
+    ),
+    "k3s-flannel-not-disabled": (
+        _flannel_on,
+        [
+            "k3s server: no 'flannel-backend: none' in /etc/rancher/k3s/config.yaml, "
+            "config.yaml.d/*.yaml or the unit's ExecStart (flannel runs by default)"
+        ],
+    ),
+    "coredns-forward-loop": (
+        _forward_loop,
+        [
+            LOOP_LOG,
+            "Corefile: forward . /etc/resolv.conf",
+            "the node's resolv.conf names 127.0.0.53: CoreDNS (dnsPolicy Default) forwards to "
+            "its own loopback, which is CoreDNS itself",
+        ],
+    ),
+    "rp-filter-strict": (
+        _rp_filter,
+        [
+            "effective rp_filter 1 (strict) on cilium_net, cilium_host, lxc_health, "
+            "lxc1a2b3c4d5e6f and 2 more lxc devices",
+            "net.ipv4.conf.all.rp_filter = 1 (set by /etc/sysctl.d/99-hardening.conf: "
+            "net.ipv4.conf.all.rp_filter = 1): the kernel uses max(all, <device>), so Cilium's "
+            "per-device 0 does not count",
+        ],
+    ),
+    "mtu-mismatch": (
+        _mtu,
+        [
+            "uplink eth0 (default route via 192.168.1.1) MTU 1450",
+            "MTU 1500 > 1450 on cilium_net, cilium_host, cilium_vxlan, lxc_health, 3 lxc devices",
+        ],
+    ),
+    "node-upstream-dns-fails": (
+        _node_dns,
+        ["example.com @ 192.168.1.1:53 (node): timeout after 2.0s"],
+    ),
 }
 
 
@@ -316,23 +509,30 @@ def test_finding_fires_with_evidence(fid: str):
     for line in evidence:
         assert line in f.evidence, f"{line!r} not in {f.evidence}"
     entry = CATALOGUE[fid]
-    assert (f.severity, f.title, f.playbook, f.docs) == tuple(entry)
+    docs = METALLB_POOLS if fid == "lb-pool-overlaps-pod-cidr" else entry.docs  # a MetalLB pool
+    assert (f.severity, f.title, f.docs) == (entry.severity, entry.title, docs)
+    assert f.root_cause, f"{fid} is explained by {f.explained_by}: the case must make it a root"
+    assert f.playbook == entry.playbook
 
 
-def test_findings_sorted_critical_first_then_id():
+def test_findings_sorted_root_causes_first_then_severity():
     snap = healthy()
     _no_stop_hook(snap)
     _operator_down(snap)
     _no_bpffs(snap)
     _agent_not_ready(snap)
     _upstream_in_pool(snap)
-    assert ids(run_checks(snap)) == [
-        "cilium-agent-not-ready",
-        "pod-cidr-overlaps-upstream-dns",
-        "bpffs-not-mounted",
+    found = run_checks(snap)
+    assert ids(found) == [
+        "pod-cidr-overlaps-upstream-dns",  # roots: critical first
+        "bpffs-not-mounted",  # a warning root that explains the agent's state
         "cilium-operator-unavailable",
         "k3s-stop-hook-missing",
+        "cilium-agent-not-ready",  # the symptom, after every root
     ]
+    agent = found[-1]
+    assert agent.explained_by == ["bpffs-not-mounted"] and not agent.root_cause
+    assert agent.playbook is None  # bpffs has no playbook: restarting would not fix it
 
 
 # ----------------------------------------------------- version awareness & edges
@@ -499,6 +699,7 @@ def test_kpr_against_kube_proxy_daemonset_off_k3s():
 
 def test_stop_hook_not_claimed_for_a_non_cilium_k3s():
     snap = healthy()
+    snap.node.agent = AgentState()
     snap.node.host.k3s.stop_hook = False
     snap.node.host.k3s.flannel_backend = None
     snap.node.host.cni_files = []
@@ -608,3 +809,11 @@ def test_paths_are_shown_as_on_the_node_not_under_host_root():
         .evidence[0]
         .startswith("/etc/systemd/system/k3s.service has no")
     )
+
+
+def test_readme_lists_every_finding_id():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Findings") : readme.index("### Playbooks")]
+    assert [fid for fid in CATALOGUE if f"`{fid}`" not in section] == []

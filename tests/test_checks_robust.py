@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from snapshots import healthy, no_agent, unreachable
 
 from ciliumtui.checks import CATALOGUE, run_checks
-from ciliumtui.model import SEVERITY_RANK
+from ciliumtui.model import SEVERITY_RANK, Snapshot
 from ciliumtui.snapshot_load import snapshot_from_dict
 
 # Strings that look like what probes report, plus junk, so parsers meet both.
@@ -55,14 +55,44 @@ TEXTY = st.one_of(
             "10.0.0.9-10.0.0.1",
             "300.1.2.3/8",
             "k3s-node1",
+            "fd00::/104",
+            "fd00::1/64",
+            "127.0.0.53",
+            "cil_from_netdev",
+            "/sys/fs/bpf/cilium/devices/eth0/links/x",
+            "/sys/fs/bpf/tc/globals/cilium_lxc",
+            "[FATAL] plugin/loop: Loop (127.0.0.1:1 -> :53) detected",
+            "forward . 127.0.0.1",
+            "node",
+            "flannel.1",
+            "00-flannel.conflist",
+            "/var/lib/rancher/k3s/agent/etc/cni/net.d",
         ]
     ),  # fmt: skip
     st.text(max_size=10),
 )
+
+
+def _wave2() -> Snapshot:
+    """A node where the wave-2 checks have something to read: BPF left behind, a
+    dual-stack pool, a loopback resolver with a CoreDNS loop, strict rp_filter."""
+    snap = no_agent(healthy(), keep_bpf=True)
+    snap.cluster.config.enable_ipv6 = True
+    snap.cluster.config.pool_v6 = ["fd00::/104"]
+    snap.cluster.ciliumnodes[0].pod_cidrs.append("fd00::/120")
+    snap.node.links[1].addresses.append("fd00::21/64")
+    snap.node.host.nameservers = ["127.0.0.53"]
+    snap.cluster.coredns_log = ["[FATAL] plugin/loop: Loop (127.0.0.1:1 -> :53) detected"]
+    snap.cluster.coredns_corefile = "forward . /etc/resolv.conf"
+    snap.node.rp_filter["all"] = 2
+    return snap
+
+
 BASES = [
     healthy().to_dict(),
     no_agent(healthy()).to_dict(),
     unreachable(no_agent(healthy())).to_dict(),
+    _wave2().to_dict(),
 ]
 _SKIP = {
     "schema",
@@ -121,8 +151,11 @@ def test_checks_never_raise_on_odd_snapshots(data):
     snap = snapshot_from_dict(data)
     found = run_checks(snap)
     assert all(f.id in CATALOGUE for f in found)
-    keys = [(-SEVERITY_RANK[f.severity], f.id) for f in found]
+    # root causes first; each group by severity
+    keys = [(not f.root_cause, -SEVERITY_RANK[f.severity]) for f in found]
     assert keys == sorted(keys)
+    present = {f.id for f in found}
+    assert all(set(f.explained_by) <= present - {f.id} for f in found)
     assert all(isinstance(e, str) and "\n" not in e for f in found for e in f.evidence)
     # offline analysis is deterministic: the same file, the same findings
     assert run_checks(snapshot_from_dict(json.loads(json.dumps(snap.to_dict())))) == found

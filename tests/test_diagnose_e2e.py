@@ -64,6 +64,15 @@ def test_post_reboot_scenario(tmp_path):
     assert offline.returncode == code
     assert json.loads(offline.stdout)["findings"] == out["findings"]
     assert code == 2
+    # schema 2 (DESIGN §4): root causes first, each symptom linked to what explains it
+    assert out["schema"] == 2 and out["tool_version"] and out["generated_at"].endswith("Z")
+    roots = [f["root_cause"] for f in out["findings"]]
+    assert roots == sorted(roots, reverse=True)
+    by_id = {f["id"]: f for f in out["findings"]}
+    assert by_id["stale-cilium-interfaces"]["root_cause"] is True
+    assert "stale-cilium-interfaces" in by_id["cilium-agent-not-ready"]["explained_by"]
+    assert by_id["cilium-agent-not-ready"]["remediation"]["playbook"] == "cleanup"
+    assert by_id["dns-external-names-fail"]["explained_by"] == ["cilium-agent-not-ready"]
     assert {
         "cilium-agent-not-ready",
         "stale-cilium-interfaces",
@@ -112,8 +121,9 @@ def test_default_pod_cidr_overlap_scenario(tmp_path):
     suggested = json.loads(sug.stdout)
     assert suggested["cidr"] == "172.16.0.0/16"
     assert suggested["helm"].endswith(
-        "--set ipam.operator.clusterPoolIPv4PodCIDRList[0]=172.16.0.0/16"
+        "--set 'ipam.operator.clusterPoolIPv4PodCIDRList={172.16.0.0/16}'"
     )
+    assert suggested["argv"][-1] == "ipam.operator.clusterPoolIPv4PodCIDRList={172.16.0.0/16}"
 
 
 def test_apiserver_down_still_reports_node_findings(tmp_path):

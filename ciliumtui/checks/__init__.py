@@ -1,17 +1,34 @@
 """The checks: pure functions from a Snapshot to Findings (DESIGN §3, §5).
 
-`run_checks(snap)` runs every check and returns the findings sorted by severity
-(critical first), then id. `CATALOGUE` maps every stable id to
-(severity, title, playbook, docs). No I/O here: checks are trivially testable
-and `diagnose --from FILE` gives the same answer anywhere.
+`run_checks(snap)` runs every check, links each finding to the findings that
+explain it (`causes.link`: `explained_by`, a symptom's playbook = its root
+cause's) and returns them root causes first, then symptoms, each by severity.
+`CATALOGUE` maps every stable id to (severity, title, playbook, docs). No I/O
+here: checks are trivially testable and `diagnose --from FILE` gives the same
+answer anywhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..model import SEVERITY_RANK, Finding, Snapshot
-from . import agent, apiserver, cidr, debris, dns, k3s, kernel, pods
+from ..model import Finding, Snapshot
+from . import (
+    address,
+    agent,
+    apiserver,
+    bpf,
+    causes,
+    cidr,
+    cni,
+    debris,
+    dns,
+    k3s,
+    kernel,
+    mtu,
+    pods,
+    rp_filter,
+)
 from .catalogue import CATALOGUE, Entry
 
 Check = Callable[[Snapshot], list[Finding]]
@@ -22,22 +39,28 @@ ALL_CHECKS: list[Check] = [
     *cidr.CHECKS,
     *agent.CHECKS,
     *debris.CHECKS,
+    *bpf.CHECKS,
+    *cni.CHECKS,
     *dns.CHECKS,
     *pods.CHECKS,
     *k3s.CHECKS,
+    *rp_filter.CHECKS,
+    *mtu.CHECKS,
 ]
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (-SEVERITY_RANK[f.severity], f.id))
+    """Root causes first (by severity, then by how much each explains), then symptoms."""
+    return causes.order(findings)
 
 
 def run_checks(snap: Snapshot) -> list[Finding]:
-    """Every finding the snapshot supports, critical first, then by id."""
+    """Every finding the snapshot supports, causes linked, root causes first."""
     found: list[Finding] = []
-    for check in ALL_CHECKS:
-        found.extend(check(snap))
-    return sort_findings(found)
+    with address.memoized():
+        for check in ALL_CHECKS:
+            found.extend(check(snap))
+    return causes.link(found)
 
 
 __all__ = ["ALL_CHECKS", "CATALOGUE", "Entry", "run_checks", "sort_findings"]

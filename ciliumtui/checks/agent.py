@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from ..model import Finding, Snapshot
+from .bpf import duplicate_lines
 from .catalogue import finding
-from .facts import cilium_cli, cluster_ok, known, pod_line
+from .facts import agent_last_words, cilium_cli, cluster_ok, known, pod_line
 
 AGENT_NOT_READY_TAINT = "node.cilium.io/agent-not-ready"
 
 
 def cilium_agent_missing(snap: Snapshot) -> list[Finding]:
-    if not known(snap, "cilium-pod"):
-        return []
-    cl = snap.cluster
-    assert cl is not None
-    if cl.cilium_pod is not None:
+    cl = known(snap, "cilium-pod")
+    if cl is None or cl.cilium_pod is not None:
         return []
     ev = [f"no cilium agent pod on node {snap.node_name}"]
     ds = cl.cilium_daemonset
@@ -31,17 +29,21 @@ def cilium_agent_missing(snap: Snapshot) -> list[Finding]:
 
 
 def cilium_agent_not_ready(snap: Snapshot) -> list[Finding]:
-    if not cluster_ok(snap) or snap.cluster.cilium_pod is None:  # type: ignore[union-attr]
-        return []
-    pod = snap.cluster.cilium_pod  # type: ignore[union-attr]
-    if pod.ready:
+    cl = cluster_ok(snap)
+    pod = cl.cilium_pod if cl is not None else None
+    if pod is None or pod.ready:
         return []
     ev = [pod_line(pod)]
     for c in pod.init_containers + pod.containers:
         if not c.ready and c.reason and c.reason not in ("Completed",):
             last = f", last: {c.last_reason} exit {c.last_exit_code}" if c.last_reason else ""
             ev.append(f"container {c.name}: {c.state or '?'} {c.reason}{last}")
-    ev.append(f"logs: kubectl -n {pod.namespace} logs {pod.name} -c cilium-agent --previous")
+    words = agent_last_words(snap)
+    if words:
+        ev += words  # read from disk: works when the kubelet is unreachable for `kubectl logs`
+    else:
+        ev.append(f"logs: kubectl -n {pod.namespace} logs {pod.name} -c cilium-agent --previous")
+    ev += duplicate_lines(snap)
     return [finding("cilium-agent-not-ready", ev)]
 
 
@@ -58,20 +60,21 @@ def cilium_agent_unhealthy(snap: Snapshot) -> list[Finding]:
         if name not in ("cilium", "kubernetes") and state.lower() == "failure":
             ev.append(f"{name}: {state}")
     ev += [f"controller {c}" for c in h.failing_controllers[:5]]
-    pod = snap.cluster.cilium_pod if cluster_ok(snap) else None  # type: ignore[union-attr]
+    cl = cluster_ok(snap)
+    pod = cl.cilium_pod if cl is not None else None
     target = pod.name if pod else "ds/cilium"
     ev.append(
         f"details: kubectl -n kube-system exec {target} -c cilium-agent -- "
         f"{cilium_cli(snap)} status --verbose"
     )
+    ev += duplicate_lines(snap)
     return [finding("cilium-agent-unhealthy", ev)]
 
 
 def cilium_operator_unavailable(snap: Snapshot) -> list[Finding]:
-    if not known(snap, "cilium-workloads"):
+    cl = known(snap, "cilium-workloads")
+    if cl is None:
         return []
-    cl = snap.cluster
-    assert cl is not None
     op = cl.operator
     if op is None:
         if cl.cilium_daemonset is None:
@@ -93,9 +96,10 @@ def cilium_operator_unavailable(snap: Snapshot) -> list[Finding]:
 
 
 def node_taint_agent_not_ready(snap: Snapshot) -> list[Finding]:
-    if not cluster_ok(snap) or snap.cluster.node is None:  # type: ignore[union-attr]
+    cl = cluster_ok(snap)
+    if cl is None or cl.node is None:
         return []
-    node = snap.cluster.node  # type: ignore[union-attr]
+    node = cl.node
     ev = [
         f"Node {node.name} taint {t.key}"
         + (f"={t.value}" if t.value else "")

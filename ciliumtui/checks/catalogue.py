@@ -27,6 +27,11 @@ LB_IPAM = f"{_CILIUM}/network/lb-ipam/"
 K3S_CILIUM = "https://docs.k3s.io/networking/basic-network-options?cni=Cilium#custom-cni"
 K3S_ACCESS = "https://docs.k3s.io/cluster-access"
 K8S_DNS_DEBUG = "https://kubernetes.io/docs/tasks/administer-cluster/dns-debugging-resolution/"
+METALLB_POOLS = "https://metallb.io/configuration/"
+CLEANUP_CMD = f"{_CILIUM}/cmdref/cilium-dbg_post-uninstall-cleanup/"
+CNI_CONF = f"{_CILIUM}/installation/cni-chaining/"
+COREDNS_LOOP = "https://coredns.io/plugins/loop/#troubleshooting"
+CILIUM_MTU = f"{_CILIUM}/network/concepts/routing/"
 
 CATALOGUE: dict[str, Entry] = {
     "apiserver-unreachable": Entry(
@@ -59,7 +64,7 @@ CATALOGUE: dict[str, Entry] = {
     "lb-pool-overlaps-pod-cidr": Entry(
         "warning",
         "A load-balancer IP pool overlaps the pod CIDR pool or addresses in use",
-        None,
+        "lb-pool-move",
         LB_IPAM,
     ),
     "ciliumnode-cidr-stale": Entry(
@@ -144,17 +149,68 @@ CATALOGUE: dict[str, Entry] = {
         None,
         KPR,
     ),
+    # ---- wave 2 (DESIGN §5)
+    "stale-cilium-bpf": Entry(
+        "critical",
+        "Cilium BPF programs stay attached while no agent runs",
+        "cleanup",
+        CLEANUP_CMD,
+    ),
+    "cni-config-conflict": Entry(
+        "critical",
+        "The CNI config the container runtime uses is not Cilium's",
+        "cni-config-fix",
+        CNI_CONF,
+    ),
+    "cni-config-orphaned": Entry(
+        "critical",
+        "Cilium's CNI config is left on the node but Cilium is not installed",
+        "cleanup",
+        CLEANUP_CMD,
+    ),
+    "k3s-flannel-not-disabled": Entry(
+        "critical",
+        "k3s runs Cilium but flannel is not disabled",
+        "k3s-disable-flannel",
+        K3S_CILIUM,
+    ),
+    "coredns-forward-loop": Entry(
+        "critical",
+        "CoreDNS forwards to a loopback resolver and detects a loop",
+        "coredns-forward-fix",
+        COREDNS_LOOP,
+    ),
+    "rp-filter-strict": Entry(
+        "warning",
+        "Reverse-path filtering is on for Cilium's devices",
+        "rp-filter-fix",
+        SYSREQ,
+    ),
+    "mtu-mismatch": Entry(
+        "warning",
+        "Cilium's devices have a larger MTU than the node's uplink",
+        "mtu-fix",
+        CILIUM_MTU,
+    ),
+    "node-upstream-dns-fails": Entry(
+        "critical",
+        "The node's own DNS servers do not answer public names",
+        None,
+        K8S_DNS_DEBUG,
+    ),
 }
 
 
-def finding(fid: str, evidence: list[str], *, playbook: str | None | bool = True) -> Finding:
-    """A Finding from the catalogue entry; `playbook=` overrides the default fix."""
+def finding(
+    fid: str, evidence: list[str], *, playbook: str | None = None, docs: str | None = None
+) -> Finding:
+    """A Finding from the catalogue entry; `playbook=`/`docs=` override the defaults."""
     entry = CATALOGUE[fid]
     return Finding(
         id=fid,
         severity=entry.severity,
         title=entry.title,
         evidence=evidence,
-        playbook=entry.playbook if playbook is True else playbook,  # type: ignore[arg-type]
-        docs=entry.docs,
+        playbook=playbook if playbook is not None else entry.playbook,
+        docs=docs if docs is not None else entry.docs,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..model import Finding, NetfilterDump, Snapshot
 from .catalogue import finding
-from .facts import agent_verdict
+from .facts import agent_last_words, agent_verdict, cluster_ok
 
 _SHOW = 8  # names listed before "… and N more"
 
@@ -40,20 +40,28 @@ def stale_cilium_interfaces(snap: Snapshot) -> list[Finding]:
         ev.append(
             f"{len(routes)} route{'s' if len(routes) != 1 else ''} in Cilium's tables 2004/2005"
         )
-    return [finding("stale-cilium-interfaces", ev + verdict.evidence)]
+    return [finding("stale-cilium-interfaces", ev + verdict.evidence + _last_words(snap))]
+
+
+def _last_words(snap: Snapshot) -> list[str]:
+    """The agent's last log lines, when the apiserver is down (cilium-agent-not-ready,
+    which carries them otherwise, cannot be known then)."""
+    return agent_last_words(snap) if cluster_ok(snap) is None else []
 
 
 def stale_cilium_iptables(snap: Snapshot) -> list[Finding]:
     verdict = agent_verdict(snap)
-    if verdict is None or verdict.running:
+    if verdict is None or verdict.running or snap.node is None:
         return []
     ev = [
         f"{_dump_label(d)}: {len(d.cilium_chains)} Cilium chains, {d.cilium_rule_count} rules"
         f" ({_names(d.cilium_chains)})"
-        for d in snap.node.netfilter  # type: ignore[union-attr]
+        for d in snap.node.netfilter
         if d.available and d.cilium_chains
     ]
-    return [finding("stale-cilium-iptables", ev + verdict.evidence)] if ev else []
+    if not ev:
+        return []
+    return [finding("stale-cilium-iptables", ev + verdict.evidence + _last_words(snap))]
 
 
 def kube_backend(snap: Snapshot) -> str | None:
@@ -72,7 +80,8 @@ def iptables_backend_split(snap: Snapshot) -> list[Finding]:
     kube = kube_backend(snap)
     if kube is None:
         return []
-    wrong = [d for d in snap.node.netfilter if d.cilium_chains and d.backend != kube]  # type: ignore[union-attr]
+    assert snap.node is not None  # kube_backend() is None without a node
+    wrong = [d for d in snap.node.netfilter if d.cilium_chains and d.backend != kube]
     if not wrong:
         return []
     ev = [f"Cilium chains in {_dump_label(d)}: {_names(d.cilium_chains)}" for d in wrong]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..model import Finding, Snapshot
+from .bpf import duplicate_lines
 from .catalogue import finding
 from .facts import cluster_ok, pod_line
 
@@ -13,10 +14,9 @@ _SHOW = 10
 
 
 def pods_failing_on_node(snap: Snapshot) -> list[Finding]:
-    if not cluster_ok(snap):
+    cl = cluster_ok(snap)
+    if cl is None:
         return []
-    cl = snap.cluster
-    assert cl is not None
     agent = cl.cilium_pod.name if cl.cilium_pod else None
     bad = [
         p
@@ -31,6 +31,7 @@ def pods_failing_on_node(snap: Snapshot) -> list[Finding]:
     ev = [pod_line(p) for p in bad[:_SHOW]]
     if len(bad) > _SHOW:
         ev.append(f"... and {len(bad) - _SHOW} more")
+    ev += duplicate_lines(snap)
     return [finding("pods-failing-on-node", ev)]
 
 

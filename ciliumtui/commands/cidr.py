@@ -1,10 +1,12 @@
 """`ciliumtui cidr check [POOL...] [--json]` and `ciliumtui cidr suggest [--prefix N] [--json]`.
 
 The field notes' first rule: before installing Cilium, make sure the pod pool
-overlaps nothing in use — node addresses, non-Cilium routes, the service CIDR and
-cluster DNS, the node's upstream resolvers, load-balancer pools. `check` exits 0
-when clean and 2 when the pool overlaps; `suggest` proposes a free private range
-and the exact helm line. The planning itself is pure (`plan_*`); only `main` probes.
+overlaps nothing in use — node addresses, non-Cilium routes of every table, the
+service CIDR and cluster DNS, the node's upstream resolvers, load-balancer pools,
+IPv4 and IPv6. `check` exits 0 when clean and 2 when the pool overlaps; `suggest`
+proposes a free private range (and a ULA one when IPv6 is in play) and the exact
+helm line. What is in use comes from `checks.address` (the facts the checks and
+the address-space panel use); the planning is `ciliumtui.cidr`'s; only `main` probes.
 """
 
 from __future__ import annotations
@@ -12,59 +14,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 from .. import aio, cidr
-from ..checks.facts import Space, cluster_dns, node_networks, relation, service_cidrs
+from ..checks.address import in_use, uses_ipv6
+from ..checks.facts import configured_pools
 from ..errors import CiliumtuiError
-from ..model import Snapshot
+from ..model import ProbeStatus, Snapshot
 from ..options import Options
 
-CHART_DEFAULT = "10.0.0.0/8"  # ipam.operator.clusterPoolIPv4PodCIDRList, charts 1.14–1.19
-HELM_LINE = (
-    "helm upgrade cilium cilium/cilium -n kube-system --reuse-values "
-    "--set ipam.operator.clusterPoolIPv4PodCIDRList[0]={cidr}"
-)
-
-
-@dataclass
-class InUse:
-    kind: str  # node-network | service-cidr | cluster-dns | upstream-dns | lb-pool | pod-cidr
-    space: Space
-
-
-def in_use(snap: Snapshot) -> list[InUse]:
-    """Everything a pod pool must not overlap, as the snapshot saw it."""
-    out = [InUse("node-network", s) for s in node_networks(snap)]
-    out += [InUse("service-cidr", s) for s in service_cidrs(snap)]
-    dns = cluster_dns(snap)
-    if dns is not None:
-        out.append(InUse("cluster-dns", dns))
-    for text in snap.node.host.nameservers if snap.node else []:
-        n = cidr.try_net(text)
-        if n is not None:
-            out.append(
-                InUse(
-                    "upstream-dns",
-                    Space(n, f"nameserver {n.network_address} (resolv.conf)", n.network_address),
-                )
-            )
-    if snap.cluster is not None:
-        for lb in snap.cluster.lb_pools:
-            for n in map(cidr.try_net, lb.cidrs):
-                if n is not None:
-                    out.append(InUse("lb-pool", Space(n, f"{lb.kind} {lb.name} {n}")))
-    return out
+CHART_DEFAULT = cidr.CHART_DEFAULT
 
 
 def configured_pool(snap: Snapshot) -> tuple[list[cidr.Net], str]:
-    """The pool Cilium is configured with, else the chart's default (what a fresh install gets)."""
+    """The pool(s) Cilium is configured with, else the chart's default (what a fresh
+    install gets)."""
+    nets = configured_pools(snap)
+    if nets:
+        families = {n.version for n in nets}
+        src = "cilium-config cluster-pool-ipv4-cidr"
+        if families == {4, 6}:
+            src += " and cluster-pool-ipv6-cidr"
+        elif families == {6}:
+            src = "cilium-config cluster-pool-ipv6-cidr"
+        return nets, src
     cl = snap.cluster
-    if cl is not None and cl.reachable and cl.config is not None and cl.config.pool:
-        nets = [n for n in map(cidr.try_net, cl.config.pool) if n is not None]
-        if nets:
-            return nets, "cilium-config cluster-pool-ipv4-cidr"
     why = (
         "apiserver unreachable" if cl is not None and not cl.reachable else "no Cilium config found"
     )
@@ -82,45 +56,25 @@ def parse_pools(texts: list[str]) -> list[cidr.Net]:
 
 
 def plan_check(pools: list[cidr.Net], snap: Snapshot) -> list[dict[str, str]]:
-    """Every overlap of `pools` with something in use, with a line a human can verify."""
-    conflicts = []
-    for p in pools:
-        pool = Space(p, f"pool {p}")
-        for u in in_use(snap):
-            if cidr.overlaps(u.space.net, p):
-                conflicts.append(
-                    {
-                        "pool": str(p),
-                        "kind": u.kind,
-                        "with": str(u.space.net),
-                        "evidence": relation(u.space, pool),
-                    }
-                )
-    return conflicts
+    """Every overlap of `pools` with something in use on this node and cluster."""
+    return cidr.plan_check(pools, in_use(snap))
 
 
-def plan_suggest(snap: Snapshot, prefix: int) -> tuple[cidr.Net | None, list[cidr.Net]]:
-    """The first free private /prefix avoiding everything in use, the current pool and
-    every per-node CIDR already handed out (a new pool must not mix with the old one)."""
-    avoid = [u.space.net for u in in_use(snap)]
-    cl = snap.cluster
-    if cl is not None and cl.reachable:
-        if cl.config is not None:
-            avoid += [n for n in map(cidr.try_net, cl.config.pool) if n is not None]
-        avoid += [
-            n for cn in cl.ciliumnodes for n in map(cidr.try_net, cn.pod_cidrs) if n is not None
-        ]
-    return cidr.first_free(prefix, avoid), avoid
+def plan_suggest(snap: Snapshot, prefix: int) -> cidr.Suggestion:
+    """A free pool avoiding everything in use (see `cidr.plan_suggest`)."""
+    return cidr.plan_suggest(in_use(snap), prefix, ipv6=uses_ipv6(snap))
 
 
-async def _gather(opts: Options) -> Snapshot:
+async def gather(opts: Options) -> Snapshot:
+    """Node and cluster probes, concurrently; no DNS queries (planning needs addresses).
+    Also what the `helm.suggest` action plans from, in-process."""
     import asyncio
     from datetime import datetime, timezone
 
     from ..cluster import collect_cluster
     from ..collect import collect_node_only
 
-    probes: dict = {}
+    probes: dict[str, ProbeStatus] = {}
     node, cluster = await asyncio.gather(
         collect_node_only(opts, probes), collect_cluster(opts, probes)
     )
@@ -140,7 +94,7 @@ def take_snapshot(opts: Options) -> Snapshot:
 
     opts = opts.validate()
     try:
-        return aio.run(_gather(opts))
+        return aio.run(gather(opts))
     except ImportError as exc:  # a probe module missing from this install
         raise CiliumtuiError(f"cannot probe: {exc}") from None
 
@@ -149,18 +103,30 @@ def _print(data: dict[str, Any], text: str, as_json: bool) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n" if as_json else text)
 
 
+def _v6_default_notes(pools: list[cidr.Net], snap: Snapshot) -> list[dict[str, str]]:
+    """With the chart's default pool and IPv6 networks on the node: what the chart's
+    IPv6 default (used only with ipv6.enabled=true) would hit — a note, not a failure."""
+    if any(p.version == 6 for p in pools) or not uses_ipv6(snap):
+        return []
+    return cidr.plan_check([cidr.net(cidr.CHART_DEFAULT_V6)], in_use(snap))
+
+
 def check(pool_args: list[str], snap: Snapshot, as_json: bool) -> int:
     if pool_args:
         pools, source = parse_pools(pool_args), "command line"
     else:
         pools, source = configured_pool(snap)
     conflicts = plan_check(pools, snap)
-    data = {
+    default = not pool_args and not configured_pools(snap)  # the chart's default pool
+    notes = _v6_default_notes(pools, snap) if default else []
+    data: dict[str, Any] = {
         "pools": [str(p) for p in pools],
         "source": source,
         "ok": not conflicts,
         "conflicts": conflicts,
     }
+    if notes:
+        data["ipv6_default_conflicts"] = notes
     lines = [f"pool {' '.join(map(str, pools))} ({source})"]
     if conflicts:
         lines.append(
@@ -170,6 +136,11 @@ def check(pool_args: list[str], snap: Snapshot, as_json: bool) -> int:
         lines.append("a free range: ciliumtui cidr suggest")
     else:
         lines.append("✓ overlaps nothing in use (node addresses, routes, services, DNS, LB pools)")
+    if notes:
+        lines.append(
+            f"note: with ipv6.enabled=true the chart's {cidr.CHART_DEFAULT_V6} would overlap:"
+        )
+        lines += [f"    {c['evidence']}" for c in notes]
     _print(data, "\n".join(lines) + "\n", as_json)
     return 2 if conflicts else 0
 
@@ -183,15 +154,16 @@ def check_prefix(prefix: int) -> None:
 
 def suggest(prefix: int, snap: Snapshot, as_json: bool) -> int:
     check_prefix(prefix)
-    found, avoid = plan_suggest(snap, prefix)
-    if found is None:
+    found = plan_suggest(snap, prefix)
+    if found.v4 is None:
         raise CiliumtuiError(
             f"no free private /{prefix} left: every candidate overlaps something in use"
         )
-    helm = HELM_LINE.format(cidr=found)
-    data = {"cidr": str(found), "helm": helm, "avoided": sorted({str(a) for a in avoid})}
-    text = f"free pool: {found}\n{helm}\n"
-    _print(data, text, as_json)
+    text = f"free pool: {found.v4}\n"
+    if found.v6 is not None:
+        text += f"free IPv6 pool: {found.v6}\n"
+    text += f"{found.helm}\n"
+    _print(found.to_json(), text, as_json)
     return 0
 
 

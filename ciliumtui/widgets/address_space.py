@@ -1,65 +1,74 @@
 """Address-space view: the pod pool, per-node CIDRs, node networks, the service
-CIDR, LB pools and upstream DNS servers drawn on one scale, one line each, with
-overlaps that break things marked.
+CIDR, cluster DNS, upstream DNS servers and LB pools drawn on one scale, one row
+each, with the overlaps that break things marked.
 
-The scale is ordinal: every range start/end is a tick and ticks are spread
-evenly, so a /24 next to a /8 is still visible and ranges that overlap share
-columns. IPv4 only (the pool checks are IPv4 too).
+It draws the checks' facts (`checks.address.address_facts`): a range is marked
+exactly when it takes part in an overlap that makes a finding, with that
+overlap's words — the panel cannot disagree with `diagnose` (issue 12: it used to
+say "3 conflicting" on a healthy native-routing node).
+
+The scale: every range start and end is a tick; each stretch between two ticks
+gets one column plus a share of the rest proportional to log2 of its size. So a
+range is never narrower than any range it contains, a single address (/32, /128)
+is exactly one column and never wider than a /24, ranges that overlap share
+columns and disjoint ones never do. IPv4 and IPv6 get a scale each.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
 from textual.widget import Widget
 
-from ..model import ClusterState, NodeState
-
-Net = ipaddress.IPv4Network
-
-POOL, NODE_CIDR, NODE_NET, SERVICE, LB, DNS = (
-    "pool",
-    "node-cidr",
-    "node-net",
-    "service",
-    "lb",
-    "dns",
+from .. import cidr
+from ..checks.address import (
+    CLUSTER_DNS,
+    LB_POOL,
+    NODE_NETWORK,
+    POD_CIDR,
+    POOL,
+    SERVICE_CIDR,
+    UPSTREAM_DNS,
+    AddressFacts,
+    address_facts,
 )
+from ..model import ClusterState, NodeState, Snapshot
+
+# Old names, kept for callers.
+NODE_CIDR, NODE_NET, SERVICE, LB, DNS = POD_CIDR, NODE_NETWORK, SERVICE_CIDR, LB_POOL, UPSTREAM_DNS
+
 STYLE = {
     POOL: "blue",
-    NODE_CIDR: "cyan",
-    NODE_NET: "green",
-    SERVICE: "magenta",
-    LB: "yellow",
-    DNS: "white",
+    POD_CIDR: "cyan",
+    NODE_NETWORK: "green",
+    SERVICE_CIDR: "magenta",
+    CLUSTER_DNS: "magenta",
+    LB_POOL: "yellow",
+    UPSTREAM_DNS: "white",
 }
-# Pairs of kinds whose overlap breaks networking (DESIGN §5). Per-node CIDRs are
-# meant to sit inside the pool; node routes overlapping link networks are normal.
-CONFLICTS = {
-    frozenset({POOL, NODE_NET}),
-    frozenset({POOL, SERVICE}),
-    frozenset({POOL, LB}),
-    frozenset({POOL, DNS}),
-    frozenset({NODE_CIDR, NODE_NET}),
-    frozenset({NODE_CIDR, SERVICE}),
-    frozenset({NODE_CIDR, LB}),
-    frozenset({NODE_CIDR, DNS}),
-    frozenset({NODE_CIDR}),  # two nodes with the same/overlapping CIDR
-    frozenset({NODE_NET, LB}),
-    frozenset({NODE_NET, SERVICE}),
-    frozenset({SERVICE, LB}),
-    frozenset({SERVICE, DNS}),
-}
-MAX_OTHER_NODES = 4
+LEGEND = (
+    (POOL, "pod pool"),
+    (POD_CIDR, "node CIDR"),
+    (NODE_NETWORK, "node network"),
+    (SERVICE_CIDR, "services/DNS"),
+    (LB_POOL, "LB pool"),
+    (UPSTREAM_DNS, "upstream DNS"),
+)
+MAX_OTHER_NODES = 4  # per-node CIDRs of other nodes drawn (conflicting ones always)
+MAX_NODE_NETWORKS = 8  # node networks drawn (conflicting ones always)
+_LABEL_W = 16
+_MIN_BAR = 10
+_NOTE_W = 40  # columns kept beside the bars for notes, at most
 
 
 @dataclass
 class Span:
     kind: str
     label: str
-    net: Net
+    net: cidr.Net
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -67,123 +76,149 @@ class Span:
         return bool(self.notes)
 
 
-def _net(text: str) -> Net | None:
-    try:
-        net = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return None
-    return net if isinstance(net, ipaddress.IPv4Network) else None
+def spans_from_facts(facts: AddressFacts, node_name: str) -> list[Span]:
+    """One span per range of the facts, notes from the overlaps that touch it. Every
+    conflicting range is drawn; of the rest, this node's CIDR, MAX_OTHER_NODES other
+    nodes' and MAX_NODE_NETWORKS node networks (a node can route 10,000 prefixes)."""
+    bad = set(facts.conflicting())
+    spans: list[Span] = []
+    shown = {POD_CIDR: 0, NODE_NETWORK: 0}
+    limit = {POD_CIDR: MAX_OTHER_NODES, NODE_NETWORK: MAX_NODE_NETWORKS}
+    for r in facts.ranges:
+        if r not in bad and r.kind in shown and r.name != f"node {node_name}":
+            shown[r.kind] += 1
+            if shown[r.kind] > limit[r.kind]:
+                continue
+        spans.append(Span(r.kind, r.name, r.net, facts.notes(r) if r in bad else []))
+    return spans
 
 
 def collect_spans(
     node: NodeState | None, cluster: ClusterState | None, node_name: str
 ) -> list[Span]:
     """Every range worth drawing, from whatever the probes saw (either side may be missing)."""
-    spans: list[Span] = []
-    seen: set[tuple[str, Net]] = set()
-
-    def add(kind: str, label: str, text: str | None) -> None:
-        net = _net(text) if text else None
-        if net is not None and (kind, net) not in seen:
-            seen.add((kind, net))
-            spans.append(Span(kind, label, net))
-
-    k3s = node.host.k3s if node is not None else None
-    pool = list(cluster.config.pool) if cluster and cluster.config and cluster.config.pool else []
-    if not pool and k3s is not None:
-        pool = list(k3s.cluster_cidr)
-    for cidr in pool:
-        add(POOL, "pod pool", cidr)
-
-    if cluster is not None:
-        mine = [c for c in cluster.ciliumnodes if c.name == node_name]
-        others = [c for c in cluster.ciliumnodes if c.name != node_name]
-        for cn in mine + others[:MAX_OTHER_NODES]:
-            for cidr in cn.pod_cidrs:
-                add(NODE_CIDR, f"node {cn.name}", cidr)
-        if not mine and cluster.node is not None:
-            for cidr in cluster.node.pod_cidrs:
-                add(NODE_CIDR, f"node {cluster.node.name}", cidr)
-
-    if node is not None:
-        for link in node.links:
-            if link.cilium or link.name == "lo":
-                continue
-            for addr in link.addresses:
-                net = _net(addr)
-                if net is not None:
-                    add(NODE_NET, link.name, str(net))
-        for route in node.routes:
-            if route.cilium or route.table != "main" or route.dst == "default" or route.family != 4:
-                continue
-            net = _net(route.dst)
-            if net is not None and net.prefixlen < 32:
-                add(NODE_NET, f"route {route.dev or ''}".strip(), route.dst)
-
-    service = list(cluster.service_cidr) if cluster and cluster.service_cidr else []
-    if not service and k3s is not None:
-        service = list(k3s.service_cidr)
-    for cidr in service:
-        add(SERVICE, "services", cidr)
-    if cluster is not None:
-        for lb in cluster.lb_pools:
-            for cidr in lb.cidrs:
-                add(LB, f"lb {lb.name}", cidr)
-    if node is not None:
-        for ns in node.host.nameservers:
-            add(DNS, "upstream dns", ns)
-    mark_overlaps(spans)
-    return spans
+    snap = Snapshot(node_name=node_name, taken_at="", node=node, cluster=cluster)
+    return spans_from_facts(address_facts(snap), node_name)
 
 
-def mark_overlaps(spans: list[Span]) -> None:
-    """Note on each span every conflicting span it overlaps (pure; mutates notes)."""
-    pools = [s.net for s in spans if s.kind == POOL]
-    for i, a in enumerate(spans):
-        for j, b in enumerate(spans):
-            if i == j or frozenset({a.kind, b.kind}) not in CONFLICTS:
-                continue
-            if a.net.overlaps(b.net):
-                a.notes.append(f"overlaps {b.label} {b.net}")
-        if a.kind == NODE_CIDR and pools and not any(a.net.subnet_of(p) for p in pools):
-            a.notes.append("outside the pool (stale?)")
-
-
-def _column_map(spans: list[Span], width: int) -> dict[int, int]:
-    """Address → column for every range boundary, ticks spread evenly."""
+def _columns(spans: list[Span], width: int) -> dict[int, int]:
+    """Address → column for every range boundary of one family (see the module doc)."""
     ticks = sorted(
         {int(s.net.network_address) for s in spans}
         | {int(s.net.broadcast_address) + 1 for s in spans}
     )
-    if len(ticks) == 1:
-        return {ticks[0]: 0}
-    return {t: round(i * width / (len(ticks) - 1)) for i, t in enumerate(ticks)}
+    if len(ticks) < 2:
+        return {t: 0 for t in ticks}
+    segments = list(zip(ticks, ticks[1:], strict=False))
+
+    def covered(a: int, b: int) -> bool:
+        return any(
+            int(s.net.network_address) <= a and b - 1 <= int(s.net.broadcast_address) for s in spans
+        )
+
+    used = [covered(a, b) for a, b in segments]
+    weight = [math.log2(b - a) if u else 0.0 for (a, b), u in zip(segments, used, strict=False)]
+    spare = max(0, width - sum(used))
+    total = sum(weight)
+    shares = [spare * w / total if total else 0.0 for w in weight]
+    cols = [int(x) for x in shares]
+    # largest remainder: the columns left go to the largest fractions (ties: larger size)
+    left = spare - sum(cols) if total else 0
+    order = sorted(range(len(cols)), key=lambda i: (shares[i] - cols[i], weight[i]), reverse=True)
+    for i in order[:left]:
+        cols[i] += 1
+    out, pos = {ticks[0]: 0}, 0
+    for (_, b), u, extra in zip(segments, used, cols, strict=False):
+        pos += int(u) + extra
+        out[b] = pos
+    return out
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        while len(w) > width:  # a token longer than the line: cut it
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(w[:width])
+            w = w[width:]
+        if not line:
+            line = w
+        elif len(line) + 1 + len(w) <= width:
+            line += " " + w
+        else:
+            lines.append(line)
+            line = w
+    if line:
+        lines.append(line)
+    return lines
+
+
+def legend_lines(width: int) -> list[Text]:
+    """The legend, broken into rows that fit `width`."""
+    items = [(STYLE[k], name) for k, name in LEGEND] + [("bold red", "overlap that breaks things")]
+    rows: list[Text] = []
+    row = Text()
+    for style, name in items:
+        cell = len(name) + 4  # "█ name  "
+        if row.plain and len(row.plain) + cell > width:
+            rows.append(row)
+            row = Text()
+        row.append("█", style=style)
+        row.append(f" {name}  ")
+    tail = "widths ~ log2(size)"
+    if row.plain and len(row.plain) + len(tail) > width:
+        rows.append(row)
+        row = Text()
+    row.append(tail, style="dim")
+    rows.append(row)
+    return rows
 
 
 def render_lines(spans: list[Span], width: int) -> list[Text]:
-    """One Text per span: label, CIDR, a bar on the shared scale, and the overlap notes."""
+    """Rows of label, CIDR and a bar on the family's shared scale; a conflicting row's
+    notes follow it — on the same row when they fit, else indented on the next rows —
+    and no row is wider than `width` (a long note never wraps to column 0)."""
     if not spans:
         return [Text("no address ranges known yet", style="dim")]
-    label_w = min(16, max(len(s.label) for s in spans))
-    cidr_w = max(len(str(s.net)) for s in spans)
-    notes_w = max((len("; ".join(s.notes)) + 3 for s in spans if s.bad), default=0)
-    bar_w = max(10, width - label_w - cidr_w - 4 - min(notes_w, 40))
-    cols = _column_map(spans, bar_w)
+    width = max(width, 24)
+    label_w = min(_LABEL_W, max(len(s.label) for s in spans))
+    cidr_w = min(max(len(str(s.net)) for s in spans), 43)
+    lead = label_w + 1 + cidr_w + 1
+    # Room beside the bar for a short note ("✗ overlaps pool 10.0.0.0/8"); longer ones
+    # go on the rows below, aligned under the bar.
+    fits = [n for n in (len("; ".join(s.notes)) + 3 for s in spans if s.bad) if n <= _NOTE_W]
+    reserve = max(fits, default=0)
+    if width - lead - 2 - reserve < 2 * _MIN_BAR:
+        reserve = 0  # a narrow panel: the bars first, every note below
+    bar_w = max(_MIN_BAR, width - lead - 2 - reserve)
     lines: list[Text] = []
-    for s in spans:
-        start = cols[int(s.net.network_address)]
-        end = max(start + 1, cols[int(s.net.broadcast_address) + 1])
-        end = min(end, bar_w)
-        start = min(start, bar_w - 1)
-        line = Text()
-        line.append(f"{s.label[:label_w]:<{label_w}} ", style=STYLE.get(s.kind, ""))
-        line.append(f"{str(s.net):<{cidr_w}} ")
-        line.append("│" + "·" * start, style="dim")
-        line.append("█" * (end - start), style="bold red" if s.bad else STYLE.get(s.kind, ""))
-        line.append("·" * (bar_w - end) + "│", style="dim")
-        if s.bad:
-            line.append(" ✗ " + "; ".join(s.notes), style="bold red")
-        lines.append(line)
+    families = [[s for s in spans if s.net.version == v] for v in (4, 6)]
+    both = all(families)
+    for fam in families:
+        if not fam:
+            continue
+        if both:
+            lines.append(Text(f"IPv{fam[0].net.version}", style="bold"))
+        cols = _columns(fam, bar_w)
+        for s in fam:
+            start = min(cols[int(s.net.network_address)], bar_w - 1)
+            end = min(max(start + 1, cols[int(s.net.broadcast_address) + 1]), bar_w)
+            line = Text()
+            line.append(f"{s.label[:label_w]:<{label_w}} ", style=STYLE.get(s.kind, ""))
+            line.append(f"{str(s.net)[:cidr_w]:<{cidr_w}} ")
+            line.append("│" + "·" * start, style="dim")
+            line.append("█" * (end - start), style="bold red" if s.bad else STYLE.get(s.kind, ""))
+            line.append("·" * (bar_w - end) + "│", style="dim")
+            note = "✗ " + "; ".join(s.notes) if s.bad else ""
+            room = width - len(line.plain) - 1
+            if note and len(note) <= room:
+                line.append(" " + note, style="bold red")
+                note = ""
+            lines.append(line)
+            for part in _wrap(note, width - lead):
+                lines.append(Text(" " * lead + part, style="bold red"))
     return lines
 
 
@@ -195,16 +230,26 @@ class AddressSpacePanel(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.spans: list[Span] = []
+        self.hidden = 0  # ranges not drawn (see spans_from_facts)
         self.border_title = "Address space"
 
     def show(self, node: NodeState | None, cluster: ClusterState | None, node_name: str) -> None:
-        self.spans = collect_spans(node, cluster, node_name)
+        snap = Snapshot(node_name=node_name, taken_at="", node=node, cluster=cluster)
+        facts = address_facts(snap)
+        self.spans = spans_from_facts(facts, node_name)
+        self.hidden = len(facts.ranges) - len(self.spans)
         bad = sum(1 for s in self.spans if s.bad)
         self.border_title = "Address space" + (f" — {bad} conflicting" if bad else "")
         self.refresh(layout=True)
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
-        return max(1, len(self.spans))
+    def _lines(self, width: int) -> list[Text]:
+        body = render_lines(self.spans, width)
+        if self.hidden:
+            body.append(Text(f"… and {self.hidden} more ranges in use, none conflicting", "dim"))
+        return [*body, *legend_lines(width)] if self.spans else body
+
+    def get_content_height(self, container: Any, viewport: Any, width: int) -> int:
+        return max(1, len(self._lines(width)))
 
     def render(self) -> Text:
-        return Text("\n").join(render_lines(self.spans, self.content_size.width or 80))
+        return Text("\n").join(self._lines(self.content_size.width or 80))

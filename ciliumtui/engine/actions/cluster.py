@@ -9,7 +9,6 @@ made on plain dicts (ApiClient.sanitize_for_serialization) by pure functions.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -75,36 +74,12 @@ def pod_ready(pod: dict) -> bool:
 
 
 def classify_pods(pods: list[dict], skip_selector: str = CILIUM_SELECTOR) -> dict[str, list[str]]:
-    """Which pods on the node a restart deletes, and which it skips and why.
+    """Which pods on the node a restart deletes, and which it skips and why: the rule
+    is `checks.restart.restart_plan` (one place), on the pods as the probes parse them."""
+    from ...checks.restart import restart_plan
+    from ...cluster.parse import parse_pod
 
-    restart: pods with an owner (their controller recreates them);
-    lost: pods without an owner (deleting them would lose them: never deleted);
-    skipped: mirror/static pods, hostNetwork pods, the cilium pod, pods already terminating.
-    """
-    key, _, value = skip_selector.partition("=")
-    out: dict[str, list[str]] = {"restart": [], "lost": [], "skipped": []}
-    for p in pods:
-        meta = p.get("metadata") or {}
-        spec = p.get("spec") or {}
-        ref = f"{meta.get('namespace')}/{meta.get('name')}"
-        owners = meta.get("ownerReferences") or []
-        annotations = meta.get("annotations") or {}
-        labels = meta.get("labels") or {}
-        if "kubernetes.io/config.mirror" in annotations or any(
-            o.get("kind") == "Node" for o in owners
-        ):
-            out["skipped"].append(f"{ref} (mirror pod)")
-        elif key and labels.get(key) == value:
-            out["skipped"].append(f"{ref} (the cilium pod)")
-        elif spec.get("hostNetwork"):
-            out["skipped"].append(f"{ref} (hostNetwork: unaffected by Cilium)")
-        elif meta.get("deletionTimestamp"):
-            out["skipped"].append(f"{ref} (already terminating)")
-        elif not owners:
-            out["lost"].append(ref)
-        else:
-            out["restart"].append(ref)
-    return out
+    return restart_plan([parse_pod(p) for p in pods], skip_selector).as_dict()
 
 
 class _PodAction(Action):
@@ -315,20 +290,23 @@ class DaemonSetRolloutRestart(Action):
 
 
 def stale_ciliumnodes(nodes: list[dict], pool: list[str]) -> list[str]:
-    """CiliumNodes whose spec.ipam.podCIDRs lie outside every pool CIDR."""
-    nets = [ipaddress.ip_network(c, strict=False) for c in pool]
-    out = []
-    for n in nodes:
-        cidrs = ((n.get("spec") or {}).get("ipam") or {}).get("podCIDRs") or []
-        for c in cidrs:
-            try:
-                net = ipaddress.ip_network(c, strict=False)
-            except ValueError:
-                continue
-            if not any(net.version == p.version and net.subnet_of(p) for p in nets):  # type: ignore[arg-type]
-                out.append(n["metadata"]["name"])
-                break
-    return out
+    """CiliumNodes whose spec.ipam.podCIDRs lie outside the pool of their family: the
+    rule is `checks.address.stale_node_names` (one place; IPv6 podCIDRs are judged
+    against the IPv6 pool only)."""
+    from ...checks.address import stale_node_names
+    from ...cidr import nets
+    from ...cluster.parse import parse_ciliumnode
+
+    return stale_node_names([parse_ciliumnode(n) for n in nodes], nets(pool))
+
+
+def _config_pools(data: dict[str, Any] | None) -> list[str]:
+    """cilium-config's pools: IPv4, and IPv6 when enable-ipv6 is true."""
+    data = data or {}
+    pools = str(data.get("cluster-pool-ipv4-cidr") or "").split()
+    if str(data.get("enable-ipv6") or "").strip().lower() == "true":
+        pools += str(data.get("cluster-pool-ipv6-cidr") or "").split()
+    return pools
 
 
 @register
@@ -341,7 +319,9 @@ class CiliumNodeDelete(Action):
     params = {
         "names": Param("list", help="CiliumNode names"),
         "stale": Param("bool", default=False, help="every CiliumNode outside the pool"),
-        "pool": Param("any", help="pool CIDRs (default: cilium-config cluster-pool-ipv4-cidr)"),
+        "pool": Param(
+            "any", help="pool CIDRs (default: cilium-config cluster-pool-ipv4-cidr and -ipv6-cidr)"
+        ),
     }
 
     async def _targets(self, ctx: ActionContext) -> list[str]:
@@ -360,7 +340,7 @@ class CiliumNodeDelete(Action):
                 cm = k.CoreV1Api(cl).read_namespaced_config_map(
                     "cilium-config", "kube-system", _request_timeout=ctx.opts.timeout
                 )
-                pool = ((cm.data or {}).get("cluster-pool-ipv4-cidr") or "").split()
+                pool = _config_pools(cm.data)
             res: Any = k.CustomObjectsApi(cl).list_cluster_custom_object(
                 "cilium.io", "v2", "ciliumnodes", _request_timeout=ctx.opts.timeout
             )

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 import time
 from typing import Any
 
 from ... import netns
 from ...errors import CiliumtuiError
-from ...model import SEVERITY_RANK, Finding
+from ...model import SEVERITIES, SEVERITY_RANK
 from .base import Action, ActionContext, ActionResult, Param, register
 
 
@@ -33,12 +31,14 @@ class Diagnose(Action):
         from ...collect import collect
 
         snap = await collect(ctx.opts, cluster=bool(ctx.params.get("cluster", True)))
-        findings: list[Finding] = run_checks(snap)  # in the checks' own order
+        findings = run_checks(snap)  # root causes first (checks.causes)
         for f in findings:
             ctx.out(f"{f.severity.upper():8} {f.id}: {f.title}")
         if not findings:
             ctx.out("no findings")
-        counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITY_RANK}
+        counts: dict[str, int] = {
+            s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES
+        }
         fail_on = ctx.params.get("fail_on", "none")
         bad = [
             f.id
@@ -156,49 +156,22 @@ class HelmSuggest(Action):
     params = {"prefix": Param("int", default=16)}
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        o = ctx.opts
-        argv = [
-            sys.executable,
-            "-m",
-            "ciliumtui",
-            "cidr",
-            "suggest",
-            "--json",
-            "--prefix",
-            str(ctx.params.get("prefix", 16)),
-            "--host-root",
-            o.host_root,
-            "--timeout",
-            str(o.timeout),
-        ]
-        for flag, val in (
-            ("--kubeconfig", o.kubeconfig),
-            ("--context", o.context),
-            ("--node", o.node),
-            ("--netns", o.netns),
-        ):
-            if val:
-                argv += [flag, val]
-        res = await netns.run(argv, timeout=60)
-        if res.rc not in (0, 1):
-            raise CiliumtuiError(
-                f"cidr suggest failed: {res.stderr.strip().splitlines()[-1:] or res.rc}"
+        # In-process: the planner is ciliumtui.cidr's, what is in use the checks' facts.
+        from ... import cidr
+        from ...checks.address import in_use, uses_ipv6
+        from ...commands.cidr import check_prefix, gather
+
+        prefix = int(ctx.params.get("prefix", 16))
+        check_prefix(prefix)  # a CiliumtuiError: one line, before any probing
+        snap = await gather(ctx.opts)
+        found = cidr.plan_suggest(in_use(snap), prefix, ipv6=uses_ipv6(snap))
+        if found.v4 is None:
+            return ActionResult(
+                ok=False,
+                message=f"no free private /{prefix} left: every candidate overlaps something in use",
             )
-        try:
-            data = json.loads(res.stdout)
-        except ValueError:
-            data = {"text": res.stdout}
-        # `ciliumtui cidr suggest --json`: {"cidr": "10.x.0.0/16", "helm": "helm upgrade ...", "avoided": [...]}
-        if isinstance(data, dict) and data.get("cidr"):
-            ctx.out(f"free pool: {data['cidr']}")
-        if isinstance(data, dict) and data.get("helm"):
-            ctx.out(f"$ {data['helm']}")
-        if not ctx.lines:
-            for line in res.stdout.splitlines():
-                ctx.out(line)
-        return ActionResult(
-            ok=True,
-            rc=res.rc,
-            stdout=res.stdout,
-            data=data if isinstance(data, dict) else {"result": data},
-        )
+        ctx.out(f"free pool: {found.v4}")
+        if found.v6 is not None:
+            ctx.out(f"free IPv6 pool: {found.v6}")
+        ctx.out(f"$ {found.helm}")
+        return ActionResult(ok=True, data=found.to_json())
