@@ -59,6 +59,13 @@ def step_playbook(tmp_path: Path, action: str) -> str:
     return str(path)
 
 
+
+def assert_nothing_to_do(step: dict) -> None:
+    """An empty plan (or notes only): the runner skips the step, asks and changes nothing."""
+    assert "step_planned" not in step and "confirm_requested" not in step, step
+    done = step["step_finished"]
+    assert done.status == "skipped" and (done.data or {}).get("nothing_to_do"), done
+
 async def run(playbook: str, root: Path, findings=(), **kw):
     opts = Options(node="k3s-node1", host_root=str(root))
     pb = load_playbook(playbook)
@@ -121,7 +128,7 @@ async def test_orphaned_config_removed_backups_restored_with_backup(tmp_path):
     # idempotent: once done, a second run has nothing to do
     await run(pb, root, [ORPHANED], assume_yes=True)
     result, step = await run(pb, root, [ORPHANED], dry_run=True)
-    assert step["step_planned"].plan == []
+    assert_nothing_to_do(step)
 
 
 async def test_cilium_installed_keeps_its_config_and_the_backups(tmp_path):
@@ -130,7 +137,7 @@ async def test_cilium_installed_keeps_its_config_and_the_backups(tmp_path):
     root = make_root(tmp_path, ["05-cilium.conflist", "10-flannel.conflist.cilium_bak"])
     before = tree(root)
     result, step = await run(step_playbook(tmp_path, "cni.cleanup"), root, dry_run=True)
-    assert step["step_planned"].plan == []
+    assert_nothing_to_do(step)
     await run(step_playbook(tmp_path, "cni.cleanup"), root, assume_yes=True)
     assert tree(root) == before
 
@@ -197,7 +204,7 @@ async def test_set_aside_moves_what_outranks_cilium_and_nothing_else(tmp_path):
     backup = Path(step["backup_saved"].data["dir"])
     assert (backup / "etc_cni_net.d_00-bridge.conf").read_text() == FOREIGN
     result, step = await run(pb, root, dry_run=True)
-    assert step["step_planned"].plan == []  # idempotent
+    assert_nothing_to_do(step)  # idempotent
     # and the restore in cleanup (Cilium uninstalled) brings them back
     await run(step_playbook(tmp_path, "cni.cleanup"), root, [ORPHANED], assume_yes=True)
     restored = tree(root)
@@ -215,7 +222,7 @@ async def test_set_aside_never_overwrites_an_existing_backup(tmp_path):
         ],
     )
     result, step = await run(step_playbook(tmp_path, "cni.set-aside"), root, dry_run=True)
-    assert step["step_planned"].plan == []  # only a note: nothing it can do safely
+    assert_nothing_to_do(step)  # only a note: nothing it can do safely
 
 
 def f(name: str, d: str = "/etc/cni/net.d", **kw) -> CniFile:

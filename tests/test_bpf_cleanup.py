@@ -66,7 +66,7 @@ def _state() -> BpfState:
 
 
 def test_plan_is_exact_ordered_and_never_names_a_decoy():
-    root = Path("/srv/node")
+    root = Path("/hostroot")
     lines = [op.line for op in plan_ops(_state(), "ns1", root)]
     assert lines == [
         "tc -n ns1 filter del dev eth0 ingress pref 1 handle 0x1 bpf  # cil_from_netdev (id 10)",
@@ -74,16 +74,16 @@ def test_plan_is_exact_ordered_and_never_names_a_decoy():
         "ip -n ns1 link set dev eth1 xdpdrv off  # cil_xdp_entry (id 14)",
         "# bpf(2) BPF_PROG_DETACH cil_to_netdev (id 17) from tcx-egress eth0 in netns ns1"
         " (that program only)",
-        "bpftool cgroup detach /srv/node/run/cilium/cgroupv2 connect4 id 19  # via bpf(2)"
+        "bpftool cgroup detach /hostroot/run/cilium/cgroupv2 connect4 id 19  # via bpf(2)"
         " BPF_PROG_DETACH: cil_sock4_conne (id 19)",
         "bpftool link detach id 8  # via bpf(2) BPF_LINK_DETACH: tcx-ingress lxc0123456789ab:"
         " cil_from_contai (id 16)",
-        "rm /srv/node/sys/fs/bpf/cilium/devices/eth2/links/cil_xdp_entry  # detaches xdp eth2:"
+        "rm /hostroot/sys/fs/bpf/cilium/devices/eth2/links/cil_xdp_entry  # detaches xdp eth2:"
         " cil_xdp_entry (id 15)",
-        "rm /srv/node/sys/fs/bpf/tc/globals/cilium_ct4_global",
-        "rmdir /srv/node/sys/fs/bpf/cilium/devices/eth2/links",
-        "rmdir /srv/node/sys/fs/bpf/cilium/devices/eth2",
-        "rmdir /srv/node/sys/fs/bpf/cilium/devices",
+        "rm /hostroot/sys/fs/bpf/tc/globals/cilium_ct4_global",
+        "rmdir /hostroot/sys/fs/bpf/cilium/devices/eth2/links",
+        "rmdir /hostroot/sys/fs/bpf/cilium/devices/eth2",
+        "rmdir /hostroot/sys/fs/bpf/cilium/devices",
     ]
     text = "\n".join(lines)
     for decoy in ("my_filter", "my_xdp", "my_tcx", "my_sendmsg4", "my_map", "other_map"):
@@ -95,7 +95,7 @@ def test_plan_is_exact_ordered_and_never_names_a_decoy():
 
 
 def test_a_netns_on_this_machine_leaves_the_machines_pins_and_cgroup_alone():
-    assert machine_wide(None, Path("/")) and machine_wide("ns1", Path("/srv/node"))
+    assert machine_wide(None, Path("/")) and machine_wide("ns1", Path("/hostroot"))
     assert not machine_wide("ns1", Path("/"))
     state, set_aside = scoped(_state(), wide=False)
     assert set_aside == 1 + 6  # the Cilium cgroup program and the six Cilium-marked pins

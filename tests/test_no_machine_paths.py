@@ -1,6 +1,6 @@
 """No test or benchmark may depend on one machine's layout: an absolute path outside
 the checkout (a venv, a home directory, /work/...) passes there and fails on a fresh
-clone. System tools (/usr, /bin, /sbin, /etc, /run, /proc, /sys, /dev, /tmp, /var)
+clone. System tools and node paths (/usr, /bin, /sbin, /etc, /opt, /run, /proc, /sys, /dev, /tmp, /var)
 are fine; so is ../shared, which CI provides beside the clone — but only relative to
 the checkout, never by an absolute path."""
 
@@ -15,7 +15,7 @@ SCANNED = ("tests", "benchmarks", "ciliumtui", "screens", ".ci")
 # Where one machine's files live: homes, mounts, project trees, virtualenvs.
 MACHINE_PATH = re.compile(
     r"""(?<![\w.~$-])(
-        /(?:work|root|home|opt|srv|mnt|media|Users|workspace)/[^\s"'`)]*
+        /(?:work|root|home|srv|mnt|media|Users|workspace)/[^\s"'`)]*
       | /[^\s"'`()]*/\.?venv/[^\s"'`)]*
       | /[^\s"'`()]*/shared/(?:reference|seed|DESIGN)[^\s"'`)]*
     )""",
