@@ -15,6 +15,7 @@ client is still importing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CiliumtuiError
 from ..options import Options
+from .deadline import Deadline, track_connections
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kubernetes.client import ApiClient
@@ -32,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 K3S_KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 IN_CLUSTER = "in-cluster"
+EXEC_MARGIN = 0.1  # seconds an exec plugin is stopped before the deadline
 
 
 class GarbageAnswer(ValueError):
@@ -175,14 +178,18 @@ def kube_context(opts: Options) -> tuple[str, str]:
     return _select_context(choice.path, _load_yaml(choice.path), opts.context)
 
 
-def api_client(opts: Options) -> ApiClient:
+def api_client(opts: Options, deadline: Deadline | None = None) -> ApiClient:
     """One ApiClient from one Configuration: retries = 0, loaded from the discovered config.
 
-    Raises CiliumtuiError (one line) for every kubeconfig problem.
+    An exec credential plugin runs within `deadline` (default: the cluster deadline
+    from now) and is killed after it. Every connection the client opens is tracked
+    (`api.ciliumtui_sockets.abort()` shuts them down). Raises CiliumtuiError (one
+    line) for every kubeconfig problem.
     """
     from kubernetes import client
     from kubernetes.config.config_exception import ConfigException
 
+    deadline = deadline or Deadline.for_cluster(opts)
     choice = find_kubeconfig(opts)
     context = IN_CLUSTER
     cfg = client.Configuration()
@@ -200,11 +207,13 @@ def api_client(opts: Options) -> ApiClient:
 
             data = _load_yaml(choice.path)
             context, _server = _select_context(choice.path, data, opts.context)
+            base = os.path.dirname(os.path.abspath(choice.path))
+            data = with_exec_credentials(data, context, base, choice.label, deadline)
             loader = KubeConfigLoader(
                 config_dict=data,
                 active_context=context,
                 # Relative certificate paths resolve next to the kubeconfig, as kubectl does.
-                config_base_path=os.path.dirname(os.path.abspath(choice.path)),
+                config_base_path=base,
             )
             loader.load_and_set(cfg)
     except CiliumtuiError:
@@ -215,10 +224,151 @@ def api_client(opts: Options) -> ApiClient:
         raise CiliumtuiError(f"kubeconfig {choice.label}: {_first_line(exc)}") from None
     cfg.retries = 0
     api = client.ApiClient(configuration=cfg)
+    api.ciliumtui_sockets = track_connections(api)
     # Where it came from, for the TUI header and confirmations (never the credentials).
-    api.ciliumtui_kubeconfig = choice.label  # type: ignore[attr-defined]
-    api.ciliumtui_context = context  # type: ignore[attr-defined]
+    api.ciliumtui_kubeconfig = choice.label
+    api.ciliumtui_context = context
     return api
+
+
+# ------------------------------------------------------ exec credential plugins
+
+
+def _named(data: dict[str, Any], section: str, name: Any) -> dict[str, Any] | None:
+    for item in data.get(section) or []:
+        if isinstance(item, dict) and item.get("name") == name:
+            value = item.get(section[:-1])
+            return value if isinstance(value, dict) else None
+    return None
+
+
+def with_exec_credentials(
+    data: dict[str, Any], context: str, base: str, label: str, deadline: Deadline
+) -> dict[str, Any]:
+    """`data` with the context's `user.exec` replaced by the credential it produces.
+
+    The kubernetes client runs exec plugins itself, with no timeout (a blocking plugin
+    held `diagnose` for its full 60 s) and, on a terminal, with our stdin. Here the
+    plugin runs non-interactively within the deadline and is killed after it; its
+    failures are one line instead of a log message and a silent anonymous client.
+    The client's own order is kept: auth-provider and token win over exec.
+    """
+    ctx = _named(data, "contexts", context) or {}
+    user = _named(data, "users", ctx.get("user"))
+    if not user or not isinstance(user.get("exec"), dict):
+        return data
+    if any(user.get(k) for k in ("auth-provider", "token", "tokenFile")):
+        return data
+    cluster = _named(data, "clusters", ctx.get("cluster")) or {}
+    status = run_exec_plugin(user["exec"], cluster, base, label, deadline)
+    cred: dict[str, Any] = {}
+    if status.get("token"):
+        cred["token"] = str(status["token"])
+    elif status.get("clientCertificateData") and status.get("clientKeyData"):
+        cred["client-certificate-data"] = _b64(status["clientCertificateData"])
+        cred["client-key-data"] = _b64(status["clientKeyData"])
+    else:
+        raise CiliumtuiError(
+            f"kubeconfig {label}: exec credential plugin {_plugin_name(user['exec'])} "
+            "returned neither a token nor a client certificate"
+        )
+    out = dict(data)
+    out["users"] = [
+        {"name": u.get("name"), "user": cred}
+        if isinstance(u, dict) and u.get("name") == ctx.get("user")
+        else u
+        for u in data.get("users") or []
+    ]
+    return out
+
+
+def _b64(text: Any) -> str:
+    import base64
+
+    return base64.b64encode(str(text).encode()).decode()
+
+
+def _plugin_name(exec_cfg: dict[str, Any]) -> str:
+    return os.path.basename(str(exec_cfg.get("command") or "?"))
+
+
+def run_exec_plugin(
+    exec_cfg: dict[str, Any], cluster: dict[str, Any], base: str, label: str, deadline: Deadline
+) -> dict[str, Any]:
+    """Run one exec credential plugin (client.authentication.k8s.io) → its `status`."""
+    import signal
+    import subprocess
+
+    name = _plugin_name(exec_cfg)
+    where = f"kubeconfig {label}: exec credential plugin {name}"
+    command, api_version = exec_cfg.get("command"), exec_cfg.get("apiVersion")
+    if not command or not api_version:
+        raise CiliumtuiError(f"kubeconfig {label}: exec needs a command and an apiVersion")
+    if exec_cfg.get("interactiveMode") == "Always":
+        raise CiliumtuiError(
+            f"{where} needs a terminal (interactiveMode: Always); log in with kubectl first"
+        )
+    spec: dict[str, Any] = {"interactive": False}
+    if exec_cfg.get("provideClusterInfo"):
+        spec["cluster"] = dict(cluster)
+        for ext in cluster.get("extensions") or []:
+            if isinstance(ext, dict) and ext.get("name") == "client.authentication.k8s.io/exec":
+                spec["cluster"]["config"] = ext.get("extension")
+    env = dict(os.environ)
+    env.update({str(e["name"]): str(e["value"]) for e in exec_cfg.get("env") or [] if "name" in e})
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(
+        {"apiVersion": api_version, "kind": "ExecCredential", "spec": spec}
+    )
+    argv = [str(command), *(str(a) for a in exec_cfg.get("args") or [])]
+    # A little before the deadline, so that this line, not the caller's "out of time",
+    # is what the user reads.
+    timeout = max(0.0, deadline.remaining() - EXEC_MARGIN)
+    try:
+        # Its own session: a plugin that forks (a shell script, a CLI wrapper) dies whole.
+        proc = subprocess.Popen(
+            argv,
+            cwd=base or None,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        hint = exec_cfg.get("installHint")
+        why = exc.strerror or str(exc)
+        raise CiliumtuiError(
+            f"{where} cannot run: {why}" + (f" ({' '.join(str(hint).split())})" if hint else "")
+        ) from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
+        # A grandchild that left the session may still hold the pipes: do not wait on it.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=0.5)
+        raise CiliumtuiError(
+            f"{where} did not finish within {deadline.seconds:g}s (the cluster deadline); "
+            "does it wait for a login?"
+        ) from None
+    if proc.returncode != 0:
+        last = (err.decode(errors="replace").strip().splitlines() or [""])[-1]
+        raise CiliumtuiError(
+            f"{where} failed (exit {proc.returncode})" + (f": {last[:160]}" if last else "")
+        )
+    try:
+        answer = json.loads(out)
+    except ValueError:
+        raise CiliumtuiError(f"{where} printed no ExecCredential JSON") from None
+    if not isinstance(answer, dict) or not isinstance(answer.get("status"), dict):
+        raise CiliumtuiError(f"{where} printed an ExecCredential without a status")
+    if answer.get("apiVersion") != api_version:
+        raise CiliumtuiError(
+            f"{where} answered apiVersion {answer.get('apiVersion')!r}, expected {api_version!r}"
+        )
+    return answer["status"]
 
 
 # ----------------------------------------------------------------- liveness
