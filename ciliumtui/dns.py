@@ -227,7 +227,9 @@ class DnsProbe:
             target = DnsTarget(self.hint_ip, DEFAULT_PORT, "service")
             names = _names(opts, hints.cluster_domain or "cluster.local")
             work = run_checks([target], names, netns=opts.netns, timeout=self._timeout())
-            self._early = asyncio.ensure_future(guarded(self._early_status, "dns", work, []))
+            self._early = asyncio.ensure_future(
+                guarded(self._early_status, "dns", work, list[DnsCheck]())
+            )
 
     def _timeout(self) -> float:
         return self.deadline.bound(DNS_TIMEOUT) if self.deadline else DNS_TIMEOUT
@@ -242,7 +244,7 @@ class DnsProbe:
             return []
         names: list[tuple[str, Kind]] = [(self.opts.public_name, "external")]
         work = run_checks(targets, names, netns=self.opts.netns, timeout=self._timeout())
-        return await guarded(self.probes, "node-dns", work, [])
+        return await guarded(self.probes, "node-dns", work, list[DnsCheck]())
 
     async def finish(self, cluster: ClusterState) -> DnsState:
         state = DnsState(cluster_domain=cluster.cluster_domain, public_name=self.opts.public_name)
@@ -260,7 +262,7 @@ class DnsProbe:
             todo = []
         elif todo:
             work = run_checks(todo, names, netns=self.opts.netns, timeout=timeout)
-            fresh = await guarded(self.probes, "dns", work, [])
+            fresh = await guarded(self.probes, "dns", work, list[DnsCheck]())
         elif targets and "dns" in self._early_status:
             self.probes["dns"] = self._early_status["dns"]
         known.update((_check_key(c), c) for c in fresh)

@@ -39,7 +39,8 @@ def _findings_md(findings: list[dict[str, Any]]) -> list[str]:
         return ["No findings."]
     lines = []
     for f in sorted(
-        findings, key=lambda f: (_SEVERITY_ORDER.get(f.get("severity"), 3), f.get("id", ""))
+        findings,
+        key=lambda f: (_SEVERITY_ORDER.get(str(f.get("severity")), 3), str(f.get("id", ""))),
     ):
         lines.append(f"- **{f.get('severity', '?')}** `{f.get('id')}`: {f.get('title', '')}")
         lines += [f"  - {e}" for e in f.get("evidence") or []]

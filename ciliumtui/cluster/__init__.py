@@ -26,6 +26,8 @@ from .parse import version_from_image
 
 T = TypeVar("T")
 
+# Every read, each under its own name in Snapshot.probes. Not listed: "coredns-log",
+# recorded only when a CoreDNS pod crash-loops (its previous log is then read).
 PROBE_NAMES = (
     "node",
     "cilium-pod",
@@ -33,6 +35,7 @@ PROBE_NAMES = (
     "cilium-config",
     "ciliumnodes",
     "coredns",
+    "coredns-corefile",
     "kube-proxy",
     "lb-pools",
     "node-pods",
@@ -40,7 +43,9 @@ PROBE_NAMES = (
 
 
 def _close(api: Any) -> None:
-    api.ciliumtui_sockets.abort()  # a thread still reading a drip fails now
+    from .client import client_sockets
+
+    client_sockets(api).abort()  # a thread still reading a drip fails now
     api.close()
 
 
@@ -66,7 +71,7 @@ async def _connect(opts: Options, deadline: Deadline) -> tuple[Any, str, str | N
     """Kubeconfig → ApiClient → GET /version, all within `deadline`. The import of
     kubernetes (slow) and an exec credential plugin overlap a stdlib liveness check,
     so a dead apiserver is reported after one timeout."""
-    from .client import api_client, check_alive, kube_context
+    from .client import api_client, check_alive, client_origin, kube_context
     from .reads import read_version
 
     _context, server = await in_daemon_thread(kube_context, opts)
@@ -86,7 +91,8 @@ async def _connect(opts: Options, deadline: Deadline) -> tuple[Any, str, str | N
     except BaseException:
         _close(api)
         raise
-    return api, api.ciliumtui_kubeconfig, api.ciliumtui_context, api.configuration.host
+    kubeconfig, context = client_origin(api)
+    return api, kubeconfig, context, api.configuration.host
 
 
 def _where(opts: Options) -> tuple[str | None, str | None, str | None]:
@@ -139,11 +145,22 @@ async def _read_all(
 ) -> None:
     from . import reads
 
+    def within(name: str, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
+        return _within(deadline, _no_answer(f"the {name} read"), in_daemon_thread(fn, *args))
+
     def run(name: str, fn: Callable[[Any, Options], Any], fallback: Any) -> Any:
         # One daemon thread per probe, all at once: nine probes queued behind a slow
         # apiserver in a small pool would double the wall time.
-        work = _within(deadline, _no_answer(f"the {name} read"), in_daemon_thread(fn, api, opts))
-        return guarded(probes, name, work, fallback)
+        return guarded(probes, name, within(name, fn, api, opts), fallback)
+
+    coredns = asyncio.ensure_future(run("coredns", reads.read_coredns, (None, [])))
+
+    async def coredns_log() -> list[str]:
+        _svc, pods = await coredns
+        if not any(reads.crash_looping(p) for p in pods):
+            return []  # nothing to ask, nothing to record
+        work = within("coredns-log", reads.read_coredns_log, api, opts, pods)
+        return await guarded(probes, "coredns-log", work, [])
 
     (
         state.node,
@@ -152,6 +169,8 @@ async def _read_all(
         state.config,
         state.ciliumnodes,
         (state.kube_dns, state.coredns_pods),
+        state.coredns_corefile,
+        state.coredns_log,
         state.kube_proxy,
         state.lb_pools,
         state.node_pods,
@@ -161,7 +180,9 @@ async def _read_all(
         run("cilium-workloads", reads.read_workloads, (None, None)),
         run("cilium-config", reads.read_cilium_config, None),
         run("ciliumnodes", reads.read_ciliumnodes, []),
-        run("coredns", reads.read_coredns, (None, [])),
+        coredns,
+        run("coredns-corefile", reads.read_corefile, None),
+        coredns_log(),
         run("kube-proxy", reads.read_kube_proxy, None),
         run("lb-pools", reads.read_lb_pools, []),
         run("node-pods", reads.read_node_pods, []),

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CiliumtuiError
 from ..options import Options
-from .deadline import Deadline, track_connections
+from .deadline import Deadline, SocketRegistry, track_connections
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kubernetes.client import ApiClient
@@ -183,7 +183,7 @@ def api_client(opts: Options, deadline: Deadline | None = None) -> ApiClient:
 
     An exec credential plugin runs within `deadline` (default: the cluster deadline
     from now) and is killed after it. Every connection the client opens is tracked
-    (`api.ciliumtui_sockets.abort()` shuts them down). Raises CiliumtuiError (one
+    (`client_sockets(api).abort()` shuts them down). Raises CiliumtuiError (one
     line) for every kubeconfig problem.
     """
     from kubernetes import client
@@ -224,11 +224,25 @@ def api_client(opts: Options, deadline: Deadline | None = None) -> ApiClient:
         raise CiliumtuiError(f"kubeconfig {choice.label}: {_first_line(exc)}") from None
     cfg.retries = 0
     api = client.ApiClient(configuration=cfg)
-    api.ciliumtui_sockets = track_connections(api)
+    tagged: Any = api  # our own attributes on the client (not in its type)
+    tagged.ciliumtui_sockets = track_connections(api)
     # Where it came from, for the TUI header and confirmations (never the credentials).
-    api.ciliumtui_kubeconfig = choice.label
-    api.ciliumtui_context = context
+    tagged.ciliumtui_kubeconfig = choice.label
+    tagged.ciliumtui_context = context
     return api
+
+
+def client_sockets(api: ApiClient) -> SocketRegistry:
+    """The connections of a client made by api_client (abort() ends them all)."""
+    tagged: Any = api
+    registry: SocketRegistry = tagged.ciliumtui_sockets
+    return registry
+
+
+def client_origin(api: ApiClient) -> tuple[str, str]:
+    """(kubeconfig label, context name) a client made by api_client was loaded from."""
+    tagged: Any = api
+    return str(tagged.ciliumtui_kubeconfig), str(tagged.ciliumtui_context)
 
 
 # ------------------------------------------------------ exec credential plugins
@@ -443,6 +457,25 @@ def check_alive(server: str, timeout: float) -> None:
 # ----------------------------------------------------------------- requests
 
 
+def _get(
+    api: ApiClient, path: str, query: list[tuple[str, Any]] | None, accept: str, timeout: Any
+) -> bytes:
+    from kubernetes.client.exceptions import ApiException
+
+    method, url, headers, _body, _post = api.param_serialize(
+        method="GET",
+        resource_path=path,
+        query_params=query or [],
+        header_params={"Accept": accept},
+        auth_settings=["BearerToken"],
+    )
+    resp = api.call_api(method, url, header_params=headers, _request_timeout=timeout)
+    data = resp.read()
+    if not 200 <= resp.status <= 299:
+        raise ApiException(http_resp=resp)
+    return bytes(data or b"")
+
+
 def get_json(
     api: ApiClient,
     path: str,
@@ -455,19 +488,7 @@ def get_json(
     Non-2xx raises kubernetes' ApiException (with the Status body); a 2xx that is
     not a JSON object raises GarbageAnswer; transport errors are urllib3's.
     """
-    from kubernetes.client.exceptions import ApiException
-
-    method, url, headers, _body, _post = api.param_serialize(
-        method="GET",
-        resource_path=path,
-        query_params=query or [],
-        header_params={"Accept": "application/json"},
-        auth_settings=["BearerToken"],
-    )
-    resp = api.call_api(method, url, header_params=headers, _request_timeout=timeout)
-    data = resp.read()
-    if not 200 <= resp.status <= 299:
-        raise ApiException(http_resp=resp)
+    data = _get(api, path, query, "application/json", timeout)
     try:
         obj = json.loads(data)
     except (ValueError, UnicodeDecodeError):
@@ -475,6 +496,17 @@ def get_json(
     if not isinstance(obj, dict):
         raise GarbageAnswer(_snippet(data))
     return obj
+
+
+def get_text(
+    api: ApiClient,
+    path: str,
+    query: list[tuple[str, Any]] | None = None,
+    *,
+    timeout: tuple[float, float] | float,
+) -> str:
+    """GET `path` as text (a container log); errors as get_json's."""
+    return _get(api, path, query, "text/plain, */*", timeout).decode("utf-8", "replace")
 
 
 def list_all(

@@ -137,7 +137,7 @@ def track_connections(api: Any) -> SocketRegistry:
     """
     registry = SocketRegistry()
 
-    def tracked(conn_cls: type) -> type:
+    def tracked(conn_cls: type[Any]) -> type[Any]:
         def connect(self: Any) -> None:
             conn_cls.connect(self)
             registry.add(self)
