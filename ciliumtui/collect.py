@@ -4,9 +4,9 @@ Node probes never wait for the apiserver. The DNS probe starts with the
 collection too (the node's own resolvers and the k3s config's cluster DNS IP
 need no apiserver) and finishes once the cluster probes told it the kube-dns
 Service and CoreDNS pods. The cluster side — kubeconfig, exec plugin, reads and
-the DNS queries that depend on them — shares one deadline (--timeout + 0.5 s;
-ciliumtui.cluster.deadline), so `diagnose` ends within --timeout + 1 s whatever
-the apiserver does.
+the DNS queries that depend on them — shares one deadline, counted from the
+process's own start (ciliumtui.cluster.deadline.Deadline.for_command), so
+`diagnose` ends within --timeout + 1 s whatever the apiserver does.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ async def collect_cluster_and_dns(
     from .cluster.deadline import Deadline
     from .dns import DnsProbe
 
-    deadline = Deadline.for_cluster(opts)
+    deadline = Deadline.for_command(opts)
     dns = DnsProbe(opts, probes, deadline)
     cluster = await collect_cluster(opts, probes, deadline)
     return cluster, await dns.finish(cluster)

@@ -55,7 +55,7 @@ async def _within(deadline: Deadline, what: str, work: Awaitable[T]) -> T:
         return await asyncio.wait_for(work, deadline.remaining())
     except asyncio.TimeoutError:
         raise DeadlineExceeded(
-            f"{what} within {deadline.seconds:g}s (the cluster deadline)"
+            f"{what} within {deadline.label} (one deadline for the whole cluster side)"
         ) from None
 
 
@@ -68,23 +68,21 @@ class DeadlineExceeded(CiliumtuiError):
 
 
 async def _connect(opts: Options, deadline: Deadline) -> tuple[Any, str, str | None, str | None]:
-    """Kubeconfig → ApiClient → GET /version, all within `deadline`. The import of
-    kubernetes (slow) and an exec credential plugin overlap a stdlib liveness check,
-    so a dead apiserver is reported after one timeout."""
+    """Kubeconfig → stdlib liveness check → ApiClient → GET /version, within `deadline`.
+
+    The liveness check comes first, before the kubernetes client is even imported:
+    on a live apiserver it costs a millisecond (overlapping it with the ~0.4 s import
+    gained nothing), and on a dead one the process never loads the client — no CPU
+    spent on it, and a lighter interpreter to tear down at exit (measured: ~0.3 s of
+    finalization with the client loaded, on 2 shared cores)."""
     from .client import api_client, check_alive, client_origin, kube_context
     from .reads import read_version
 
     _context, server = await in_daemon_thread(kube_context, opts)
-    client_task = asyncio.ensure_future(
-        in_daemon_thread(api_client, opts, deadline, discard=_close)
-    )
-    try:
-        alive = in_daemon_thread(check_alive, server, deadline.bound(opts.timeout))
-        await _within(deadline, _no_answer("get /version"), alive)
-        api = await _within(deadline, "the kubernetes client was not ready", client_task)
-    except BaseException:
-        client_task.cancel()
-        raise
+    alive = in_daemon_thread(check_alive, server, deadline.inner(opts.timeout))
+    await _within(deadline, _no_answer("get /version"), alive)
+    client = in_daemon_thread(api_client, opts, deadline, discard=_close)
+    api = await _within(deadline, "the kubernetes client was not ready", client)
     try:
         version = in_daemon_thread(read_version, api, opts)
         await _within(deadline, _no_answer("get /version"), version)

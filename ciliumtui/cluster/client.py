@@ -34,7 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 K3S_KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 IN_CLUSTER = "in-cluster"
-EXEC_MARGIN = 0.1  # seconds an exec plugin is stopped before the deadline
 
 
 class GarbageAnswer(ValueError):
@@ -186,12 +185,21 @@ def api_client(opts: Options, deadline: Deadline | None = None) -> ApiClient:
     (`client_sockets(api).abort()` shuts them down). Raises CiliumtuiError (one
     line) for every kubeconfig problem.
     """
-    from kubernetes import client
-    from kubernetes.config.config_exception import ConfigException
-
     deadline = deadline or Deadline.for_cluster(opts)
     choice = find_kubeconfig(opts)
     context = IN_CLUSTER
+    data: dict[str, Any] = {}
+    base = ""
+    if choice.path is not None:
+        data = _load_yaml(choice.path)
+        context, _server = _select_context(choice.path, data, opts.context)
+        base = os.path.dirname(os.path.abspath(choice.path))
+        # Before the client is imported: a plugin that blocks costs no import either.
+        data = with_exec_credentials(data, context, base, choice.label, deadline)
+
+    from kubernetes import client
+    from kubernetes.config.config_exception import ConfigException
+
     cfg = client.Configuration()
     # Before the ApiClient exists: its urllib3 pool copies `retries` at creation.
     cfg.retries = 0
@@ -205,10 +213,6 @@ def api_client(opts: Options, deadline: Deadline | None = None) -> ApiClient:
         else:
             from kubernetes.config.kube_config import KubeConfigLoader
 
-            data = _load_yaml(choice.path)
-            context, _server = _select_context(choice.path, data, opts.context)
-            base = os.path.dirname(os.path.abspath(choice.path))
-            data = with_exec_credentials(data, context, base, choice.label, deadline)
             loader = KubeConfigLoader(
                 config_dict=data,
                 active_context=context,
@@ -329,14 +333,19 @@ def run_exec_plugin(
             if isinstance(ext, dict) and ext.get("name") == "client.authentication.k8s.io/exec":
                 spec["cluster"]["config"] = ext.get("extension")
     env = dict(os.environ)
-    env.update({str(e["name"]): str(e["value"]) for e in exec_cfg.get("env") or [] if "name" in e})
+    items = exec_cfg.get("env") if isinstance(exec_cfg.get("env"), list) else []
+    env.update(
+        {
+            str(e["name"]): str(e.get("value", ""))
+            for e in items
+            if isinstance(e, dict) and e.get("name")
+        }
+    )
     env["KUBERNETES_EXEC_INFO"] = json.dumps(
         {"apiVersion": api_version, "kind": "ExecCredential", "spec": spec}
     )
     argv = [str(command), *(str(a) for a in exec_cfg.get("args") or [])]
-    # A little before the deadline, so that this line, not the caller's "out of time",
-    # is what the user reads.
-    timeout = max(0.0, deadline.remaining() - EXEC_MARGIN)
+    timeout = deadline.inner(deadline.remaining())
     try:
         # Its own session: a plugin that forks (a shell script, a CLI wrapper) dies whole.
         proc = subprocess.Popen(
@@ -364,8 +373,7 @@ def run_exec_plugin(
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.communicate(timeout=0.5)
         raise CiliumtuiError(
-            f"{where} did not finish within {deadline.seconds:g}s (the cluster deadline); "
-            "does it wait for a login?"
+            f"{where} did not finish within {deadline.label}; does it wait for a login?"
         ) from None
     if proc.returncode != 0:
         last = (err.decode(errors="replace").strip().splitlines() or [""])[-1]
