@@ -32,6 +32,25 @@ from ciliumtui.sim.scenario import load_scenario
 from ciliumtui.sim.server import SimCluster
 
 NODE = "k3s-node1"
+# Spawn to exit of BASELINE (the interpreter, our imports and the kubernetes client,
+# nothing else) on a quiet machine here: 0.55 s for the client, 0.1 s for ours.
+QUIET_BASELINE = 0.65
+BASELINE = (
+    "import ciliumtui.cli, ciliumtui.collect, kubernetes.client, kubernetes.config.kube_config"
+)
+
+
+def budget(timeout: float) -> float:
+    """--timeout + 1 s (DESIGN §9), plus what this machine's load adds right now to the
+    fixed cost of any such process (measured in the same run, as the benchmarks do):
+    on a quiet machine exactly the contract; on 2 cores shared by 8 busy helpers it
+    does not fail for a start-up that took 2 s."""
+    runs = []
+    for _ in range(2):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", BASELINE], check=True, timeout=60)
+        runs.append(time.perf_counter() - start)
+    return timeout + 1 + max(0.0, min(runs) - QUIET_BASELINE)
 
 
 def diagnose(kubeconfig: str, root: Path, netns: str, timeout: float) -> tuple[float, dict]:
@@ -84,7 +103,8 @@ def test_slow_drip_apiserver_ends_diagnose_within_timeout_plus_one(make_netns, t
     with SimCluster(load_scenario("healthy"), tmpdir=tmp_path) as sim:
         sim.set_fault("slow-drip")
         elapsed, out = diagnose(sim.kubeconfig, root, ns, timeout=2)
-    assert elapsed <= 3.0, f"diagnose took {elapsed:.2f}s with --timeout 2 against a slow drip"
+    limit = budget(2)
+    assert elapsed <= limit, f"diagnose took {elapsed:.2f}s > {limit:.2f}s against a slow drip"
     api = out["probes"]["apiserver"]
     assert not api["ok"] and "no complete answer to get /version" in api["error"]
     assert "apiserver-unreachable" in {f["id"] for f in out["findings"]}
@@ -101,7 +121,8 @@ def test_blocking_exec_plugin_ends_diagnose_within_timeout_plus_one(make_netns, 
             f"echo $$ >> {pids}\nsleep 60 & echo $! >> {pids}\nwait\n",
         )
         elapsed, out = diagnose(kc, root, ns, timeout=2)
-    assert elapsed <= 3.0, f"diagnose took {elapsed:.2f}s with --timeout 2 and a blocking plugin"
+    limit = budget(2)
+    assert elapsed <= limit, f"diagnose took {elapsed:.2f}s > {limit:.2f}s, a blocking plugin"
     error = out["probes"]["apiserver"]["error"]
     assert "exec credential plugin credential-plugin.sh did not finish within" in error
     # The plugin and what it started are gone, not left behind sleeping.
@@ -118,7 +139,8 @@ def test_black_holed_apiserver_ends_diagnose_within_timeout_plus_one(make_netns,
     with black_hole() as port:
         kc = black_hole_kubeconfig(port, tmp_path / "bh.yaml")
         elapsed, out = diagnose(str(kc), root, ns, timeout=3)
-    assert elapsed <= 4.0, f"diagnose took {elapsed:.2f}s against a black hole (--timeout 3)"
+    limit = budget(3)
+    assert elapsed <= limit, f"diagnose took {elapsed:.2f}s > {limit:.2f}s against a black hole"
     assert "did not answer in time" in out["probes"]["apiserver"]["error"]
 
 
@@ -137,7 +159,9 @@ async def test_no_thread_is_left_reading_a_drip(tmp_path):
         time.sleep(0.3)  # the server still drips: only an aborted socket ends the read
         readers = [t.name for t in threading.enumerate() if t.name == "read_version"]
     assert elapsed < 1.5 + 0.3
-    assert state.reachable is False and "within the --timeout of 1s (one deadline" in str(state.error)
+    assert state.reachable is False and "within the --timeout of 1s (one deadline" in str(
+        state.error
+    )
     assert readers == []
 
 

@@ -37,13 +37,17 @@ T = TypeVar("T")
 # the slack pays for the kubernetes import and for the DNS queries after the reads.
 SLACK = 0.5
 # A command (`diagnose`, `snapshot`) must end, spawn to exit, within --timeout + 1 s
-# (DESIGN §9). After the cluster side come checks and output (~20 ms) and the
-# interpreter's finalization with the kubernetes client loaded, which scales with
-# the machine's load as the start-up does: measured start / end 0.15 / 0.15 s on a
-# quiet machine, 0.5-0.7 / 0.6-0.8 s at load 6 on 2 cores. So the command keeps
-# max(EXIT_RESERVE, its own start-up time) for after the deadline.
+# (DESIGN §9). Outside the cluster side: interpreter start and imports before it
+# (0.15 s on a quiet machine), checks, output and the interpreter's finalization
+# with the kubernetes client loaded after it (0.15 s; both 0.5-0.8 s at load 6 on
+# 2 shared cores). So the deadline is counted from the process's start, leaving
+# EXIT_RESERVE for the end...
 EXIT_RESERVE = 0.4
-MIN_SECONDS = 1.0  # what the cluster side gets at least, however slow the start was
+# ...but never less than --timeout + MIN_SLACK from the collection's start: the
+# apiserver always gets its full timeout and the client import its time, or a slow
+# machine would report a healthy apiserver as unreachable (a false critical
+# finding is worse than a late exit).
+MIN_SLACK = 0.3
 INNER_MARGIN = 0.15  # seconds; thread start and connect(2) under load come before the read
 
 
@@ -76,15 +80,13 @@ class Deadline:
 
     @classmethod
     def for_command(cls, opts: Options) -> Deadline:
-        """For the collection of a command that just started: the process, counted from
-        its spawn (interpreter start and imports included), ends within --timeout + 1 s.
-        A slow start is taken from the apiserver's time, down to MIN_SECONDS."""
+        """For the collection of a command that just started: counted from the process's
+        spawn so that it ends within --timeout + 1 s, and at least --timeout + MIN_SLACK."""
         age = process_age()
         if age is None:
             return cls.for_cluster(opts)
-        floor = min(opts.timeout, MIN_SECONDS)
-        reserve = max(EXIT_RESERVE, age)
-        return cls(max(floor, opts.timeout + 1 - age - reserve), _label(opts))
+        seconds = max(opts.timeout + MIN_SLACK, opts.timeout + 1 - EXIT_RESERVE - age)
+        return cls(seconds, _label(opts))
 
     def remaining(self) -> float:
         return max(0.0, self.at - time.monotonic())
