@@ -223,13 +223,16 @@ class DnsProbe:
         # (no Service to ask), or when it is the Service's address anyway.
         self._early_status: dict[str, ProbeStatus] = {}
         self._early: asyncio.Future[list[DnsCheck]] | None = None
+        self._hint_target = DnsTarget(self.hint_ip or "", DEFAULT_PORT, "service")
         if self.hint_ip:
-            target = DnsTarget(self.hint_ip, DEFAULT_PORT, "service")
             names = _names(opts, hints.cluster_domain or "cluster.local")
-            work = run_checks([target], names, netns=opts.netns, timeout=self._timeout())
-            self._early = asyncio.ensure_future(
-                guarded(self._early_status, "dns", work, list[DnsCheck]())
-            )
+            self._early = asyncio.ensure_future(self._early_checks(names))
+
+    async def _early_checks(self, names: list[tuple[str, Kind]]) -> list[DnsCheck]:
+        work = run_checks(
+            [self._hint_target], names, netns=self.opts.netns, timeout=self._timeout()
+        )
+        return await guarded(self._early_status, "dns", work, list[DnsCheck]())
 
     def _timeout(self) -> float:
         return self.deadline.bound(DNS_TIMEOUT) if self.deadline else DNS_TIMEOUT
@@ -248,23 +251,27 @@ class DnsProbe:
 
     async def finish(self, cluster: ClusterState) -> DnsState:
         state = DnsState(cluster_domain=cluster.cluster_domain, public_name=self.opts.public_name)
-        node = await self._node
-        early = await self._early if self._early is not None else []
         # Apiserver down: no Service or pods to ask, but k3s's config names the cluster DNS IP.
         targets = dns_targets(cluster, None if cluster.reachable else self.hint_ip)
         names = _names(self.opts, cluster.cluster_domain)
+        early: list[DnsCheck] = []
+        if self._early is not None:
+            if self._hint_target in targets:
+                early = await self._early
+            else:  # the Service lives elsewhere: those answers are not wanted, nor waited for
+                self._early.cancel()
         known = {_check_key(c): c for c in early}
         todo = [t for t in targets if any(_key(t, q, k) not in known for q, k in names)]
         fresh: list[DnsCheck] = []
         timeout = self._timeout()
         if todo and timeout < MIN_QUERY_TIME:
             self.probes["dns"] = ProbeStatus(False, "not asked: the cluster deadline had passed", 0)
-            todo = []
         elif todo:
             work = run_checks(todo, names, netns=self.opts.netns, timeout=timeout)
             fresh = await guarded(self.probes, "dns", work, list[DnsCheck]())
         elif targets and "dns" in self._early_status:
             self.probes["dns"] = self._early_status["dns"]
+        node = await self._node  # started with the collection: done by now, or soon
         known.update((_check_key(c), c) for c in fresh)
         wanted = [_key(t, q, k) for t in targets for q, k in names]
         state.checks = [known[k] for k in wanted if k in known] + node

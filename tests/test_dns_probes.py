@@ -306,3 +306,24 @@ async def test_the_dns_resolve_action_uses_the_probe_query(make_netns, tmp_path)
     ok, failed = result.data["results"]
     assert ok["ok"] and ok["answers"] == ["10.43.0.1"]
     assert failed["error"] == "timeout after 0.5s"
+
+
+@pytest.mark.root
+async def test_the_k3s_cluster_dns_hint_is_not_waited_for_when_the_service_is_elsewhere(
+    make_netns, tmp_path
+):
+    """k3s's cluster-dns is asked as the collection starts (it is the Service's address on
+    a k3s node); when the apiserver names another Service IP, those early answers are
+    dropped, and a hint that never answers costs nothing."""
+    ns = make_netns("nd")
+    conf = tmp_path / "etc/rancher/k3s"
+    conf.mkdir(parents=True)
+    (conf / "config.yaml").write_text("cluster-dns: 127.0.0.9\n")  # nothing listens there
+    with responder_in(ns, "10.99.0.4") as r:
+        cluster = cluster_at(*r.addr, pods=0)
+        probes: dict = {}
+        start = time.perf_counter()
+        state = await collect_dns(Options(netns=ns, host_root=str(tmp_path)), cluster, probes)
+        elapsed = time.perf_counter() - start
+    assert [(c.server, c.ok) for c in state.checks] == [("10.99.0.4:53", True)] * 2
+    assert elapsed < 1.0 and probes["dns"].ok
