@@ -333,7 +333,8 @@ def run_exec_plugin(
             if isinstance(ext, dict) and ext.get("name") == "client.authentication.k8s.io/exec":
                 spec["cluster"]["config"] = ext.get("extension")
     env = dict(os.environ)
-    items = exec_cfg.get("env") if isinstance(exec_cfg.get("env"), list) else []
+    listed = exec_cfg.get("env")
+    items: list[Any] = listed if isinstance(listed, list) else []
     env.update(
         {
             str(e["name"]): str(e.get("value", ""))
@@ -344,7 +345,8 @@ def run_exec_plugin(
     env["KUBERNETES_EXEC_INFO"] = json.dumps(
         {"apiVersion": api_version, "kind": "ExecCredential", "spec": spec}
     )
-    argv = [str(command), *(str(a) for a in exec_cfg.get("args") or [])]
+    args = exec_cfg.get("args")
+    argv = [str(command), *(str(a) for a in (args if isinstance(args, list) else []))]
     timeout = deadline.inner(deadline.remaining())
     try:
         # Its own session: a plugin that forks (a shell script, a CLI wrapper) dies whole.
