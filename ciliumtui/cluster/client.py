@@ -9,8 +9,10 @@ Two facts shape this file (reference/tui-and-libraries.md §5):
   set on the Configuration BEFORE the ApiClient (and its pool) is created.
 - The Configuration has no default request timeout: every request passes
   `request_timeout(opts)` explicitly.
-`check_alive` (stdlib only) lets collect_cluster judge a dead apiserver while the
-client is still importing.
+`check_alive` (stdlib only) lets collect_cluster judge a dead apiserver before
+the client is imported at all; `kube_context` (no kubernetes import either) is the
+one kube-context discovery of the project; exec credential plugins run here, within
+the cluster deadline (ciliumtui.cluster.deadline), not in the kubernetes client.
 """
 
 from __future__ import annotations
@@ -167,7 +169,15 @@ def _select_context(path: str, data: dict[str, Any], wanted: str | None) -> tupl
 
 
 def kube_context(opts: Options) -> tuple[str, str]:
-    """(context name, server URL) the client will use — for headers and confirmations."""
+    """(context name, server URL) the client will use — for headers and confirmations.
+
+    THE kube-context discovery (the engine's confirmations use it too): DESIGN §4
+    order (--kubeconfig, $KUBECONFIG's first readable path, ~/.kube/config,
+    <host-root>/etc/rancher/k3s/k3s.yaml, in-cluster), --context over the file's
+    current-context. Cheap: YAML only, no kubernetes import. The server URL is as
+    written (it may carry credentials): pass it through redact_url before showing it.
+    Raises CiliumtuiError (one line) when there is no usable kubeconfig or context.
+    """
     choice = find_kubeconfig(opts)
     if choice.path is None:
         host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
@@ -412,8 +422,8 @@ def _proxied(server: str) -> bool:
 def check_alive(server: str, timeout: float) -> None:
     """Does anything speak HTTP at `server` within `timeout`? Raises CiliumtuiError if not.
 
-    Stdlib only, so it runs while the kubernetes client (~0.5-1 s) is still
-    importing: a black-holed apiserver then costs one timeout, not import + timeout.
+    Stdlib only, so it runs before the kubernetes client (~0.5-1 s) is imported: a
+    black-holed apiserver then costs one timeout, and never the import.
     It sends no credentials and does not verify TLS — any HTTP status line counts
     as alive; the real client (verified, authenticated) asks next. Skipped (no
     raise) when an environment proxy sits in between: only the client knows that path.
