@@ -33,7 +33,11 @@ async def collect_cluster_and_dns(
 
     deadline = Deadline.for_command(opts)
     dns = DnsProbe(opts, probes, deadline)
-    cluster = await collect_cluster(opts, probes, deadline)
+    try:
+        cluster = await collect_cluster(opts, probes, deadline)
+    except BaseException:
+        dns.cancel()
+        raise
     return cluster, await dns.finish(cluster)
 
 

@@ -33,7 +33,7 @@ from .cluster.hints import k3s_hints
 from .model import ClusterState, DnsCheck, DnsState, PodInfo, ProbeStatus, ServiceInfo
 from .netns import socket_in_netns
 from .options import Options
-from .probe import guarded
+from .probe import guarded, one_line
 
 DNS_TIMEOUT = 1.5  # seconds per query; CoreDNS answers in ms when it works
 # Below this, a query that gets no answer proves nothing: not asking is honest,
@@ -241,13 +241,23 @@ class DnsProbe:
         if nameservers is None:
             from .node.host import read_nameservers  # what the host probe reports
 
-            nameservers = await in_daemon_thread(read_nameservers, self.opts)
+            try:
+                nameservers = await in_daemon_thread(read_nameservers, self.opts)
+            except Exception as exc:  # the probe boundary: unreadable is data, not a crash
+                self.probes["node-dns"] = ProbeStatus(False, one_line(exc), 0.0)
+                return []
         targets = node_targets(nameservers)
         if not targets:
             return []
         names: list[tuple[str, Kind]] = [(self.opts.public_name, "external")]
         work = run_checks(targets, names, netns=self.opts.netns, timeout=self._timeout())
         return await guarded(self.probes, "node-dns", work, list[DnsCheck]())
+
+    def cancel(self) -> None:
+        """The collection was abandoned: stop waiting for what was started early."""
+        for task in (self._node, self._early):
+            if task is not None:
+                task.cancel()
 
     async def finish(self, cluster: ClusterState) -> DnsState:
         state = DnsState(cluster_domain=cluster.cluster_domain, public_name=self.opts.public_name)
