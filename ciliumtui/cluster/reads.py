@@ -151,7 +151,8 @@ def read_coredns(api: ApiClient, opts: Options) -> tuple[ServiceInfo | None, lis
 def read_corefile(api: ApiClient, opts: Options) -> str | None:
     """The `Corefile` key of the coredns ConfigMap (k3s, kubeadm); None when absent."""
     obj = _get_system_object(api, opts, "/api/v1", "configmaps", "coredns")
-    corefile = (obj or {}).get("data", {}).get("Corefile") if obj else None
+    data = (obj or {}).get("data")
+    corefile = data.get("Corefile") if isinstance(data, dict) else None
     return str(corefile) if corefile else None
 
 
