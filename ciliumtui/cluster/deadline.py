@@ -91,10 +91,6 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.0, self.at - time.monotonic())
 
-    @property
-    def expired(self) -> bool:
-        return time.monotonic() >= self.at
-
     def bound(self, seconds: float) -> float:
         """`seconds`, or less when the deadline comes first."""
         return min(seconds, self.remaining())
