@@ -1,7 +1,12 @@
 """Take a Snapshot: node, cluster and DNS probes, concurrently where they can be.
 
-Node probes never wait for the apiserver; DNS probes need the kube-dns Service
-and CoreDNS pod IPs, so they start once the cluster probes are done.
+Node probes never wait for the apiserver. The DNS probe starts with the
+collection too (the node's own resolvers and the k3s config's cluster DNS IP
+need no apiserver) and finishes once the cluster probes told it the kube-dns
+Service and CoreDNS pods. The cluster side — kubeconfig, exec plugin, reads and
+the DNS queries that depend on them — shares one deadline, counted from the
+process's own start (ciliumtui.cluster.deadline.Deadline.for_command), so
+`diagnose` ends within --timeout + 1 s whatever the apiserver does.
 """
 
 from __future__ import annotations
@@ -23,11 +28,17 @@ async def collect_cluster_and_dns(
     opts: Options, probes: dict[str, ProbeStatus]
 ) -> tuple[ClusterState, DnsState]:
     from .cluster import collect_cluster
-    from .dns import collect_dns
+    from .cluster.deadline import Deadline
+    from .dns import DnsProbe
 
-    cluster = await collect_cluster(opts, probes)
-    dns = await collect_dns(opts, cluster, probes)
-    return cluster, dns
+    deadline = Deadline.for_command(opts)
+    dns = DnsProbe(opts, probes, deadline)
+    try:
+        cluster = await collect_cluster(opts, probes, deadline)
+    except BaseException:
+        dns.cancel()
+        raise
+    return cluster, await dns.finish(cluster)
 
 
 async def collect(opts: Options, *, cluster: bool = True) -> Snapshot:

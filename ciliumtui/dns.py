@@ -1,36 +1,54 @@
-"""DNS probes: does CoreDNS answer cluster names and public names?
+"""DNS probes: does CoreDNS answer cluster names and public names, and does the
+node's own resolver answer public names?
 
 Real UDP queries (dnspython) for `kubernetes.default.svc.<domain>` ("cluster")
 and the configured public name ("external"), sent to the kube-dns Service's
-clusterIP+port and to each CoreDNS pod's IP + "dns" containerPort. With --netns
-each query's socket is created inside that namespace (ciliumtui.netns). All
-queries run at once with a short timeout, so the whole probe costs one timeout.
+clusterIP+port and to each CoreDNS pod's IP + "dns" containerPort; and the public
+name to each nameserver of the node's resolv.conf (via "node"), so that a CoreDNS
+that cannot resolve public names is told apart from a node that cannot either.
+With --netns each query's socket is created inside that namespace
+(ciliumtui.netns). All queries run at once with a short timeout, so the whole
+probe costs one timeout; `query` is the one DNS query function of the project
+(the playbook action dns.resolve uses it too).
+
+`DnsProbe` starts what needs no apiserver — the node's resolvers, and the k3s
+config's cluster DNS IP — as soon as a collection starts, in parallel with the
+cluster probes; `finish(cluster)` adds what the cluster told us. So the node's
+rows exist when the apiserver is unreachable, and a dead apiserver does not
+make the DNS checks wait for its timeout first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Literal
 
+from .cluster.deadline import Deadline, in_daemon_thread
 from .cluster.hints import k3s_hints
 from .model import ClusterState, DnsCheck, DnsState, PodInfo, ProbeStatus, ServiceInfo
 from .netns import socket_in_netns
 from .options import Options
-from .probe import guarded
+from .probe import guarded, one_line
 
 DNS_TIMEOUT = 1.5  # seconds per query; CoreDNS answers in ms when it works
+# Below this, a query that gets no answer proves nothing: not asking is honest,
+# a "timeout after 0.05s" row would be a false DNS finding.
+MIN_QUERY_TIME = 0.3
 DEFAULT_PORT = 53
+NODE_VIA = "node"
+Kind = Literal["cluster", "external"]
 
 
 @dataclass(frozen=True)
 class DnsTarget:
     server: str  # IP address
     port: int
-    via: str  # "service" | "pod/<name>"
+    via: str  # "service" | "pod/<name>" | "node"
 
 
 def cluster_qname(domain: str) -> str:
@@ -70,11 +88,26 @@ def dns_targets(cluster: ClusterState, fallback_ip: str | None = None) -> list[D
     return targets
 
 
+def node_targets(nameservers: list[str]) -> list[DnsTarget]:
+    """The node's resolv.conf nameservers, each once, in resolv.conf's order."""
+    return [DnsTarget(ns, DEFAULT_PORT, NODE_VIA) for ns in dict.fromkeys(nameservers)]
+
+
+def _refused_line(exc: OSError, target: DnsTarget) -> str:
+    """What a local refusal to send means. A netfilter REJECT or DROP of a locally
+    generated packet makes sendto(2) fail with EPERM: for the kube-dns Service that
+    is kube-proxy's (or Cilium's socket LB's) rule for a Service without endpoints."""
+    why = exc.strerror or "Operation not permitted"
+    if target.via == "service":
+        return f"kube-dns has no ready endpoints: the query is rejected on this node ({why})"
+    return f"the query is rejected on this node by a firewall rule ({why})"
+
+
 def query(
     qname: str,
     target: DnsTarget,
     *,
-    kind: str = "cluster",
+    kind: Kind = "cluster",
     netns: str | None = None,
     timeout: float = DNS_TIMEOUT,
     rdtype: str = "A",
@@ -85,7 +118,7 @@ def query(
     import dns.query
     import dns.rcode
 
-    check = DnsCheck(qname=qname, server=_hostport(target), via=target.via, kind=kind)  # type: ignore[arg-type]
+    check = DnsCheck(qname=qname, server=_hostport(target), via=target.via, kind=kind)
     try:
         family = (
             socket.AF_INET6 if ipaddress.ip_address(target.server).version == 6 else socket.AF_INET
@@ -102,7 +135,6 @@ def query(
         resp = dns.query.udp(
             msg, target.server, port=target.port, timeout=timeout, sock=sock, ignore_unexpected=True
         )
-        check.ms = round((time.perf_counter() - start) * 1000, 2)
         check.rcode = dns.rcode.to_text(resp.rcode())
         check.answers = [rd.to_text() for rrset in resp.answer for rd in rrset]
     except dns.exception.Timeout:
@@ -110,10 +142,14 @@ def query(
     except dns.exception.DNSException as exc:
         check.error = f"bad answer: {exc}"
     except OSError as exc:
-        check.error = exc.strerror or str(exc) or type(exc).__name__
+        if exc.errno == errno.EPERM:
+            check.error = _refused_line(exc, target)
+        else:
+            check.error = exc.strerror or str(exc) or type(exc).__name__
     except Exception as exc:  # CiliumtuiError from socket_in_netns, anything unexpected
         check.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     finally:
+        check.ms = round((time.perf_counter() - start) * 1000, 2)
         if sock is not None:
             sock.close()
     return check
@@ -125,37 +161,140 @@ def _hostport(t: DnsTarget) -> str:
 
 async def run_checks(
     targets: list[DnsTarget],
-    names: list[tuple[str, str]],
+    names: list[tuple[str, Kind]],
     *,
     netns: str | None,
     timeout: float = DNS_TIMEOUT,
 ) -> list[DnsCheck]:
     """Every (qname, kind) against every target, all at once; results in a stable order."""
-    jobs = [(qname, kind, t) for t in targets for qname, kind in names]
-    if not jobs:
-        return []
-    loop = asyncio.get_running_loop()
-    # One thread per query: with the default executor (cpu+4 workers) queries would queue
-    # behind timeouts and the probe would cost several timeouts instead of one.
-    with ThreadPoolExecutor(max_workers=min(len(jobs), 64), thread_name_prefix="dns-probe") as pool:
-        futures = [
-            loop.run_in_executor(
-                pool, lambda q=q, k=k, t=t: query(q, t, kind=k, netns=netns, timeout=timeout)
+    # One daemon thread per query: queued behind each other (the default executor has
+    # cpu+4 workers) the probe would cost several timeouts instead of one, and a
+    # daemon never holds up the exit of a process that stopped waiting for it.
+    return list(
+        await asyncio.gather(
+            *(
+                in_daemon_thread(_query_job, q, t, k, netns, timeout)
+                for t in targets
+                for q, k in names
             )
-            for q, k, t in jobs
-        ]
-        return list(await asyncio.gather(*futures))
+        )
+    )
+
+
+def _query_job(qname: str, target: DnsTarget, kind: Kind, netns: str | None, t: float) -> DnsCheck:
+    return query(qname, target, kind=kind, netns=netns, timeout=t)
+
+
+def _names(opts: Options, domain: str) -> list[tuple[str, Kind]]:
+    return [(cluster_qname(domain), "cluster"), (opts.public_name, "external")]
+
+
+Key = tuple[str, str, str, str]
+
+
+def _key(target: DnsTarget, qname: str, kind: str) -> Key:
+    return (_hostport(target), target.via, qname, kind)
+
+
+def _check_key(c: DnsCheck) -> Key:
+    return (c.server, c.via, c.qname, c.kind)
+
+
+class DnsProbe:
+    """The DNS checks of one collection: start early, finish once the cluster is known.
+
+    Create it inside the running event loop (it starts its early queries as tasks).
+    """
+
+    def __init__(
+        self,
+        opts: Options,
+        probes: dict[str, ProbeStatus],
+        deadline: Deadline | None = None,
+        nameservers: list[str] | None = None,
+    ) -> None:
+        self.opts = opts
+        self.probes = probes
+        self.deadline = deadline
+        hints = k3s_hints(opts)
+        self.hint_ip = hints.cluster_dns
+        self._node = asyncio.ensure_future(self._node_checks(nameservers))
+        # The k3s config's cluster DNS IP, asked now: used when the apiserver is down
+        # (no Service to ask), or when it is the Service's address anyway.
+        self._early_status: dict[str, ProbeStatus] = {}
+        self._early: asyncio.Future[list[DnsCheck]] | None = None
+        self._hint_target = DnsTarget(self.hint_ip or "", DEFAULT_PORT, "service")
+        if self.hint_ip:
+            names = _names(opts, hints.cluster_domain or "cluster.local")
+            self._early = asyncio.ensure_future(self._early_checks(names))
+
+    async def _early_checks(self, names: list[tuple[str, Kind]]) -> list[DnsCheck]:
+        work = run_checks(
+            [self._hint_target], names, netns=self.opts.netns, timeout=self._timeout()
+        )
+        return await guarded(self._early_status, "dns", work, list[DnsCheck]())
+
+    def _timeout(self) -> float:
+        return self.deadline.bound(DNS_TIMEOUT) if self.deadline else DNS_TIMEOUT
+
+    async def _node_checks(self, nameservers: list[str] | None) -> list[DnsCheck]:
+        if nameservers is None:
+            from .node.host import read_nameservers  # what the host probe reports
+
+            try:
+                nameservers = await in_daemon_thread(read_nameservers, self.opts)
+            except Exception as exc:  # the probe boundary: unreadable is data, not a crash
+                self.probes["node-dns"] = ProbeStatus(False, one_line(exc), 0.0)
+                return []
+        targets = node_targets(nameservers)
+        if not targets:
+            return []
+        names: list[tuple[str, Kind]] = [(self.opts.public_name, "external")]
+        work = run_checks(targets, names, netns=self.opts.netns, timeout=self._timeout())
+        return await guarded(self.probes, "node-dns", work, list[DnsCheck]())
+
+    def cancel(self) -> None:
+        """The collection was abandoned: stop waiting for what was started early."""
+        for task in (self._node, self._early):
+            if task is not None:
+                task.cancel()
+
+    async def finish(self, cluster: ClusterState) -> DnsState:
+        state = DnsState(cluster_domain=cluster.cluster_domain, public_name=self.opts.public_name)
+        # Apiserver down: no Service or pods to ask, but k3s's config names the cluster DNS IP.
+        targets = dns_targets(cluster, None if cluster.reachable else self.hint_ip)
+        names = _names(self.opts, cluster.cluster_domain)
+        early: list[DnsCheck] = []
+        if self._early is not None:
+            if self._hint_target in targets:
+                early = await self._early
+            else:  # the Service lives elsewhere: those answers are not wanted, nor waited for
+                self._early.cancel()
+        known = {_check_key(c): c for c in early}
+        todo = [t for t in targets if any(_key(t, q, k) not in known for q, k in names)]
+        fresh: list[DnsCheck] = []
+        timeout = self._timeout()
+        if todo and timeout < MIN_QUERY_TIME:
+            self.probes["dns"] = ProbeStatus(False, "not asked: the cluster deadline had passed", 0)
+        elif todo:
+            work = run_checks(todo, names, netns=self.opts.netns, timeout=timeout)
+            fresh = await guarded(self.probes, "dns", work, list[DnsCheck]())
+        elif targets and "dns" in self._early_status:
+            self.probes["dns"] = self._early_status["dns"]
+        node = await self._node  # started with the collection: done by now, or soon
+        known.update((_check_key(c), c) for c in fresh)
+        wanted = [_key(t, q, k) for t in targets for q, k in names]
+        state.checks = [known[k] for k in wanted if k in known] + node
+        return state
 
 
 async def collect_dns(
-    opts: Options, cluster: ClusterState, probes: dict[str, ProbeStatus]
+    opts: Options,
+    cluster: ClusterState,
+    probes: dict[str, ProbeStatus],
+    *,
+    deadline: Deadline | None = None,
+    nameservers: list[str] | None = None,
 ) -> DnsState:
-    state = DnsState(cluster_domain=cluster.cluster_domain, public_name=opts.public_name)
-    # Apiserver down: no Service or pods to ask, but k3s's config names the cluster DNS IP.
-    fallback = None if cluster.reachable else k3s_hints(opts).cluster_dns
-    if not cluster.reachable and not fallback:
-        return state  # nothing to ask: no Service, no pods, no k3s hint
-    targets = dns_targets(cluster, fallback)
-    names = [(cluster_qname(cluster.cluster_domain), "cluster"), (opts.public_name, "external")]
-    state.checks = await guarded(probes, "dns", run_checks(targets, names, netns=opts.netns), [])
-    return state
+    """The DNS checks for a cluster already probed (the TUI's path): Service, pods, node."""
+    return await DnsProbe(opts, probes, deadline, nameservers).finish(cluster)

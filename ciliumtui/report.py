@@ -1,7 +1,8 @@
 """A Markdown incident report from a run journal (pure: records in, text out).
 
-The journal is already redacted at its sink; the report redacts again, because a
-report is the document most likely to be pasted into a ticket or a chat.
+The journal is already redacted at its sink; the report redacts again (records
+and URL credentials in the finished text), because a report is the document most
+likely to be pasted into a ticket or a chat.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from .engine.journal import redact
 from .model import severity_order
+from .redact import redact_url
 
 
 def _first(records: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
@@ -122,4 +124,6 @@ def render_report(records: list[dict[str, Any]], run_id: str, secrets: Iterable[
     else:
         out.append("None.")
     out.append("")
-    return "\n".join(out)
+    # Again over the finished text: a URL with credentials must not reach a ticket even
+    # if it came in through a field the record redaction does not walk.
+    return redact_url("\n".join(out))

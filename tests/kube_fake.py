@@ -72,6 +72,7 @@ class FakeApiServer:
         self.fault_on: str | None = None  # only paths containing this string misbehave
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.auth_headers: list[str | None] = []
+        self.logs: dict[str, str] = {}  # pod name -> the text GET pods/NAME/log answers
         self._tls = tls
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -129,6 +130,18 @@ class FakeApiServer:
             return await self._misbehave(request)
         if path == "/version":
             return web.json_response({"major": "1", "minor": "31", "gitVersion": "v1.31.4+k3s1"})
+        if path.endswith(
+            "/log"
+        ):  # GET pods/NAME/log: what `logs` holds, else the 400 kubelet gives
+            name = path.split("/")[-2]
+            if name in self.logs:
+                return web.Response(text=self.logs[name], content_type="text/plain")
+            container = request.query.get("container", "main")
+            return self._status(
+                400,
+                "BadRequest",
+                f'previous terminated container "{container}" in pod "{name}" not found',
+            )
         m = _PATH.match(path)
         if not m:
             return self._status(404, "NotFound", "the server could not find the requested resource")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -92,6 +94,36 @@ def test_in_cluster_is_last(env, tmp_path, monkeypatch):
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
     assert find_kubeconfig(Options(host_root=str(root))).path is None
     assert kube_context(Options(host_root=str(root))) == ("in-cluster", "https://10.43.0.1:443")
+
+
+def test_kube_context_is_the_one_discovery_for_every_source(env, tmp_path, monkeypatch):
+    """The one kube-context function (the engine's confirmations call it too): each
+    source in DESIGN §4 order, its current-context, and --context over it."""
+    home, root = env
+    write_kc(root / "etc/rancher/k3s/k3s.yaml", "https://127.0.0.1:6443", context="default")
+    opts = Options(host_root=str(root))
+    assert kube_context(opts) == ("default", "https://127.0.0.1:6443")
+    write_kc(home / ".kube/config", "https://home:6443", context="home")
+    assert kube_context(opts) == ("home", "https://home:6443")
+    monkeypatch.setenv("KUBECONFIG", write_kc(tmp_path / "env.yaml", "https://env:6443", "env"))
+    assert kube_context(opts) == ("env", "https://env:6443")
+    explicit = write_kc(tmp_path / "explicit.yaml", "https://explicit:6443", "explicit")
+    assert kube_context(Options(kubeconfig=explicit, host_root=str(root)))[0] == "explicit"
+    with pytest.raises(CiliumtuiError, match="no context 'other'"):
+        kube_context(Options(kubeconfig=explicit, context="other"))
+
+
+def test_kube_context_is_cheap_it_never_imports_kubernetes(tmp_path):
+    kc = write_kc(tmp_path / "kc.yaml", "https://10.0.0.1:6443", context="cheap")
+    code = (
+        "import sys\n"
+        "from ciliumtui.cluster.client import kube_context\n"
+        "from ciliumtui.options import Options\n"
+        f"print(kube_context(Options(kubeconfig={kc!r}))[0])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'kubernetes'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["cheap", "[]"]
 
 
 def test_no_kubeconfig_names_every_path_tried(env):

@@ -12,6 +12,7 @@ from ciliumtui.cluster import agent_version
 from ciliumtui.cluster.parse import (
     parse_cilium_config,
     parse_cilium_lb_pool,
+    parse_ciliumnode,
     parse_deployment,
     parse_metallb_pool,
     parse_node,
@@ -183,3 +184,49 @@ def test_range_cidrs_cover_exactly_the_range(start, length):
     nets = [ipaddress.ip_network(c) for c in range_to_cidrs(f"{lo}-{hi}")]
     assert sum(n.num_addresses for n in nets) == end - start + 1
     assert nets[0].network_address == lo and nets[-1].broadcast_address == hi
+
+
+def test_cilium_config_ipv6_and_dual_stack_pools():
+    """Issue 14 item 8: the v6 pool is read (the chart's default fd00::/104 lies inside many
+    home routers' ULA fd00::/64), beside the v4 pool; lists by spaces or commas."""
+    c = parse_cilium_config(
+        {
+            "ipam": "cluster-pool",
+            "enable-ipv4": "true",
+            "enable-ipv6": "true",
+            "cluster-pool-ipv4-cidr": "10.42.0.0/16 10.44.0.0/16",
+            "cluster-pool-ipv4-mask-size": "24",
+            "cluster-pool-ipv6-cidr": "fd00::/104,fd01::/104",
+            "cluster-pool-ipv6-mask-size": "120",
+        }
+    )
+    assert (c.pool, c.mask_size) == (["10.42.0.0/16", "10.44.0.0/16"], 24)
+    assert (c.pool_v6, c.mask_size_v6) == (["fd00::/104", "fd01::/104"], 120)
+    assert c.enable_ipv4 and c.enable_ipv6
+    v4_only = parse_cilium_config({"cluster-pool-ipv4-cidr": "10.0.0.0/8"})
+    assert (v4_only.pool_v6, v4_only.mask_size_v6, v4_only.enable_ipv6) == ([], None, False)
+    v6_only = parse_cilium_config(
+        {"enable-ipv4": "false", "enable-ipv6": "true", "cluster-pool-ipv6-cidr": "fd00::/104"}
+    )
+    assert (v6_only.pool, v6_only.pool_v6, v6_only.enable_ipv4) == ([], ["fd00::/104"], False)
+
+
+def test_dual_stack_ciliumnode_and_node_keep_their_ipv6_cidrs():
+    cn = parse_ciliumnode(
+        {
+            "metadata": {"name": "k3s-node1"},
+            "spec": {
+                "ipam": {"podCIDRs": ["10.42.0.0/24", "fd00::100/120"]},
+                "addresses": [
+                    {"type": "InternalIP", "ip": "192.168.1.21"},
+                    {"type": "InternalIP", "ip": "fd12::21"},
+                ],
+            },
+        }
+    )
+    assert cn.pod_cidrs == ["10.42.0.0/24", "fd00::100/120"]
+    assert cn.addresses == ["192.168.1.21", "fd12::21"]
+    n = parse_node(
+        {"metadata": {"name": "k3s-node1"}, "spec": {"podCIDRs": ["10.42.0.0/24", "fd00::/120"]}}
+    )
+    assert n.pod_cidrs == ["10.42.0.0/24", "fd00::/120"]

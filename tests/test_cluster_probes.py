@@ -293,3 +293,55 @@ async def test_no_k3s_no_service_cidr(tmp_path):
     with FakeApiServer(healthy_cluster()) as srv:
         state, _ = await collect(srv, tmp_path, host_root=str(tmp_path))
     assert state.service_cidr == [] and state.cluster_domain == "cluster.local"
+
+
+async def test_corefile_absent_and_no_previous_log_are_not_failures(tmp_path):
+    """No coredns ConfigMap (404) and a crash-looping CoreDNS whose previous run the
+    kubelet no longer has (400): absent, not errors."""
+    cols = healthy_cluster()
+    crashing = pod(
+        "coredns-ccb96694c-7xk2m",
+        "kube-system",
+        NODE,
+        "crashloop",
+        labels={"k8s-app": "kube-dns"},
+        container="coredns",
+        ip="10.42.0.50",
+    )
+    cols["api/v1/pods"] = [p for p in cols["api/v1/pods"] if "coredns" not in p["metadata"]["name"]]
+    cols["api/v1/pods"].append(crashing)
+    with FakeApiServer(cols) as srv:
+        state, probes = await collect(srv, tmp_path)
+        log_requests = [q for path, q in srv.requests if path.endswith("/log")]
+    assert state.coredns_corefile is None and probes["coredns-corefile"].ok
+    assert state.coredns_log == [] and probes["coredns-log"].ok
+    assert log_requests == [
+        {"previous": "true", "tailLines": "20", "limitBytes": "65536", "container": "coredns"}
+    ]
+
+
+async def test_previous_coredns_log_through_a_real_http_answer(tmp_path):
+    cols = healthy_cluster()
+    for p in cols["api/v1/pods"]:
+        if "coredns" in p["metadata"]["name"]:
+            p["status"]["containerStatuses"][0]["state"] = {
+                "waiting": {"reason": "CrashLoopBackOff"}
+            }
+    with FakeApiServer(cols) as srv:
+        srv.logs["coredns-ccb96694c-7xk2m"] = (
+            "\n[INFO] starting\n[FATAL] plugin/loop: Loop detected\n"
+        )
+        state, _probes = await collect(srv, tmp_path)
+    assert state.coredns_log == ["[INFO] starting", "[FATAL] plugin/loop: Loop detected"]
+
+
+async def test_dual_stack_service_cidrs_from_the_k3s_config(tmp_path):
+    """k3s writes a dual-stack service CIDR comma separated; both families are kept."""
+    root = tmp_path / "root"
+    (root / "etc/rancher/k3s").mkdir(parents=True)
+    (root / "etc/rancher/k3s/config.yaml").write_text(
+        "service-cidr: 10.43.0.0/16,fd00:43::/112\ncluster-cidr: 10.42.0.0/16,fd00:42::/56\n"
+    )
+    with FakeApiServer(healthy_cluster()) as srv:
+        state, _ = await collect(srv, tmp_path, host_root=str(root))
+    assert state.service_cidr == ["10.43.0.0/16", "fd00:43::/112"]

@@ -177,3 +177,50 @@ async def test_slow_watch_does_not_slow_the_probes(tmp_path):
         cluster, dns, probes = await probe(sim, tmp_path, timeout=1.0)
     assert all(p.ok for p in probes.values())
     assert cluster.cilium_pod.ready and all(c.ok for c in dns.checks)
+
+
+# ------------------------------------------------ CoreDNS's Corefile and last words
+
+LOOP_LOG = """\
+.:53
+[INFO] plugin/reload: Running configuration SHA512 = 0123
+CoreDNS-1.12.0
+linux/amd64, go1.23.3, 51e11f1
+[FATAL] plugin/loop: Loop (127.0.0.1:34713 -> :53) detected for zone ".", see https://coredns.io/plugins/loop#troubleshooting. Query: "HINFO 4547991504243258144.3688648895315093531."
+"""
+
+
+async def test_corefile_is_read_and_a_healthy_coredns_log_is_not(tmp_path):
+    with SimCluster("healthy", tmpdir=tmp_path) as sim:
+        cluster, _dns, probes = await probe(sim, tmp_path)
+        requests = [path for _m, path in sim.requests]
+    assert "forward . /etc/resolv.conf" in cluster.coredns_corefile
+    assert "kubernetes cluster.local in-addr.arpa ip6.arpa" in cluster.coredns_corefile
+    assert probes["coredns-corefile"].ok
+    # nothing crash-loops: no log is asked for, and no probe claims to have read one
+    assert cluster.coredns_log == [] and "coredns-log" not in probes
+    assert not any("/log" in path for path in requests)
+
+
+async def test_a_crash_looping_coredns_tells_why(tmp_path):
+    """A forward loop: the Corefile forwards to /etc/resolv.conf, CoreDNS dies with
+    plugin/loop's line; both reach the ClusterState (for `coredns-forward-loop`)."""
+    corefile = ".:53 {\n    errors\n    forward . 127.0.0.53\n    loop\n}\n"
+    sc = scenario(coredns={"ready": "crashloop", "corefile": corefile, "log": LOOP_LOG})
+    with SimCluster(sc, tmpdir=tmp_path) as sim:
+        cluster, _dns, probes = await probe(sim, tmp_path)
+        logs = [path for _m, path in sim.requests if path.split("?")[0].endswith("/log")]
+    assert cluster.coredns_corefile == corefile
+    assert probes["coredns-log"].ok
+    assert cluster.coredns_log[-1].startswith("[FATAL] plugin/loop: Loop (127.0.0.1:34713 -> :53)")
+    assert len(cluster.coredns_log) == 5
+    assert len(logs) == 1 and "previous=true" in logs[0] and "tailLines=20" in logs[0]
+    assert "container=coredns" in logs[0]
+
+
+async def test_coredns_log_keeps_only_the_last_lines(tmp_path):
+    many = "".join(f"[ERROR] plugin/errors: 2 line {i}\n" for i in range(100))
+    sc = scenario(coredns={"ready": "crashloop", "log": many})
+    with SimCluster(sc, tmpdir=tmp_path) as sim:
+        cluster, _dns, _probes = await probe(sim, tmp_path)
+    assert cluster.coredns_log == [f"[ERROR] plugin/errors: 2 line {i}" for i in range(80, 100)]

@@ -183,3 +183,147 @@ async def test_sim_dns_inside_a_netns_at_the_real_service_ip(make_netns, tmp_pat
         ("10.42.0.50:53", "cluster"): "NOERROR",
         ("10.42.0.50:53", "external"): "SERVFAIL",
     }
+
+
+# ------------------------------------------------- the node's own resolvers
+
+
+def resolv_conf(root, *servers: str) -> None:
+    etc = root / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "resolv.conf").write_text(
+        "# written by the test\nsearch lan\n" + "".join(f"nameserver {s}\n" for s in servers)
+    )
+
+
+def responder_in(ns: str, ip: str, external: str = "ok") -> DnsResponder:
+    """A dnspython responder on ip:53 inside the namespace (ip added to its lo)."""
+    subprocess.run(["ip", "-n", ns, "addr", "add", f"{ip}/32", "dev", "lo"], check=True)
+    sock = socket_in_netns(ns)
+    sock.bind((ip, 53))
+    return DnsResponder("ok", external, sock=sock)
+
+
+@pytest.mark.root
+async def test_each_node_resolver_is_asked_the_public_name(make_netns, tmp_path):
+    """resolv.conf names one resolver that answers and one that drops every query:
+    one row each (via "node", kind "external"), from inside the node's namespace, and
+    none of them waits for the apiserver (unreachable here: 0 DNS checks before)."""
+    ns = make_netns("nd")
+    resolv_conf(tmp_path, "10.99.0.1", "10.99.0.2", "10.99.0.1")  # a duplicate is asked once
+    with responder_in(ns, "10.99.0.1") as good, responder_in(ns, "10.99.0.2", "timeout") as bad:
+        probes: dict = {}
+        opts = Options(netns=ns, host_root=str(tmp_path), public_name="github.com")
+        state = await collect_dns(opts, ClusterState(reachable=False), probes)
+    rows = [(c.server, c.via, c.kind, c.qname, c.rcode, c.error) for c in state.checks]
+    assert rows == [
+        ("10.99.0.1:53", "node", "external", "github.com", "NOERROR", None),
+        ("10.99.0.2:53", "node", "external", "github.com", None, "timeout after 1.5s"),
+    ]
+    assert state.checks[0].ok and state.checks[0].answers == ["93.184.215.14"]
+    assert good.queries == ["github.com"] and bad.queries == ["github.com"]
+    assert probes["node-dns"].ok and "dns" not in probes  # no cluster DNS to ask
+
+
+@pytest.mark.root
+async def test_node_resolvers_are_asked_while_the_apiserver_is_black_holed(make_netns, tmp_path):
+    """The whole collection (cluster + DNS): the node's rows are there, and they did not
+    wait for the apiserver's timeout: a dropping resolver's 1.5 s ran alongside the
+    apiserver's 1 s (one after the other would be 2.5 s)."""
+    from kube_fake import black_hole
+
+    from ciliumtui.collect import collect_cluster_and_dns
+    from ciliumtui.sim.faults import black_hole_kubeconfig
+
+    ns = make_netns("nd")
+    resolv_conf(tmp_path, "10.99.0.1", "10.99.0.2")
+    with (
+        responder_in(ns, "10.99.0.1"),
+        responder_in(ns, "10.99.0.2", "timeout"),
+        black_hole() as port,
+    ):
+        kc = black_hole_kubeconfig(port, tmp_path / "bh.yaml")
+        opts = Options(kubeconfig=str(kc), netns=ns, host_root=str(tmp_path), timeout=1.0)
+        probes: dict = {}
+        start = time.perf_counter()
+        cluster, dns = await collect_cluster_and_dns(opts, probes)
+        elapsed = time.perf_counter() - start
+    assert not cluster.reachable
+    assert [(c.via, c.server, c.ok) for c in dns.checks] == [
+        ("node", "10.99.0.1:53", True),
+        ("node", "10.99.0.2:53", False),
+    ]
+    assert elapsed < 2.2
+
+
+@pytest.mark.root
+async def test_a_service_without_endpoints_says_so(make_netns, tmp_path):
+    """kube-proxy REJECTs traffic to a Service without endpoints (Cilium's socket LB
+    refuses it likewise): sendto(2) fails with EPERM, "Operation not permitted". The
+    check says what that means on this node."""
+    ns = make_netns("nd")
+    subprocess.run(["ip", "-n", ns, "addr", "add", "10.43.0.10/32", "dev", "lo"], check=True)
+    reject = ["-d", "10.43.0.10/32", "-p", "udp", "--dport", "53", "-j", "REJECT"]
+    subprocess.run(
+        ["ip", "netns", "exec", ns, "iptables", "-w", "-A", "OUTPUT", *reject], check=True
+    )
+    cluster = ClusterState(
+        reachable=True,
+        kube_dns=ServiceInfo("kube-dns", "kube-system", "10.43.0.10", [("dns", 53, "UDP")]),
+    )
+    state = await collect_dns(Options(netns=ns, host_root=str(tmp_path)), cluster, {})
+    assert {c.error for c in state.checks} == {
+        "kube-dns has no ready endpoints: the query is rejected on this node"
+        " (Operation not permitted)"
+    }
+    assert all(c.rcode is None and not c.ok for c in state.checks)
+
+
+@pytest.mark.root
+async def test_the_dns_resolve_action_uses_the_probe_query(make_netns, tmp_path):
+    """The playbook action's copy of the query lacked setblocking(False): against a
+    resolver that drops, dnspython's timeout never fired and the step hung."""
+    from ciliumtui.engine.actions.base import ActionContext
+    from ciliumtui.engine.actions.diagnose import DnsResolve
+
+    ns = make_netns("nd")
+    with responder_in(ns, "10.99.0.3", external="timeout"):
+        ctx = ActionContext(
+            opts=Options(netns=ns, host_root=str(tmp_path)),
+            params={
+                "names": ["kubernetes.default.svc.cluster.local", "example.com"],
+                "server": "10.99.0.3:53",
+                "timeout": 0.5,
+            },
+            step_id="resolve",
+            run_dir=tmp_path,
+        )
+        start = time.perf_counter()
+        result = await DnsResolve().run(ctx)
+        elapsed = time.perf_counter() - start
+    assert elapsed < 1.5
+    assert result.data["failed"] == ["example.com"]
+    ok, failed = result.data["results"]
+    assert ok["ok"] and ok["answers"] == ["10.43.0.1"]
+    assert failed["error"] == "timeout after 0.5s"
+
+
+@pytest.mark.root
+async def test_the_k3s_cluster_dns_hint_is_not_waited_for_when_the_service_is_elsewhere(
+    make_netns, tmp_path
+):
+    """k3s's cluster-dns is asked as the collection starts (it is the Service's address on
+    a k3s node); when the apiserver names another Service IP, those early answers are
+    dropped, and a hint that never answers costs nothing."""
+    ns = make_netns("nd")
+    conf = tmp_path / "etc/rancher/k3s"
+    conf.mkdir(parents=True)
+    (conf / "config.yaml").write_text("cluster-dns: 127.0.0.9\n")  # nothing listens there
+    with responder_in(ns, "10.99.0.4") as r:
+        cluster = cluster_at(*r.addr, pods=0)
+        probes: dict = {}
+        start = time.perf_counter()
+        state = await collect_dns(Options(netns=ns, host_root=str(tmp_path)), cluster, probes)
+        elapsed = time.perf_counter() - start
+    assert [(c.server, c.ok) for c in state.checks] == [("10.99.0.4:53", True)] * 2
+    assert elapsed < 1.0 and probes["dns"].ok

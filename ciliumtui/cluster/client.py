@@ -9,12 +9,15 @@ Two facts shape this file (reference/tui-and-libraries.md §5):
   set on the Configuration BEFORE the ApiClient (and its pool) is created.
 - The Configuration has no default request timeout: every request passes
   `request_timeout(opts)` explicitly.
-`check_alive` (stdlib only) lets collect_cluster judge a dead apiserver while the
-client is still importing.
+`check_alive` (stdlib only) lets collect_cluster judge a dead apiserver before
+the client is imported at all; `kube_context` (no kubernetes import either) is the
+one kube-context discovery of the project; exec credential plugins run here, within
+the cluster deadline (ciliumtui.cluster.deadline), not in the kubernetes client.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CiliumtuiError
 from ..options import Options
+from .deadline import Deadline, SocketRegistry, track_connections
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from kubernetes.client import ApiClient
@@ -165,7 +169,15 @@ def _select_context(path: str, data: dict[str, Any], wanted: str | None) -> tupl
 
 
 def kube_context(opts: Options) -> tuple[str, str]:
-    """(context name, server URL) the client will use — for headers and confirmations."""
+    """(context name, server URL) the client will use — for headers and confirmations.
+
+    THE kube-context discovery (the engine's confirmations use it too): DESIGN §4
+    order (--kubeconfig, $KUBECONFIG's first readable path, ~/.kube/config,
+    <host-root>/etc/rancher/k3s/k3s.yaml, in-cluster), --context over the file's
+    current-context. Cheap: YAML only, no kubernetes import. The server URL is as
+    written (it may carry credentials): pass it through redact_url before showing it.
+    Raises CiliumtuiError (one line) when there is no usable kubeconfig or context.
+    """
     choice = find_kubeconfig(opts)
     if choice.path is None:
         host = os.environ.get("KUBERNETES_SERVICE_HOST", "")
@@ -175,16 +187,29 @@ def kube_context(opts: Options) -> tuple[str, str]:
     return _select_context(choice.path, _load_yaml(choice.path), opts.context)
 
 
-def api_client(opts: Options) -> ApiClient:
+def api_client(opts: Options, deadline: Deadline | None = None) -> ApiClient:
     """One ApiClient from one Configuration: retries = 0, loaded from the discovered config.
 
-    Raises CiliumtuiError (one line) for every kubeconfig problem.
+    An exec credential plugin runs within `deadline` (default: the cluster deadline
+    from now) and is killed after it. Every connection the client opens is tracked
+    (`client_sockets(api).abort()` shuts them down). Raises CiliumtuiError (one
+    line) for every kubeconfig problem.
     """
+    deadline = deadline or Deadline.for_cluster(opts)
+    choice = find_kubeconfig(opts)
+    context = IN_CLUSTER
+    data: dict[str, Any] = {}
+    base = ""
+    if choice.path is not None:
+        data = _load_yaml(choice.path)
+        context, _server = _select_context(choice.path, data, opts.context)
+        base = os.path.dirname(os.path.abspath(choice.path))
+        # Before the client is imported: a plugin that blocks costs no import either.
+        data = with_exec_credentials(data, context, base, choice.label, deadline)
+
     from kubernetes import client
     from kubernetes.config.config_exception import ConfigException
 
-    choice = find_kubeconfig(opts)
-    context = IN_CLUSTER
     cfg = client.Configuration()
     # Before the ApiClient exists: its urllib3 pool copies `retries` at creation.
     cfg.retries = 0
@@ -198,13 +223,11 @@ def api_client(opts: Options) -> ApiClient:
         else:
             from kubernetes.config.kube_config import KubeConfigLoader
 
-            data = _load_yaml(choice.path)
-            context, _server = _select_context(choice.path, data, opts.context)
             loader = KubeConfigLoader(
                 config_dict=data,
                 active_context=context,
                 # Relative certificate paths resolve next to the kubeconfig, as kubectl does.
-                config_base_path=os.path.dirname(os.path.abspath(choice.path)),
+                config_base_path=base,
             )
             loader.load_and_set(cfg)
     except CiliumtuiError:
@@ -215,10 +238,171 @@ def api_client(opts: Options) -> ApiClient:
         raise CiliumtuiError(f"kubeconfig {choice.label}: {_first_line(exc)}") from None
     cfg.retries = 0
     api = client.ApiClient(configuration=cfg)
+    tagged: Any = api  # our own attributes on the client (not in its type)
+    tagged.ciliumtui_sockets = track_connections(api)
     # Where it came from, for the TUI header and confirmations (never the credentials).
-    api.ciliumtui_kubeconfig = choice.label  # type: ignore[attr-defined]
-    api.ciliumtui_context = context  # type: ignore[attr-defined]
+    tagged.ciliumtui_kubeconfig = choice.label
+    tagged.ciliumtui_context = context
     return api
+
+
+def client_sockets(api: ApiClient) -> SocketRegistry:
+    """The connections of a client made by api_client (abort() ends them all)."""
+    tagged: Any = api
+    registry: SocketRegistry = tagged.ciliumtui_sockets
+    return registry
+
+
+def client_origin(api: ApiClient) -> tuple[str, str]:
+    """(kubeconfig label, context name) a client made by api_client was loaded from."""
+    tagged: Any = api
+    return str(tagged.ciliumtui_kubeconfig), str(tagged.ciliumtui_context)
+
+
+# ------------------------------------------------------ exec credential plugins
+
+
+def _named(data: dict[str, Any], section: str, name: Any) -> dict[str, Any] | None:
+    for item in data.get(section) or []:
+        if isinstance(item, dict) and item.get("name") == name:
+            value = item.get(section[:-1])
+            return value if isinstance(value, dict) else None
+    return None
+
+
+def with_exec_credentials(
+    data: dict[str, Any], context: str, base: str, label: str, deadline: Deadline
+) -> dict[str, Any]:
+    """`data` with the context's `user.exec` replaced by the credential it produces.
+
+    The kubernetes client runs exec plugins itself, with no timeout (a blocking plugin
+    held `diagnose` for its full 60 s) and, on a terminal, with our stdin. Here the
+    plugin runs non-interactively within the deadline and is killed after it; its
+    failures are one line instead of a log message and a silent anonymous client.
+    The client's own order is kept: auth-provider and token win over exec.
+    """
+    ctx = _named(data, "contexts", context) or {}
+    user = _named(data, "users", ctx.get("user"))
+    if not user or not isinstance(user.get("exec"), dict):
+        return data
+    if any(user.get(k) for k in ("auth-provider", "token", "tokenFile")):
+        return data
+    cluster = _named(data, "clusters", ctx.get("cluster")) or {}
+    status = run_exec_plugin(user["exec"], cluster, base, label, deadline)
+    cred: dict[str, Any] = {}
+    if status.get("token"):
+        cred["token"] = str(status["token"])
+    elif status.get("clientCertificateData") and status.get("clientKeyData"):
+        cred["client-certificate-data"] = _b64(status["clientCertificateData"])
+        cred["client-key-data"] = _b64(status["clientKeyData"])
+    else:
+        raise CiliumtuiError(
+            f"kubeconfig {label}: exec credential plugin {_plugin_name(user['exec'])} "
+            "returned neither a token nor a client certificate"
+        )
+    out = dict(data)
+    out["users"] = [
+        {"name": u.get("name"), "user": cred}
+        if isinstance(u, dict) and u.get("name") == ctx.get("user")
+        else u
+        for u in data.get("users") or []
+    ]
+    return out
+
+
+def _b64(text: Any) -> str:
+    import base64
+
+    return base64.b64encode(str(text).encode()).decode()
+
+
+def _plugin_name(exec_cfg: dict[str, Any]) -> str:
+    return os.path.basename(str(exec_cfg.get("command") or "?"))
+
+
+def run_exec_plugin(
+    exec_cfg: dict[str, Any], cluster: dict[str, Any], base: str, label: str, deadline: Deadline
+) -> dict[str, Any]:
+    """Run one exec credential plugin (client.authentication.k8s.io) → its `status`."""
+    import signal
+    import subprocess
+
+    name = _plugin_name(exec_cfg)
+    where = f"kubeconfig {label}: exec credential plugin {name}"
+    command, api_version = exec_cfg.get("command"), exec_cfg.get("apiVersion")
+    if not command or not api_version:
+        raise CiliumtuiError(f"kubeconfig {label}: exec needs a command and an apiVersion")
+    if exec_cfg.get("interactiveMode") == "Always":
+        raise CiliumtuiError(
+            f"{where} needs a terminal (interactiveMode: Always); log in with kubectl first"
+        )
+    spec: dict[str, Any] = {"interactive": False}
+    if exec_cfg.get("provideClusterInfo"):
+        spec["cluster"] = dict(cluster)
+        for ext in cluster.get("extensions") or []:
+            if isinstance(ext, dict) and ext.get("name") == "client.authentication.k8s.io/exec":
+                spec["cluster"]["config"] = ext.get("extension")
+    env = dict(os.environ)
+    listed = exec_cfg.get("env")
+    items: list[Any] = listed if isinstance(listed, list) else []
+    env.update(
+        {
+            str(e["name"]): str(e.get("value", ""))
+            for e in items
+            if isinstance(e, dict) and e.get("name")
+        }
+    )
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(
+        {"apiVersion": api_version, "kind": "ExecCredential", "spec": spec}
+    )
+    args = exec_cfg.get("args")
+    argv = [str(command), *(str(a) for a in (args if isinstance(args, list) else []))]
+    timeout = deadline.inner(deadline.remaining())
+    try:
+        # Its own session: a plugin that forks (a shell script, a CLI wrapper) dies whole.
+        proc = subprocess.Popen(
+            argv,
+            cwd=base or None,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        hint = exec_cfg.get("installHint")
+        why = exc.strerror or str(exc)
+        raise CiliumtuiError(
+            f"{where} cannot run: {why}" + (f" ({' '.join(str(hint).split())})" if hint else "")
+        ) from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
+        # A grandchild that left the session may still hold the pipes: do not wait on it.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=0.5)
+        raise CiliumtuiError(
+            f"{where} did not finish within {deadline.label}; does it wait for a login?"
+        ) from None
+    if proc.returncode != 0:
+        last = (err.decode(errors="replace").strip().splitlines() or [""])[-1]
+        raise CiliumtuiError(
+            f"{where} failed (exit {proc.returncode})" + (f": {last[:160]}" if last else "")
+        )
+    try:
+        answer = json.loads(out)
+    except ValueError:
+        raise CiliumtuiError(f"{where} printed no ExecCredential JSON") from None
+    if not isinstance(answer, dict) or not isinstance(answer.get("status"), dict):
+        raise CiliumtuiError(f"{where} printed an ExecCredential without a status")
+    if answer.get("apiVersion") != api_version:
+        raise CiliumtuiError(
+            f"{where} answered apiVersion {answer.get('apiVersion')!r}, expected {api_version!r}"
+        )
+    return answer["status"]
 
 
 # ----------------------------------------------------------------- liveness
@@ -238,8 +422,8 @@ def _proxied(server: str) -> bool:
 def check_alive(server: str, timeout: float) -> None:
     """Does anything speak HTTP at `server` within `timeout`? Raises CiliumtuiError if not.
 
-    Stdlib only, so it runs while the kubernetes client (~0.5-1 s) is still
-    importing: a black-holed apiserver then costs one timeout, not import + timeout.
+    Stdlib only, so it runs before the kubernetes client (~0.5-1 s) is imported: a
+    black-holed apiserver then costs one timeout, and never the import.
     It sends no credentials and does not verify TLS — any HTTP status line counts
     as alive; the real client (verified, authenticated) asks next. Skipped (no
     raise) when an environment proxy sits in between: only the client knows that path.
@@ -293,6 +477,25 @@ def check_alive(server: str, timeout: float) -> None:
 # ----------------------------------------------------------------- requests
 
 
+def _get(
+    api: ApiClient, path: str, query: list[tuple[str, Any]] | None, accept: str, timeout: Any
+) -> bytes:
+    from kubernetes.client.exceptions import ApiException
+
+    method, url, headers, _body, _post = api.param_serialize(
+        method="GET",
+        resource_path=path,
+        query_params=query or [],
+        header_params={"Accept": accept},
+        auth_settings=["BearerToken"],
+    )
+    resp = api.call_api(method, url, header_params=headers, _request_timeout=timeout)
+    data = resp.read()
+    if not 200 <= resp.status <= 299:
+        raise ApiException(http_resp=resp)
+    return bytes(data or b"")
+
+
 def get_json(
     api: ApiClient,
     path: str,
@@ -305,19 +508,7 @@ def get_json(
     Non-2xx raises kubernetes' ApiException (with the Status body); a 2xx that is
     not a JSON object raises GarbageAnswer; transport errors are urllib3's.
     """
-    from kubernetes.client.exceptions import ApiException
-
-    method, url, headers, _body, _post = api.param_serialize(
-        method="GET",
-        resource_path=path,
-        query_params=query or [],
-        header_params={"Accept": "application/json"},
-        auth_settings=["BearerToken"],
-    )
-    resp = api.call_api(method, url, header_params=headers, _request_timeout=timeout)
-    data = resp.read()
-    if not 200 <= resp.status <= 299:
-        raise ApiException(http_resp=resp)
+    data = _get(api, path, query, "application/json", timeout)
     try:
         obj = json.loads(data)
     except (ValueError, UnicodeDecodeError):
@@ -325,6 +516,17 @@ def get_json(
     if not isinstance(obj, dict):
         raise GarbageAnswer(_snippet(data))
     return obj
+
+
+def get_text(
+    api: ApiClient,
+    path: str,
+    query: list[tuple[str, Any]] | None = None,
+    *,
+    timeout: tuple[float, float] | float,
+) -> str:
+    """GET `path` as text (a container log); errors as get_json's."""
+    return _get(api, path, query, "text/plain, */*", timeout).decode("utf-8", "replace")
 
 
 def list_all(

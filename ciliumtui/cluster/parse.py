@@ -202,10 +202,15 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in ("true", "1", "yes")
 
 
+def _cidr_list(value: str | None) -> list[str]:
+    """The chart writes a list as space separated ("10.0.0.0/16 10.1.0.0/16"); people
+    write commas too."""
+    return [p for p in re.split(r"[\s,]+", value or "") if p]
+
+
 def parse_cilium_config(data: dict[str, Any] | None) -> CiliumConfig:
     """The cilium-config ConfigMap's data (string values)."""
     raw = {str(k): str(v) for k, v in (data or {}).items()}
-    pool = [p for p in re.split(r"[\s,]+", raw.get("cluster-pool-ipv4-cidr", "")) if p]
     routing = raw.get("routing-mode")
     tunnel = raw.get("tunnel-protocol")
     legacy_tunnel = raw.get("tunnel")  # before 1.14: tunnel: vxlan|geneve|disabled
@@ -215,8 +220,12 @@ def parse_cilium_config(data: dict[str, Any] | None) -> CiliumConfig:
         tunnel = legacy_tunnel
     return CiliumConfig(
         ipam=raw.get("ipam"),
-        pool=pool,
+        pool=_cidr_list(raw.get("cluster-pool-ipv4-cidr")),
         mask_size=_int(raw.get("cluster-pool-ipv4-mask-size")),
+        # Read whether or not enable-ipv6 is on: the checks decide what an unused v6 pool
+        # means (the chart writes the key only with ipv6.enabled).
+        pool_v6=_cidr_list(raw.get("cluster-pool-ipv6-cidr")),
+        mask_size_v6=_int(raw.get("cluster-pool-ipv6-mask-size")),
         routing_mode=routing,
         tunnel_protocol=tunnel,
         kube_proxy_replacement=raw.get("kube-proxy-replacement"),
@@ -259,7 +268,7 @@ def range_to_cidrs(text: str) -> list[str]:
     try:
         if "-" in text:
             lo, hi = (ipaddress.ip_address(p.strip()) for p in text.split("-", 1))
-            return [str(n) for n in ipaddress.summarize_address_range(lo, hi)]  # type: ignore[arg-type]
+            return [str(n) for n in ipaddress.summarize_address_range(lo, hi)]
         return [str(ipaddress.ip_network(text, strict=False))]
     except (ValueError, TypeError):
         return []

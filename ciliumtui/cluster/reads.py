@@ -23,7 +23,7 @@ from ..model import (
 )
 from ..options import Options
 from . import parse
-from .client import describe_api_error, get_json, list_all, request_timeout
+from .client import describe_api_error, get_json, get_text, list_all, request_timeout
 
 if TYPE_CHECKING:  # pragma: no cover
     from kubernetes.client import ApiClient
@@ -146,6 +146,50 @@ def read_coredns(api: ApiClient, opts: Options) -> tuple[ServiceInfo | None, lis
     svc = _get_system_object(api, opts, "/api/v1", "services", "kube-dns")
     pods = _list_system_pods(api, opts, [("labelSelector", "k8s-app=kube-dns")])
     return (parse.parse_service(svc) if svc else None, [parse.parse_pod(o) for o in pods or []])
+
+
+def read_corefile(api: ApiClient, opts: Options) -> str | None:
+    """The `Corefile` key of the coredns ConfigMap (k3s, kubeadm); None when absent."""
+    obj = _get_system_object(api, opts, "/api/v1", "configmaps", "coredns")
+    data = (obj or {}).get("data")
+    corefile = data.get("Corefile") if isinstance(data, dict) else None
+    return str(corefile) if corefile else None
+
+
+COREDNS_LOG_LINES = 20  # enough for the fatal line and what led to it (plugin/loop's is last)
+COREDNS_LOG_BYTES = 64 * 1024  # a log line can be long; the answer stays small
+
+
+def crash_looping(pod: PodInfo) -> bool:
+    """A pod whose containers keep dying: CrashLoopBackOff, or restarted and not running."""
+    return any(
+        c.reason == "CrashLoopBackOff" or (c.restarts > 0 and c.state != "running")
+        for c in pod.containers
+    )
+
+
+def read_coredns_log(api: ApiClient, opts: Options, pods: list[PodInfo]) -> list[str]:
+    """The last lines of the previous run of the first crash-looping CoreDNS pod
+    (`kubectl logs --previous --tail`): why it died. [] when none crash-loops or
+    there is no previous run (400 from the apiserver) or the pod is gone (404)."""
+    pod = next((p for p in pods if crash_looping(p)), None)
+    if pod is None:
+        return []
+    container = next((c.name for c in pod.containers if c.name == "coredns"), None)
+    query: Query = [("previous", "true"), ("tailLines", COREDNS_LOG_LINES)]
+    query.append(("limitBytes", COREDNS_LOG_BYTES))
+    if container:
+        query.append(("container", container))
+    path = f"/api/v1/namespaces/{NS}/pods/{quote(pod.name, safe='')}/log"
+    try:
+        text = get_text(api, path, query, timeout=request_timeout(opts))
+    except Exception as exc:
+        if getattr(exc, "status", None) in (400, 404) and hasattr(exc, "body"):
+            return []
+        raise CiliumtuiError(
+            describe_api_error(exc, "get", f"the previous log of pod {pod.name}")
+        ) from None
+    return [line.rstrip() for line in text.splitlines() if line.strip()][-COREDNS_LOG_LINES:]
 
 
 def read_kube_proxy(api: ApiClient, opts: Options) -> bool:

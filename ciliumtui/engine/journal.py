@@ -6,7 +6,8 @@ runs/<run-id>/ with journal.jsonl and backups/ beside it.
 
 Secrets never reach the file: every record passes `redact()` right before it is
 written (keys named like tokens/passwords/keys, bearer tokens and kubeconfig
-credential fields inside strings, and the values of `secret: true` inputs).
+credential fields inside strings, the userinfo of URLs, and the values of `secret: true`
+inputs).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from ..redact import redact_url
 
 _SECRET_KEY = re.compile(
     r"(token|password|passwd|secret|client[-_]?key|private[-_]?key|authorization|bearer|"
@@ -75,6 +78,7 @@ def _redact(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, (list, tuple)):
         return [_redact(v, secrets) for v in value]
     if isinstance(value, str):
+        value = redact_url(value)  # a password in a URL's userinfo (kubeconfig server:)
         for s in secrets:
             value = value.replace(s, "***")
         for pattern, repl in _SECRET_TEXT:

@@ -7,11 +7,14 @@ hang        accept the connection and never answer (the black-holed apiserver)
 garbage     200 with a body that is not JSON
 reset       the connection is reset (RST) without an answer
 slow-watch  everything answers, but watch streams deliver no events
+slow-drip   200 and its headers at once, then the body one byte every 0.5 s, forever:
+            every recv returns within any read timeout, so only a deadline ends it
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import struct
@@ -23,7 +26,8 @@ from typing import Any
 
 from aiohttp import web
 
-FAULTS = ("hang", "500", "403", "garbage", "reset", "slow-watch")
+FAULTS = ("hang", "500", "403", "garbage", "reset", "slow-watch", "slow-drip")
+DRIP_INTERVAL = 0.5  # seconds between two bytes of a slow-drip answer
 GARBAGE = b'{"kind": "PodList", "apiVersion": "v1", "items": [{"metadata": <html>502 Bad Gateway'
 
 
@@ -117,6 +121,19 @@ async def _hang(state: FaultState) -> None:
     await state.closing.wait()
 
 
+async def _drip(request: web.Request, state: FaultState) -> web.StreamResponse:
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await resp.prepare(request)  # status line and headers go out now
+    body = b'{"kind": "Status", "apiVersion": "v1", "metadata": {}, "message": "'
+    i = 0
+    while not state.closing.is_set():  # the client going away cancels the handler
+        await resp.write(body[i : i + 1] if i < len(body) else b".")
+        i += 1
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(state.closing.wait(), DRIP_INTERVAL)
+    return resp
+
+
 def _reset(request: web.Request) -> None:
     transport = request.transport
     if transport is None:
@@ -135,6 +152,8 @@ def middleware(state: FaultState):
         if mode == "hang":
             await _hang(state)
             raise web.HTTPServiceUnavailable()
+        if mode == "slow-drip":
+            return await _drip(request, state)
         if mode == "reset":
             _reset(request)
             raise asyncio.CancelledError()

@@ -167,6 +167,8 @@ class CoreDns:
     replicas: int = spec(1, type=_COUNT)
     ready: bool | Literal["crashloop"] | list[bool | Literal["crashloop"]] = True
     ips: list[str] = spec([])
+    corefile: str | None = spec(None, doc="the coredns ConfigMap's Corefile (default: k3s's own)")
+    log: str | None = spec(None, doc="what a crash-looping CoreDNS logged before it died")
 
 
 @dataclass

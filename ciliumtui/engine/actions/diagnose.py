@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
-from ... import netns
 from ...errors import CiliumtuiError
 from ...model import SEVERITIES, SEVERITY_RANK
 from .base import Action, ActionContext, ActionResult, Param, register
@@ -82,37 +80,16 @@ async def _kube_dns(ctx: ActionContext) -> tuple[str, int]:
 
 
 def _query(ns: str | None, server: tuple[str, int], name: str, timeout: float) -> dict[str, Any]:
-    import socket
+    """One A query through the probes' own query function (ciliumtui.dns.query)."""
+    from ...dns import DnsTarget, query
 
-    import dns.message
-    import dns.query
-    import dns.rcode
-    import dns.rdatatype
-
-    fam = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
-    sock = netns.socket_in_netns(ns, fam, socket.SOCK_DGRAM)
-    start = time.perf_counter()
-    try:
-        q = dns.message.make_query(name, dns.rdatatype.A)
-        r = dns.query.udp(q, server[0], port=server[1], timeout=timeout, sock=sock)
-    except Exception as exc:  # timeouts, refused: a failed resolution, reported as such
-        return {
-            "name": name,
-            "ok": False,
-            "error": str(exc) or type(exc).__name__,
-            "ms": round((time.perf_counter() - start) * 1000, 1),
-        }
-    finally:
-        sock.close()
-    answers = [rd.to_text() for rrset in r.answer for rd in rrset if rd.rdtype == dns.rdatatype.A]
-    rcode = dns.rcode.to_text(r.rcode())
-    return {
-        "name": name,
-        "ok": rcode == "NOERROR" and bool(answers),
-        "rcode": rcode,
-        "answers": answers,
-        "ms": round((time.perf_counter() - start) * 1000, 1),
-    }
+    check = query(name, DnsTarget(server[0], server[1], "service"), netns=ns, timeout=timeout)
+    result: dict[str, Any] = {"name": name, "ok": check.ok, "ms": check.ms}
+    if check.error:
+        result["error"] = check.error
+    else:
+        result.update(rcode=check.rcode, answers=check.answers)
+    return result
 
 
 @register

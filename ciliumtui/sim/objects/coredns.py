@@ -20,12 +20,59 @@ from .meta import (
     owner_ref,
     suffix,
     this_node,
+    ts,
+    uid_for,
 )
 from .pods import make_pod
 from .services import service
 from .workloads import deployment
 
 IMAGE = "rancher/mirrored-coredns-coredns:1.12.0"
+
+
+# k3s's own Corefile (its coredns.yaml manifest); `cluster.coredns.corefile` replaces it.
+K3S_COREFILE = """\
+.:53 {{
+    errors
+    health
+    ready
+    kubernetes {domain} in-addr.arpa ip6.arpa {{
+      pods insecure
+      fallthrough in-addr.arpa ip6.arpa
+    }}
+    hosts /etc/coredns/NodeHosts {{
+      ttl 60
+      reload 15s
+      fallthrough
+    }}
+    prometheus :9153
+    forward . /etc/resolv.conf
+    cache 30
+    loop
+    reload
+    loadbalance
+    import /etc/coredns/custom/*.override
+}}
+import /etc/coredns/custom/*.server
+"""
+
+
+def _coredns_configmap(cd: dict[str, Any], domain: str) -> Obj:
+    corefile = cd.get("corefile")
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "coredns",
+            "namespace": KUBE_SYSTEM,
+            "uid": uid_for("cm", "coredns"),
+            "creationTimestamp": ts(),
+        },
+        "data": {
+            "Corefile": str(corefile) if corefile else K3S_COREFILE.format(domain=domain),
+            "NodeHosts": "",
+        },
+    }
 
 
 def coredns_port(dns_addr: tuple[str, int] | None) -> int:
@@ -95,6 +142,7 @@ def _coredns(
             restarts=7 if state == "crashloop" else 0,
         )
         out.append(pod)
+    out.append(_coredns_configmap(cd, str(cl.get("domain", "cluster.local"))))
     kube_dns_ip = dns_addr[0] if dns_addr else str(cl.get("kube_dns_ip", "10.43.0.10"))
     out.append(
         service(
