@@ -64,12 +64,12 @@ def step_playbook(tmp_path: Path) -> str:
     return str(path)
 
 
-
 def assert_nothing_to_do(step: dict) -> None:
     """An empty plan (or notes only): the runner skips the step, asks and changes nothing."""
     assert "step_planned" not in step and "confirm_requested" not in step, step
     done = step["step_finished"]
     assert done.status == "skipped" and (done.data or {}).get("nothing_to_do"), done
+
 
 async def run(tmp_path: Path, ns: str, root: Path, **kw):
     opts = Options(node="k3s-node1", netns=ns, host_root=str(root))
