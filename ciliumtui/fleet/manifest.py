@@ -316,7 +316,9 @@ def _volumes() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             if name in PROPAGATED:
                 m["mountPropagation"] = "HostToContainer"
             mounts.append(m)
-    volumes.append({"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}})
+    # Writable scratch under a read-only root: the in-cluster kubeconfig, and the
+    # bundle image's PEX_ROOT (it unpacks there: disk, not memory).
+    volumes.append({"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}})
     mounts.append({"name": "tmp", "mountPath": "/tmp"})
     return volumes, mounts
 

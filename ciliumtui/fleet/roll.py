@@ -236,8 +236,10 @@ class Roll:
                     )
                     continue
                 for node, (name, started) in list(in_flight.items()):
-                    job = jobs.get(name)
-                    outcome = job_outcome(job) if job is not None else ("failed", "the Job is gone")
+                    found = jobs.get(name)
+                    outcome = (
+                        job_outcome(found) if found is not None else ("failed", "the Job is gone")
+                    )
                     took = time.monotonic() - started
                     if outcome is None and took > deadline_of:
                         outcome = ("failed", f"no result after {deadline_of} s")

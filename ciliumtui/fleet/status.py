@@ -112,7 +112,8 @@ def node_facts(obj: Mapping[str, Any]) -> NodeFacts:
 
 
 def report_facts(obj: Mapping[str, Any]) -> ReportFacts:
-    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    raw = obj.get("status")
+    status: dict[str, Any] = raw if isinstance(raw, dict) else {}
     v = verdict(status) if status else verdict(None, "the NodeDiagnosis has no status")
     try:
         interval = int(status.get("interval_s") or 0)

@@ -116,9 +116,9 @@ def verdict(result: Mapping[str, Any] | None, error: str | None = None) -> Verdi
         if warning:
             text += f"; warnings: {_list(warning)}"
         return Verdict("False", camel(root), fit(text), root, critical, warning, info, playbooks)
-    root = next((r for r in roots if r in warning), None)
+    first = next((r for r in roots if r in warning), None)
     text = "no critical findings" + (f"; warnings: {_list(warning)}" if warning else "")
-    return Verdict("True", HEALTHY_REASON, fit(text), root, (), warning, info, playbooks)
+    return Verdict("True", HEALTHY_REASON, fit(text), first, (), warning, info, playbooks)
 
 
 def digest(status: Mapping[str, Any]) -> str:

@@ -323,7 +323,7 @@ class JobRunner:
         inits = list(spec.get("initContainers") or [])
         mains = list(spec.get("containers") or [])
         host_ip = self._host_ip(node)
-        base = {
+        base: dict[str, Any] = {
             "hostIP": host_ip,
             "podIP": host_ip,
             "startTime": now_iso(),
@@ -334,7 +334,7 @@ class JobRunner:
         for i, c in enumerate(inits + mains):
             is_init = i < len(inits)
             running = self._container_status(c, {"running": {"startedAt": now_iso()}}, not is_init)
-            status = {**base, "phase": "Pending" if is_init else "Running"}
+            status: dict[str, Any] = {**base, "phase": "Pending" if is_init else "Running"}
             if is_init:
                 status["initContainerStatuses"] = done_inits + [running]
             else:
