@@ -20,6 +20,7 @@ import copy
 import json
 import subprocess
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,29 @@ class FleetWorld:
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
+    def restart_sim(self, down_for: float = 0.0) -> None:
+        """The apiserver goes away (for `down_for` seconds) and comes back on the same
+        address, with a fresh store: what a publisher must recover from."""
+        import time
+
+        from ...fleet.manifest import crd
+        from ..server import SimCluster
+
+        old = self.sim
+        homes, hooks, port = dict(old.jobs.homes), list(old.jobs.on_done), old.port
+        old.stop()
+        time.sleep(down_for)
+        self.sim = SimCluster(
+            old.scenario, netns=self.nodes[0].netns, tmpdir=self.tmp / "sim", port=port
+        )
+        self.sim.start()
+        self._stack.callback(self.sim.stop)
+        for node in self.nodes[1:]:
+            self.sim.serve_dns(node.netns)
+        self.sim.jobs.homes.update(homes)
+        self.sim.jobs.on_done.extend(hooks)
+        self.sim.store.create(crd())
+
     def node(self, name: str) -> FleetNode:
         return next(n for n in self.nodes if n.name == name)
 
@@ -222,8 +246,14 @@ def generated_status(node: str, broken: bool, generated_at: str, interval_s: int
     }
 
 
-def add_reports(sim: Any, *, broken_every: int = 10, interval_s: int = 600) -> int:
-    """Give every Node of `sim` a condition and a NodeDiagnosis (every n-th broken)."""
+def add_reports(
+    sim: Any,
+    *,
+    broken: Callable[[int, str], bool] = lambda i, _name: i % 10 == 1,
+    interval_s: int = 600,
+) -> int:
+    """Give every Node of `sim` a condition and a NodeDiagnosis (broken(i, name): the
+    i-th node has stale Cilium links behind a crash-looping agent)."""
     from ...fleet import objects as FO
     from ...fleet.manifest import crd
     from ...fleet.verdict import verdict
@@ -240,7 +270,7 @@ def add_reports(sim: Any, *, broken_every: int = 10, interval_s: int = 600) -> i
     reports, n = [], 0
     for i, node in enumerate(store.list("v1/Node")):
         name = node["metadata"]["name"]
-        status = generated_status(name, broken_every > 0 and i % broken_every == 1, now, interval_s)
+        status = generated_status(name, broken(i, name), now, interval_s)
         cond = FO.condition(verdict(status), now, None)
         conds = [c for c in node["status"].get("conditions") or [] if c.get("type") != cond["type"]]
         store.update({**node, "status": {**node["status"], "conditions": [*conds, cond]}})
