@@ -13,11 +13,11 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+from sim_helpers import kubectl
 
 from ciliumtui.fleet import jobs
 from ciliumtui.fleet.manifest import CAPABILITIES, HOST_MOUNTS, HOST_ROOT, objects
 from ciliumtui.sim.server import SimCluster
-from sim_helpers import kubectl
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
