@@ -226,3 +226,24 @@ def test_survives_the_apiserver_going_away_and_coming_back(tmp_path: Path) -> No
     assert failures and all("\n" not in ln and "Traceback" not in ln for ln in failures)
     delays = [float(ln.rsplit("retrying in ", 1)[1].split()[0]) for ln in failures]
     assert all(0 < d <= 1.0 for d in delays)  # backoff capped at the interval, with jitter
+
+
+def test_after_an_unreachable_diagnose_it_reads_the_apiserver_again(sim: SimCluster) -> None:
+    from ciliumtui.errors import CiliumtuiError
+    from ciliumtui.fleet.publisher import NothingToPublishTo
+
+    diag = Scripted()
+    pub = publisher(sim, diag, interval=600)
+    pub.cycle()
+    real = pub.diagnose_fn
+
+    def unreachable(_opts: Options):
+        raise NothingToPublishTo("apiserver unreachable from this node: timed out")
+
+    pub.diagnose_fn = unreachable
+    with pytest.raises(CiliumtuiError, match="unreachable"):
+        pub.cycle()
+    sim.store.delete(ND, None, NODE)  # it came back from an older backup: our report is gone
+    pub.diagnose_fn = real
+    assert "nodediagnosis" in pub.cycle().wrote
+    assert sim.store.get(ND, None, NODE) is not None

@@ -207,10 +207,12 @@ class Publisher:
         """Diagnose and publish once; raises (one line) when it could not publish."""
         from ..cluster.client import api_client
 
-        result, error = self.diagnose_fn(self.opts)
         try:
+            result, error = self.diagnose_fn(self.opts)
             api = api_client(self.opts)  # a new client (and token read) every cycle
         except CiliumtuiError:
+            # The apiserver (or its config) failed us: what it holds may have changed
+            # meanwhile (restored from a backup, a new cluster). Read it again first.
             self.known = None
             raise
         try:
