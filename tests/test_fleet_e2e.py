@@ -8,8 +8,8 @@ Everything made (namespaces, processes, temp dirs) is removed afterwards."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
