@@ -120,7 +120,7 @@ def critical_ids(status: Mapping[str, Any] | None) -> frozenset[str] | None:
     return frozenset(
         str(f.get("id"))
         for f in status["findings"]
-        if isinstance(f, Mapping) and f.get("severity") == "critical"
+        if isinstance(f, dict) and f.get("severity") == "critical"
     )
 
 
