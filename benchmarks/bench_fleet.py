@@ -32,16 +32,18 @@ from pathlib import Path
 from typing import Any
 
 
-def whole_process(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str, int]:
+def whole_process(
+    argv: list[str], env: dict[str, str] | None = None
+) -> tuple[float, float, str, int]:
     """(wall s, peak RSS MB, stdout, exit code) of one process, spawn to exit."""
-    out = tempfile.TemporaryFile()
-    start = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
-    _pid, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - start
-    p.returncode = os.waitstatus_to_exitcode(status)
-    out.seek(0)
-    return wall, usage.ru_maxrss / 1024, out.read().decode(), p.returncode
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
+        _pid, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - start
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        return wall, usage.ru_maxrss / 1024, out.read().decode(), p.returncode
 
 
 def bench_status(nodes: int, rounds: int, tmp: Path) -> None:
@@ -54,7 +56,9 @@ def bench_status(nodes: int, rounds: int, tmp: Path) -> None:
     scenario = load_scenario(generate_scenario(nodes=nodes, pods=0))
     with SimCluster(scenario, tmpdir=tmp) as sim:
         n = add_reports(sim)
-        print(f"sim: {n} nodes with a condition and a NodeDiagnosis, up in {time.perf_counter() - t:.1f}s")
+        print(
+            f"sim: {n} nodes with a condition and a NodeDiagnosis, up in {time.perf_counter() - t:.1f}s"
+        )
         kc = sim.kubeconfig
         status = [sys.executable, "-m", "ciliumtui", "fleet", "status", "--kubeconfig", kc]
         kubectl = ["kubectl", "--kubeconfig", kc, "get", "nodediagnoses", "-o", "json"]
@@ -100,14 +104,28 @@ def bench_writes(publishers: int, changes: int, tmp: Path) -> None:
 
     def result(node: str, broken: bool) -> dict[str, Any]:
         findings = (
-            [{"id": "stale-cilium-iptables", "severity": "critical", "title": "t",
-              "evidence": ["10 Cilium chains"], "remediation": {"playbook": "cleanup", "docs": None},
-              "root_cause": True, "explained_by": []}]
+            [
+                {
+                    "id": "stale-cilium-iptables",
+                    "severity": "critical",
+                    "title": "t",
+                    "evidence": ["10 Cilium chains"],
+                    "remediation": {"playbook": "cleanup", "docs": None},
+                    "root_cause": True,
+                    "explained_by": [],
+                }
+            ]
             if broken
             else []
         )
-        return {"schema": 2, "generated_at": O.rfc3339(), "node": node, "cilium_version": "1.18.4",
-                "findings": findings, "probes": {"node": {"ok": True, "error": None, "ms": 2.0}}}
+        return {
+            "schema": 2,
+            "generated_at": O.rfc3339(),
+            "node": node,
+            "cilium_version": "1.18.4",
+            "findings": findings,
+            "probes": {"node": {"ok": True, "error": None, "ms": 2.0}},
+        }
 
     scenario = load_scenario(generate_scenario(nodes=publishers, pods=0))
     rng = random.Random(16)

@@ -99,8 +99,7 @@ def verdict(result: Mapping[str, Any] | None, error: str | None = None) -> Verdi
         dict.fromkeys(
             str(pb)
             for f in findings
-            if isinstance(f.get("remediation"), dict)
-            and (pb := f["remediation"].get("playbook"))
+            if isinstance(f.get("remediation"), dict) and (pb := f["remediation"].get("playbook"))
         )
     )
     order = [str(f.get("id")) for f in findings]
