@@ -5,6 +5,7 @@
    of N generated nodes, each with a CiliumNetworkHealthy condition and a
    NodeDiagnosis (every 10th broken); `kubectl get nodediagnoses -o json` timed
    in the same run, against the same simulator. Targets: <= 2 s, <= 300 MB.
+   (Each is launched by a small separate launcher, so its ru_maxrss is its own.)
 2. publish's apiserver writes per node per hour at steady state, counted by the
    simulator (every POST/PUT/PATCH/DELETE it served): P publishers — the real
    Publisher class, its real HTTP writes to the simulator — at the default
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import statistics
@@ -31,19 +31,26 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Launches the measured process and reports its wall time and peak RSS. A separate,
+# small launcher: a child forked straight from this process (which holds the
+# simulator, ~200 MB) would count this process's pages in its ru_maxrss.
+LAUNCHER = r"""
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stderr=subprocess.DEVNULL)
+wall = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"wall": wall, "rss_kb": rss, "rc": done.returncode}), file=sys.stderr)
+"""
 
-def whole_process(
-    argv: list[str], env: dict[str, str] | None = None
-) -> tuple[float, float, str, int]:
+
+def whole_process(argv: list[str]) -> tuple[float, float, str, int]:
     """(wall s, peak RSS MB, stdout, exit code) of one process, spawn to exit."""
-    with tempfile.TemporaryFile() as out:
-        start = time.perf_counter()
-        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
-        _pid, status, usage = os.wait4(p.pid, 0)
-        wall = time.perf_counter() - start
-        p.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        return wall, usage.ru_maxrss / 1024, out.read().decode(), p.returncode
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *argv], capture_output=True, text=True, timeout=300
+    )
+    stats = json.loads(done.stderr.strip().splitlines()[-1])
+    return stats["wall"], stats["rss_kb"] / 1024, done.stdout, int(stats["rc"])
 
 
 def bench_status(nodes: int, rounds: int, tmp: Path) -> None:
