@@ -150,10 +150,40 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--pods", type=int, default=100000)
     x.add_argument("--out", required=True)
 
+    _fleet_parsers(sub, common)
+
     p = sub.add_parser("report", parents=[common], help="Markdown incident report from the journal")
     p.add_argument("run_id", nargs="?", help="run id (default: the latest run)")
     p.add_argument("--out", help="write to this file instead of stdout")
     return parser
+
+
+def _fleet_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """`publish` and `fleet manifest|status|run` (DESIGN §10)."""
+    p = sub.add_parser("publish", parents=[common], help="publish this node's diagnosis (fleet)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--once", action="store_true", help="publish one result and exit")
+    g.add_argument("--interval", type=int, metavar="S", help="report every S seconds (default 600)")
+    p = sub.add_parser("fleet", parents=[common], help="every node's diagnosis; rolled fixes")
+    fb = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    x = fb.add_parser("manifest", parents=[common], help="what to `kubectl apply -f -`")
+    x.add_argument("--image", help="the ciliumtui image (default ghcr.io/ciliumtui/ciliumtui:VER)")
+    x.add_argument("--namespace", default=None, help="default ciliumtui-system")
+    x = fb.add_parser("status", parents=[common], help="every node's report, by root cause")
+    x.add_argument("--json", action="store_true", help="machine-readable (DESIGN §10)")
+    x.add_argument("-l", "--selector", help="only nodes with these labels")
+    x = fb.add_parser("run", parents=[common], help="roll a node playbook across nodes")
+    x.add_argument("playbook", help="cleanup-node or k3s-stop-hook")
+    x.add_argument("-l", "--selector", help="only nodes with these labels")
+    x.add_argument(
+        "--max-unavailable", default="1", metavar="N|P%", help="nodes at a time (default 1)"
+    )
+    x.add_argument("--dry-run", action="store_true", help="show the plan per node; create nothing")
+    x.add_argument("--namespace", default=None, help="where the Jobs and the Lease live")
+    x.add_argument("--image", help="the image the Jobs run (default: the manifest's)")
+    x.add_argument(
+        "--job-timeout", type=int, default=900, metavar="S", help="per node (default 900 s)"
+    )
 
 
 def _options(args: argparse.Namespace) -> Options:

@@ -554,6 +554,52 @@ def list_all(
             return items
 
 
+# ------------------------------------------------------------------- writes
+
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"  # lists merge by key
+
+
+def send_json(
+    api: ApiClient,
+    method: str,
+    path: str,
+    body: Any,
+    *,
+    timeout: tuple[float, float] | float,
+    content_type: str = "application/json",
+    query: list[tuple[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """POST/PUT/PATCH/DELETE `body` as JSON to `path`; the answer as raw JSON.
+
+    The write side of get_json, through the same ApiClient (retries 0, explicit
+    timeout): non-2xx raises ApiException (its `.status` tells 404/409 apart),
+    a 2xx that is not a JSON object raises GarbageAnswer. The content type is
+    explicit because the generated patch_* methods guess it from the body.
+    """
+    from kubernetes.client.exceptions import ApiException
+
+    method, url, headers, _body, _post = api.param_serialize(
+        method=method,
+        resource_path=path,
+        query_params=query or [],
+        header_params={"Accept": "application/json", "Content-Type": content_type},
+        auth_settings=["BearerToken"],
+    )
+    # The REST layer serialises the body itself for every */json and *+json type.
+    resp = api.call_api(method, url, header_params=headers, body=body, _request_timeout=timeout)
+    data = resp.read()
+    if not 200 <= resp.status <= 299:
+        raise ApiException(http_resp=resp)
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise GarbageAnswer(_snippet(data)) from None
+    if not isinstance(obj, dict):
+        raise GarbageAnswer(_snippet(data))
+    return obj
+
+
 # ------------------------------------------------------------------- errors
 
 

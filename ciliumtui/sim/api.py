@@ -25,6 +25,8 @@ from aiohttp import web
 
 from . import resources as R
 from .faults import FaultState, status_response
+from .fleet.printer import fleet_table
+from .fleet.strategic import status_only
 from .patch import PatchError, apply_patch
 from .selectors import SelectorError, field_matcher, label_matcher, parse_field_selector
 from .store import Conflict, Gone, Store, now_iso
@@ -201,7 +203,11 @@ async def _list(
         items = items[:limit]
         cont = _encode_continue(_key(items[-1]))
     if wants_table(request.headers.get("Accept")):
-        return _json(table(res.kind, items, rv, q.get("includeObject", "Metadata"), cont))
+        include = q.get("includeObject", "Metadata")
+        return _json(
+            fleet_table(ctx.store, res, items, rv, include, cont)
+            or table(res.kind, items, rv, include, cont)
+        )
     meta: dict[str, Any] = {"resourceVersion": rv}
     if cont:
         meta["continue"] = cont
@@ -230,13 +236,12 @@ def _get(
     if obj is None:
         return _missing(res, name)
     if wants_table(request.headers.get("Accept")):
+        rv, include = (
+            obj["metadata"]["resourceVersion"],
+            request.query.get("includeObject", "Metadata"),
+        )
         return _json(
-            table(
-                res.kind,
-                [obj],
-                obj["metadata"]["resourceVersion"],
-                request.query.get("includeObject", "Metadata"),
-            )
+            fleet_table(ctx.store, res, [obj], rv, include) or table(res.kind, [obj], rv, include)
         )
     return _json(obj)
 
@@ -419,7 +424,12 @@ def _update(
 
 
 async def _replace(
-    request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None, name: str
+    request: web.Request,
+    ctx: ApiContext,
+    res: R.Resource,
+    namespace: str | None,
+    name: str,
+    sub: str | None = None,
 ) -> web.Response:
     old = ctx.store.get(res.gvk, namespace, name)
     if old is None:
@@ -447,11 +457,16 @@ async def _replace(
         "kind": res.kind,
         "metadata": {**meta, "generation": old["metadata"].get("generation", 1)},
     }
-    return _update(request, ctx, old, new)
+    return _update(request, ctx, old, status_only(old, new, sub))
 
 
 async def _patch(
-    request: web.Request, ctx: ApiContext, res: R.Resource, namespace: str | None, name: str
+    request: web.Request,
+    ctx: ApiContext,
+    res: R.Resource,
+    namespace: str | None,
+    name: str,
+    sub: str | None = None,
 ) -> web.Response:
     old = ctx.store.get(res.gvk, namespace, name)
     if old is None:
@@ -476,7 +491,7 @@ async def _patch(
     new["metadata"] = {**(new.get("metadata") or {}), "name": name}
     if res.namespaced:
         new["metadata"]["namespace"] = namespace
-    return _update(request, ctx, old, new)
+    return _update(request, ctx, old, status_only(old, new, sub))
 
 
 async def _delete(
@@ -615,9 +630,9 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if method == "GET":
         return _get(request, ctx, res, namespace, name)
     if method == "PATCH":
-        return await _patch(request, ctx, res, namespace, name)
+        return await _patch(request, ctx, res, namespace, name, sub)
     if method == "PUT":
-        return await _replace(request, ctx, res, namespace, name)
+        return await _replace(request, ctx, res, namespace, name, sub)
     if method == "DELETE":
         return await _delete(request, ctx, res, namespace, name)
     return status_response(

@@ -103,6 +103,10 @@ JSON_PATCH = "application/json-patch+json"
 
 def apply_patch(obj: dict[str, Any], content_type: str, body: Any) -> dict[str, Any]:
     ctype = content_type.split(";")[0].strip().lower()
+    if ctype == MERGE_TYPES[1] and isinstance(body, dict):
+        from .fleet.strategic import strategic_merge  # lists with merge keys (conditions)
+
+        return strategic_merge(obj, body)
     if ctype in MERGE_TYPES:
         if not isinstance(body, dict):
             raise PatchError("a merge patch must be a JSON object")

@@ -57,7 +57,7 @@ SERVICE = Resource("", "v1", "Service", "services", True, ("svc",), has_status=T
 CONFIGMAP = Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",))
 EVENT = Resource(
     "", "v1", "Event", "events", True, ("ev",)
-)  # always empty: `kubectl describe` lists them
+)  # `kubectl describe` lists them; the fleet's publisher creates them
 DAEMONSET = Resource("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), has_status=True)
 DEPLOYMENT = Resource("apps", "v1", "Deployment", "deployments", True, ("deploy",), has_status=True)
 REPLICASET = Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), has_status=True)
@@ -79,6 +79,18 @@ CILIUM_LB_POOL = Resource(
     ("ippools", "ippool", "lbippool", "lbippools"),
 )
 METALLB_POOL = Resource("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools", True)
+# The fleet (DESIGN §10, ciliumtui.sim.fleet): Jobs, Leases, what `fleet manifest` applies.
+JOB = Resource("batch", "v1", "Job", "jobs", True, has_status=True)
+LEASE = Resource("coordination.k8s.io", "v1", "Lease", "leases", True)
+SERVICEACCOUNT = Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",))
+_RBAC = "rbac.authorization.k8s.io"
+CLUSTERROLE = Resource(_RBAC, "v1", "ClusterRole", "clusterroles", False)
+CLUSTERROLEBINDING = Resource(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", False)
+ROLE = Resource(_RBAC, "v1", "Role", "roles", True)
+ROLEBINDING = Resource(_RBAC, "v1", "RoleBinding", "rolebindings", True)
+NODEDIAGNOSIS = Resource(
+    "ciliumtui.io", "v1alpha1", "NodeDiagnosis", "nodediagnoses", False, ("nd",)
+)
 
 BUILTIN: tuple[Resource, ...] = (
     POD,
@@ -91,10 +103,17 @@ BUILTIN: tuple[Resource, ...] = (
     DEPLOYMENT,
     REPLICASET,
     CRD,
+    JOB,
+    LEASE,
+    SERVICEACCOUNT,
+    CLUSTERROLE,
+    CLUSTERROLEBINDING,
+    ROLE,
+    ROLEBINDING,
 )
 # Custom kinds: served only while their CustomResourceDefinition exists in the store,
 # so an absent CRD gives 404 like a real apiserver.
-CUSTOM: tuple[Resource, ...] = (CILIUMNODE, CILIUM_LB_POOL, METALLB_POOL)
+CUSTOM: tuple[Resource, ...] = (CILIUMNODE, CILIUM_LB_POOL, METALLB_POOL, NODEDIAGNOSIS)
 
 BY_GVK: dict[str, Resource] = {r.gvk: r for r in BUILTIN + CUSTOM}
 

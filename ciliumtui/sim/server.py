@@ -42,6 +42,7 @@ from .api import ApiContext, make_app
 from .controller import Controller
 from .dns_server import Responder
 from .faults import FAULTS, FaultState
+from .fleet.kubelet import JobRunner
 from .scenario import deep_merge, load_scenario
 from .store import Store
 
@@ -89,6 +90,7 @@ class SimCluster:
         self._responder: Responder | None = None
         self._upstream: Responder | None = None  # the node's nameservers (netns mode)
         self.controller: Controller | None = None
+        self.jobs: JobRunner | None = None  # Jobs and their pods (ciliumtui.sim.fleet.kubelet)
 
     # ----------------------------------------------------------- lifecycle
 
@@ -140,6 +142,7 @@ class SimCluster:
             gc.freeze()  # later collections skip the (acyclic, long-lived) objects
         self.controller = Controller(self, loop)
         self.controller.refresh_status()
+        self.jobs = JobRunner(self, loop)
         fault = (self.scenario.get("faults") or {}).get("apiserver")
         if fault:
             self.set_fault(str(fault))
@@ -220,6 +223,8 @@ class SimCluster:
         self.faults.closing.set()
         if self.controller is not None:
             self.controller.stop()
+        if self.jobs is not None:
+            self.jobs.stop()
         for responder in (self._responder, self._upstream):
             if responder is not None:
                 await responder.close()
@@ -278,6 +283,15 @@ class SimCluster:
         if mode is not None and mode not in FAULTS:
             raise CiliumtuiError(f"unknown apiserver fault {mode!r} (known: {', '.join(FAULTS)})")
         self.faults.set(mode)
+
+    def serve_dns(self, netns: str) -> None:
+        """Also answer as kube-dns inside `netns` (another node of a multi-node world)."""
+        cl = self.scenario["cluster"]
+        ips = [str(cl.get("kube_dns_ip", "10.43.0.10"))]
+        ips += [str(ip) for ip in (cl.get("coredns") or {}).get("ips") or []]
+        if self._loop is None or self._responder is None:
+            raise CiliumtuiError("serve_dns: the simulated cluster is not running")
+        asyncio.run_coroutine_threadsafe(self._responder.start(netns, ips), self._loop).result(10)
 
     def call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
         """Run fn on the simulator's loop and return its result (for tests and the trainer)."""
