@@ -134,7 +134,10 @@ def test_three_nodes_publish_status_and_roll(world: FleetWorld, tmp_path: Path) 
         for name, _sid in NODES:
             wait_for(lambda n=name: world.sim.store.get(ND, None, n), timeout=60, interval=0.2)
         state = {n: condition(world, n)["status"] for n, _ in NODES}
-        assert state == {"node-a": "True", "node-b": "True", "node-c": "False"}
+        assert state == {"node-a": "True", "node-b": "True", "node-c": "False"}, {
+            n: [f["id"] for f in world.sim.store.get(ND, None, n)["status"]["findings"]]
+            for n, _ in NODES
+        }
         broken = world.sim.store.get(ND, None, "node-c")["status"]
         ids = [f["id"] for f in broken["findings"]]
         assert {"stale-cilium-interfaces", "stale-cilium-iptables"} <= set(ids)

@@ -212,11 +212,12 @@ class SimCluster:
         ]
         if not ips:
             return
-        self._upstream = Responder(
-            self.store,
-            lambda: str(self.scenario["cluster"].get("domain", "cluster.local")),
-            lambda: UPSTREAM_DNS,
-        )
+        if self._upstream is None:
+            self._upstream = Responder(
+                self.store,
+                lambda: str(self.scenario["cluster"].get("domain", "cluster.local")),
+                lambda: UPSTREAM_DNS,
+            )
         await self._upstream.start(netns, ips)
 
     async def _astop(self) -> None:
@@ -285,13 +286,22 @@ class SimCluster:
         self.faults.set(mode)
 
     def serve_dns(self, netns: str) -> None:
-        """Also answer as kube-dns inside `netns` (another node of a multi-node world)."""
+        """Also answer inside `netns` (another node of a multi-node world): kube-dns
+        there, and the node's own nameservers in its upstream namespace when the node
+        builder made one (as this node's are)."""
+        from .node_builder import upstream_netns
+
         cl = self.scenario["cluster"]
         ips = [str(cl.get("kube_dns_ip", "10.43.0.10"))]
         ips += [str(ip) for ip in (cl.get("coredns") or {}).get("ips") or []]
         if self._loop is None or self._responder is None:
             raise CiliumtuiError("serve_dns: the simulated cluster is not running")
         asyncio.run_coroutine_threadsafe(self._responder.start(netns, ips), self._loop).result(10)
+        up = upstream_netns(netns)
+        if Path("/run/netns", up).exists():
+            asyncio.run_coroutine_threadsafe(
+                self._start_upstream_resolver(up, set(ips)), self._loop
+            ).result(10)
 
     def call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
         """Run fn on the simulator's loop and return its result (for tests and the trainer)."""
