@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from ..model import ClusterState, NodeState
-from .table_panel import Row, TablePanel
+from .table_panel import Column, Row, TablePanel
 
 OK, WARN, BAD, DIM = "green", "yellow", "red", "dim"
 _API_STYLE = {"Ok": OK, "Warning": WARN, "Failure": BAD, "Disabled": DIM}
@@ -95,7 +95,11 @@ def cilium_rows(node: NodeState | None, cluster: ClusterState | None) -> list[tu
 
 class CiliumPanel(TablePanel):
     TITLE = "Cilium"
-    COLUMNS = (("Component", "what"), ("State", "state"), ("Detail", "detail"))
+    COLUMNS = (
+        Column("Component", "what"),
+        Column("State", "state", shrink=10),
+        Column("Detail", "detail", shrink=12),
+    )
 
     def show(self, node: NodeState | None, cluster: ClusterState | None) -> None:
         self.set_rows(cilium_rows(node, cluster))

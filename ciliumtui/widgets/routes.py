@@ -4,11 +4,15 @@ the UI for seconds) and filterable with `/`."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.timer import Timer
 
 from ..model import Route
-from .table_panel import Row, TablePanel
+from .table_panel import Column, Row, TablePanel
 
 ROUTE_CAP = 200
+# Under link churn each veth brings IPv6 link-local routes and takes them away: the
+# route list (often 1,000+ entries to sort) is redrawn at most once a second then.
+ROUTE_REDRAW = 1.0
 
 
 def route_key(route: Route) -> str:
@@ -40,13 +44,33 @@ class RoutesPanel(TablePanel):
     TITLE = "Routes"
     CAP = ROUTE_CAP
     COLUMNS = (
-        ("Destination", "dst"),
-        ("Via", "via"),
-        ("Dev", "dev"),
-        ("Table", "table"),
-        ("Proto", "proto"),
-        ("Owner", "owner"),
+        Column("Destination", "dst", shrink=18),
+        Column("Via", "via", shrink=15),
+        Column("Dev", "dev", shrink=8),
+        Column("Table", "table"),
+        Column("Proto", "proto", drop=2),
+        Column("Owner", "owner", drop=1),
     )
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._pending: list[Route] | None = None
+        self._redraw: Timer | None = None
+
     def show(self, routes: list[Route]) -> None:
+        if self._redraw is not None:
+            self._redraw.stop()
+            self._redraw = None
+        self._pending = None
         self.set_rows(route_rows(routes))
+
+    def show_soon(self, routes: list[Route]) -> None:
+        """Show `routes` within ROUTE_REDRAW seconds (later calls ride along)."""
+        self._pending = routes
+        if self._redraw is None:
+            self._redraw = self.set_timer(ROUTE_REDRAW, self._flush)
+
+    def _flush(self) -> None:
+        self._redraw = None
+        if self._pending is not None:
+            self.show(self._pending)
