@@ -283,7 +283,7 @@ class CiliumtuiApp(App[int]):
         self.notify(message, severity="error" if error else "information")
 
     def quit_app(self) -> None:
-        self.run_action("quit")
+        self.run_worker(self.action_quit(), group="quit")
 
     def set_theme(self, name: str) -> None:
         self.theme = name
