@@ -44,10 +44,10 @@ from ciliumtui.app import CiliumtuiApp
 app = CiliumtuiApp(opts)
 
 async def auto(pilot):
-    while app.node_frame_at is None:
+    while app.stats.node_frame_at is None:
         await pilot.pause(0.005)
     heavy = [m for m in ("kubernetes", "pydantic", "dns.resolver") if m in sys.modules]
-    print(f"FRAME {app.node_frame_at - t0:.4f} HEAVY {','.join(heavy) or '-'}", flush=True)
+    print(f"FRAME {app.stats.node_frame_at - t0:.4f} HEAVY {','.join(heavy) or '-'}", flush=True)
     app.exit()
 
 app.run(headless=True, size=(120, 40), auto_pilot=auto)
@@ -162,7 +162,7 @@ async def loop_gaps(app_factory, seconds: float) -> tuple[float, float]:  # type
     app = app_factory()
     ticks: list[tuple[float, float]] = []
     async with app.run_test(size=(120, 40)) as pilot:
-        while getattr(app, "node_frame_at", 0.0) is None:
+        while getattr(getattr(app, "stats", None), "node_frame_at", 0.0) is None:
             await pilot.pause(0.005)
         first = last = time.perf_counter()
 
@@ -213,7 +213,7 @@ def bench_blackhole(ns: str, root: str, d: Path) -> None:
 
     def probing() -> CiliumtuiApp:
         app = CiliumtuiApp(opts)
-        app.BACKOFF_FIRST = 0.5
+        app.probing.timing.backoff_first = 0.5
         return app
 
     def static() -> CiliumtuiApp:
@@ -252,7 +252,7 @@ async def event_latency(ns: str, root: str) -> list[float]:
     from ciliumtui.options import Options
 
     app = CiliumtuiApp(Options(netns=ns, host_root=root, kubeconfig="/nonexistent", timeout=1.0))
-    app.NODE_INTERVAL = 3600.0  # only events refresh the node panels
+    app.probing.timing.node_interval = 3600.0  # only events refresh the node panels
     out, inside = [], []
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.dashboard.query_one("#interfaces DataTable", DataTable)
@@ -260,7 +260,7 @@ async def event_latency(ns: str, root: str) -> list[float]:
         def present(name: str) -> bool:
             return any(str(r.key.value) == name for r in table.ordered_rows)
 
-        while app.node_frame_at is None or not app.events_ready:
+        while app.stats.node_frame_at is None or not app.stats.events_ready:
             await pilot.pause(0.01)
         await pilot.pause(0.3)
         for i in range(ROUNDS * 2):
@@ -273,8 +273,8 @@ async def event_latency(ns: str, root: str) -> list[float]:
                 await asyncio.sleep(0.002)
             done = time.perf_counter()
             out.append(done - start)
-            if app.last_event_at is not None and app.last_event_at >= start:
-                inside.append(done - app.last_event_at)
+            if app.stats.last_event_at is not None and app.stats.last_event_at >= start:
+                inside.append(done - app.stats.last_event_at)
     return out, inside
 
 

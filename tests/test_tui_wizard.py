@@ -336,7 +336,7 @@ async def test_post_reboot_node_real_probes_then_cleanup_dry_run_on_the_real_eng
         app = CiliumtuiApp(o, live=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(
-                pilot, lambda: app.updates["findings"] >= 1 and app.updates["dns"] >= 1, 30
+                pilot, lambda: app.stats.updates["findings"] >= 1 and app.stats.updates["dns"] >= 1, 30
             )
             await settle(app, pilot)
             ids = {f.id for f in app.findings}
