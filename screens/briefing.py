@@ -23,7 +23,9 @@ def briefing_text(scenario: dict[str, Any], mode_line: str, env: list[str] | Non
             t.append(f"  {line}\n", "cyan")
         t.append("\n")
     n = len(scenario.get("hints") or [])
-    t.append(f"h: next hint ({n} available, each one counts) · ctrl+g: give up · :env: flags\n", "dim")
+    t.append(
+        f"h: next hint ({n} available, each one counts) · ctrl+g: give up · :env: flags\n", "dim"
+    )
     t.append("Run the verify playbook (:run verify) when you think the node is fixed.", style="dim")
     return t
 
@@ -34,7 +36,9 @@ class BriefingScreen(ModalScreen[None]):
         Binding("enter", "app.pop_screen", "Start"),
     ]
 
-    def __init__(self, scenario: dict[str, Any], mode_line: str, env: list[str] | None = None) -> None:
+    def __init__(
+        self, scenario: dict[str, Any], mode_line: str, env: list[str] | None = None
+    ) -> None:
         super().__init__()
         self.scenario = scenario
         self.mode_line = mode_line
@@ -44,7 +48,9 @@ class BriefingScreen(ModalScreen[None]):
         with Vertical(id="briefing-box") as box:
             box.border_title = "Training briefing"
             with VerticalScroll(classes="modal-scroll"):
-                yield Static(briefing_text(self.scenario, self.mode_line, self.env), id="briefing-text")
+                yield Static(
+                    briefing_text(self.scenario, self.mode_line, self.env), id="briefing-text"
+                )
             yield Button("Start (enter)", id="briefing-start", variant="primary", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

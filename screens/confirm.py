@@ -22,6 +22,7 @@ RISK_STYLE = {"destructive": "bold red", "high": "red", "low": "yellow", "read":
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    AUTO_FOCUS = None  # on_mount focuses the name field or Cancel
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, request: ConfirmRequest) -> None:
@@ -29,7 +30,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.request = request
         self.needs_typing = request.type_node_name
         # The focus lands on the field (destructive) or on Cancel, never by accident.
-        self.AUTO_FOCUS = "#confirm-node" if self.needs_typing else "#cancel"
+        self.first_focus = "#confirm-node" if self.needs_typing else "#cancel"
 
     def compose(self) -> ComposeResult:
         req = self.request
@@ -58,12 +59,15 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel", id="cancel", variant="primary", compact=True)
                 yield Button(
-                    "Confirm", id="confirm-ok", variant="error", disabled=self.needs_typing,
+                    "Confirm",
+                    id="confirm-ok",
+                    variant="error",
+                    disabled=self.needs_typing,
                     compact=True,
                 )
 
     def on_mount(self) -> None:
-        self.query_one(self.AUTO_FOCUS).focus()
+        self.query_one(self.first_focus).focus()
 
     def _accepted(self, value: str) -> bool:
         return self.request.accepts(value)

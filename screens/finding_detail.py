@@ -66,8 +66,10 @@ def detail_text(
             t.append(f"  → {s.id}", style=SEVERITY_STYLE.get(s.severity, ""))
             t.append(f"  {s.title}\n")
     agent = node.agent if node is not None else None
-    if agent is not None and agent.last_log and (
-        finding.id in AGENT_FINDINGS or finding.id.startswith("stale-")
+    if (
+        agent is not None
+        and agent.last_log
+        and (finding.id in AGENT_FINDINGS or finding.id.startswith("stale-"))
     ):
         t.append("\nAgent's last log lines", style="bold underline")
         t.append(f"  {agent.last_log_path or ''}\n", style="dim")
@@ -158,7 +160,9 @@ class FindingDetailScreen(Screen[None]):
             )
             for f in linked
         ]
-        if [o.id for o in options] != [links.get_option_at_index(i).id for i in range(links.option_count)]:
+        if [o.id for o in options] != [
+            links.get_option_at_index(i).id for i in range(links.option_count)
+        ]:
             links.set_options(options)
 
     def on_findings_changed(self, message: FindingsChanged) -> None:
@@ -189,7 +193,9 @@ class FindingDetailScreen(Screen[None]):
 
     def action_dry_run(self) -> None:
         if self.finding.playbook:
-            control(self.app).start_wizard(self.finding.playbook, finding=self.finding, dry_run=True)
+            control(self.app).start_wizard(
+                self.finding.playbook, finding=self.finding, dry_run=True
+            )
 
     def action_copy(self) -> None:
         from ciliumtui.screens.dashboard import finding_clip

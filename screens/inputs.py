@@ -101,7 +101,9 @@ class InputsScreen(ModalScreen[dict[str, str] | None]):
 
     def _field(self, name: str, inp: PlaybookInput) -> Widget:
         value = self.values[name]
-        choices = inp.choices if inp.type == "enum" else ["true", "false"] if inp.type == "bool" else None
+        choices = (
+            inp.choices if inp.type == "enum" else ["true", "false"] if inp.type == "bool" else None
+        )
         if choices:
             return Select(
                 [(c, c) for c in choices],

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ciliumtui.screens.confirm import ConfirmScreen
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -34,7 +35,6 @@ from textual.widgets import Button, Footer, RichLog, Static
 from ciliumtui.engine.events import ConfirmRequest, Event, RunResult, plan_line
 from ciliumtui.engine.schema import Playbook, Step
 from ciliumtui.model import Finding
-from ciliumtui.screens.confirm import ConfirmScreen
 from ciliumtui.sources import in_daemon_thread
 from ciliumtui.tui.commands import plan_script
 from ciliumtui.tui.control import control
@@ -363,7 +363,11 @@ class WizardScreen(Screen[None]):
             runner_loop = asyncio.get_running_loop()
             task = asyncio.current_task()
             assert task is not None
-            self._abort = lambda: runner_loop.call_soon_threadsafe(task.cancel)
+
+            def abort() -> None:  # UI loop → the runner's loop: cancel the run where it is
+                runner_loop.call_soon_threadsafe(task.cancel)
+
+            self._abort = abort
             try:
                 result: RunResult = await runner.run()
             except asyncio.CancelledError:
@@ -423,7 +427,10 @@ class WizardScreen(Screen[None]):
         self.events.append(ev)
         kind = ev.kind
         if kind == "run_started":
-            self._log(f"run {ev.run_id} {'resumed' if ev.data.get('mode', {}).get('resumed') else 'started'}", "dim")
+            self._log(
+                f"run {ev.run_id} {'resumed' if ev.data.get('mode', {}).get('resumed') else 'started'}",
+                "dim",
+            )
         elif kind == "step_started":
             self._set_step(ev, "running")
             self._log(f"▶ {ev.title or ev.step_id}", "bold")

@@ -95,7 +95,9 @@ async def test_deleted_agent_pod_shows_up_within_a_second(tmp_path: Path) -> Non
             opts := make_opts(sim.kubeconfig, tmp_path),
             ClusterSideSource(opts),
         )
-        app.probing.timing.cluster_interval = 3600.0  # only the pod watch may re-read the cluster here
+        app.probing.timing.cluster_interval = (
+            3600.0  # only the pod watch may re-read the cluster here
+        )
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: shown_agent_pod(app) == old, timeout=20)
             await wait_for(pilot, lambda: app.stats.pod_watch_ready, timeout=20)
@@ -168,7 +170,9 @@ async def test_blackholed_apiserver_watch_keeps_ui_drawing_and_quits(
 ) -> None:
     opts = make_opts(blackhole, tmp_path, timeout=1.0)
     app = CiliumtuiApp(opts, ClusterSideSource(opts))
-    app.probing.timing.backoff_first = 0.2  # retry the watch quickly: several attempts in the window
+    app.probing.timing.backoff_first = (
+        0.2  # retry the watch quickly: several attempts in the window
+    )
     gaps: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.stats.node_frame_at is not None)
@@ -183,7 +187,10 @@ async def test_blackholed_apiserver_watch_keeps_ui_drawing_and_quits(
 
         app.set_interval(0.01, tick)
         await wait_for(pilot, lambda: app.stats.pod_watch_error is not None, timeout=10)
-        assert "did not answer" in app.stats.pod_watch_error or "timed out" in app.stats.pod_watch_error
+        assert (
+            "did not answer" in app.stats.pod_watch_error
+            or "timed out" in app.stats.pod_watch_error
+        )
         assert not app.stats.pod_watch_ready
         await pilot.press("r")  # the UI still answers keys while the watch hangs
         watchers = [t for t in threading.enumerate() if t.name.startswith("ciliumtui-watch")]

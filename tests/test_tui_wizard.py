@@ -77,9 +77,7 @@ async def test_confirm_has_cancel_focused_and_enter_cancels() -> None:
         assert answers == [False]
 
 
-async def test_destructive_confirm_focuses_the_name_field_and_enter_confirms_only_a_match() -> (
-    None
-):
+async def test_destructive_confirm_focuses_the_name_field_and_enter_confirms_only_a_match() -> None:
     app = CiliumtuiApp(opts(), healthy_source(), live=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
@@ -336,7 +334,9 @@ async def test_post_reboot_node_real_probes_then_cleanup_dry_run_on_the_real_eng
         app = CiliumtuiApp(o, live=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(
-                pilot, lambda: app.stats.updates["findings"] >= 1 and app.stats.updates["dns"] >= 1, 30
+                pilot,
+                lambda: app.stats.updates["findings"] >= 1 and app.stats.updates["dns"] >= 1,
+                30,
             )
             await settle(app, pilot)
             ids = {f.id for f in app.findings}

@@ -158,10 +158,16 @@ def node_state(*, agent_alive: bool = True) -> NodeState:
                 "tc-egress", "eth0", BpfProgram(813, "cil_to_netdev", "sched_cls"), cilium=True
             ),
             BpfAttachment(
-                "tc-ingress", "cilium_host", BpfProgram(820, "cil_to_host", "sched_cls"), cilium=True
+                "tc-ingress",
+                "cilium_host",
+                BpfProgram(820, "cil_to_host", "sched_cls"),
+                cilium=True,
             ),
             BpfAttachment(
-                "tc-egress", "cilium_host", BpfProgram(821, "cil_from_host", "sched_cls"), cilium=True
+                "tc-egress",
+                "cilium_host",
+                BpfProgram(821, "cil_from_host", "sched_cls"),
+                cilium=True,
             ),
         ]
     )

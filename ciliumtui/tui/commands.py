@@ -195,7 +195,9 @@ COMMANDS: list[Command] = [
         palette=_dry_run_palette,
         plain=False,
     ),
-    Command("diagnose", ":diagnose", "re-probe everything, focus the findings", _diagnose, ("diag",)),
+    Command(
+        "diagnose", ":diagnose", "re-probe everything, focus the findings", _diagnose, ("diag",)
+    ),
     Command("refresh", ":refresh", "re-probe everything", lambda h, w, a: h.refresh_all(), ("r",)),
     Command("journal", ":journal", "past wizard runs", lambda h, w, a: h.show_journal()),
     Command(

@@ -29,12 +29,16 @@ class SnapshotChanged(Message):
 @runtime_checkable
 class AppControl(Protocol):
     opts: Options
-    snapshot: Snapshot
-    findings: list[Finding]
     dry_run: bool
     runner_factory: Any  # screens.wizard.RunnerFactory | None
     current_plan: list[str]  # the plan lines of the last wizard (for :export)
     current_plan_title: str
+
+    @property
+    def snapshot(self) -> Snapshot: ...
+
+    @property
+    def findings(self) -> list[Finding]: ...
 
     def start_wizard(
         self,

@@ -11,7 +11,6 @@ from textual.message import Message
 from textual.widgets import Input, Label
 
 
-
 class CommandLine(Input):
     """Hidden until `:` or `/`; enter submits, escape cancels."""
 
