@@ -164,6 +164,7 @@ class FindingDetailScreen(Screen[None]):
             links.get_option_at_index(i).id for i in range(links.option_count)
         ]:
             links.set_options(options)
+            links.highlighted = 0 if options else None
 
     def on_findings_changed(self, message: FindingsChanged) -> None:
         self._refresh_detail()
