@@ -55,7 +55,7 @@ class ConfirmScreen(ModalScreen[bool]):
                     ),
                     id="confirm-why",
                 )
-                yield Input(placeholder=f"type {req.node}", id="confirm-node")
+                yield Input(placeholder=f"type {req.node}", id="confirm-node", compact=True)
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel", id="cancel", variant="primary", compact=True)
                 yield Button(

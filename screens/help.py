@@ -16,9 +16,8 @@ from ciliumtui.tui.control import control
 EXTRA_KEYS = [
     ("tab / shift+tab", "next / previous panel"),
     ("enter", "open the selected finding"),
-    ("z", "findings: show / fold the symptoms under their root cause"),
     ("y", "copy the selected finding's evidence and command (OSC 52)"),
-    (":", "command line (Tab completes)"),
+    (": then tab", "complete a command or its argument"),
     ("ctrl+p", "command palette: every command"),
     ("esc", "back / clear the filter"),
     ("ctrl+c / q", "quit (asks only while a change is running)"),

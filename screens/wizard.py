@@ -165,7 +165,7 @@ class WizardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="wizard-title")
-        yield StepsPanel(id="wizard-steps")
+        yield StepsPanel(id="wizard-steps", classes="panel")
         log = RichLog(id="wizard-log", wrap=True, markup=False, highlight=False)
         log.border_title = "Plan and output"
         yield log
@@ -408,7 +408,11 @@ class WizardScreen(Screen[None]):
             self.state = "ready"
             self.resume_run = result.run_id
             step = result.failed_step
-            start.label = f"Resume from {step} (s)" if step else "Resume (s)"
+            start.label = "Resume (s)"
+            if step:
+                self._status(
+                    f"Result: {status} at {step}{' — ' + msg if msg else ''}\n{hint}", style
+                )
             start.disabled = False
             start.focus()
         else:

@@ -203,9 +203,7 @@ async def test_finding_detail_is_live_shows_last_log_and_links() -> None:
         assert "failed to start: cilium_host already exists" in shown()  # AgentState.last_log
         # The checks see more evidence now: the open detail follows.
         source._findings = [
-            dataclasses.replace(f, evidence=[*f.evidence, "restarts: 8"])
-            if f.id == agent.id
-            else f
+            dataclasses.replace(f, evidence=[*f.evidence, "restarts: 8"]) if f.id == agent.id else f
             for f in POST_REBOOT_FINDINGS
         ]
         app.probing.refresh_findings()

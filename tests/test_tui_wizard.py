@@ -258,7 +258,8 @@ async def test_after_a_decline_s_resumes_the_run_from_the_declined_step() -> Non
         await wait_for(pilot, lambda: wizard.result is not None)
         assert wizard.result.status == "declined" and wizard.step_status(declined) == "declined"
         start = wizard.query_one("#wizard-start", Button)
-        assert not start.disabled and declined in str(start.label)
+        assert not start.disabled and "Resume" in str(start.label)
+        assert f"declined at {declined}" in str(wizard.query_one("#wizard-status").render())
         assert wizard.active_bindings["s"].enabled
         await pilot.press("s")  # resume: the same run, from the declined step
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))

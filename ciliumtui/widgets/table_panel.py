@@ -57,10 +57,13 @@ def fit_widths(
     included). Shrinkable columns shrink, widest first, down to their minimum;
     if that is not enough a droppable column goes (highest `drop` first) and the
     rest are fitted again from their natural widths."""
-    kept = list(columns)
     full = {c.key: max(natural.get(c.key, 0), cell_len(c.label)) for c in columns}
     if available <= 0:
         return full
+    kept = list(columns)
+    if sum(w + PAD for w in full.values()) > available:
+        # Short of room: an empty optional column (no step has a detail yet) goes first.
+        kept = [c for c in columns if not (c.drop > 0 and natural.get(c.key, 0) == 0)]
     while True:
         widths = {c.key: full[c.key] for c in kept}
         over = sum(w + PAD for w in widths.values()) - available
