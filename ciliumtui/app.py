@@ -87,6 +87,7 @@ class CiliumtuiApp(App[int]):
         self.current_plan: list[str] = []  # the last wizard's plan lines (:export)
         self.current_plan_title = ""
         self._quit_asking = False
+        self._address_space_key: object = None
 
     # ------------------------------------------------------------- the state
 
@@ -136,13 +137,16 @@ class CiliumtuiApp(App[int]):
             screen.post_message(message())
 
     def node_changed(self, node: NodeState, delta: Delta | None) -> None:
+        if not self.screen_stack:  # quitting: a late timer has nothing to draw on
+            return
         dash = self.dashboard
         dash.show_node(node, self.snapshot.cluster, delta)
-        if delta is None or delta.routes or delta.links_removed:
-            self._show_address_space()
+        self._show_address_space()
         self._broadcast(SnapshotChanged)
 
     def cluster_changed(self, cluster: ClusterState, note: str) -> None:
+        if not self.screen_stack:  # quitting: a late timer has nothing to draw on
+            return
         state = (
             f"apiserver ok ({cluster.server or 'connected'})"
             if cluster.reachable
@@ -159,15 +163,30 @@ class CiliumtuiApp(App[int]):
         self._broadcast(SnapshotChanged)
 
     def dns_changed(self, dns: DnsState) -> None:
+        if not self.screen_stack:  # quitting: a late timer has nothing to draw on
+            return
         self.dashboard.show_dns(self.snapshot.cluster, dns)
 
     def findings_changed(self, findings: list[Finding], note: str) -> None:
+        if not self.screen_stack:  # quitting: a late timer has nothing to draw on
+            return
         self.dashboard.show_findings(findings, note)
         self._broadcast(FindingsChanged)
 
     def _show_address_space(self) -> None:
+        """Redrawn only when what it draws from changed: under link churn the veths'
+        IPv6 link-local routes come and go, and a redraw repaints the whole panel."""
         snap = self.snapshot
-        self.dashboard.show_address_space(snap.node, snap.cluster, snap.node_name)
+        node = snap.node
+        key = (
+            id(snap.cluster),
+            tuple((r.dst, r.dev, r.table) for r in node.routes if r.family == 4) if node else (),
+            tuple(a for link in node.links for a in link.addresses if ":" not in a) if node else (),
+        )
+        if key == self._address_space_key or not self.screen_stack:
+            return
+        self._address_space_key = key
+        self.dashboard.show_address_space(node, snap.cluster, snap.node_name)
 
     # ---------------------------------------------------------- navigation
 

@@ -15,7 +15,15 @@ from ciliumtui.screens.info import InfoScreen
 from ciliumtui.screens.inputs import InputsScreen
 from ciliumtui.screens.wizard import WizardScreen
 from textual.widgets import Input
-from tui_fixtures import NODE, POST_REBOOT_FINDINGS, healthy_source, opts, post_reboot_source
+from tui_fixtures import (
+    NODE,
+    POST_REBOOT_FINDINGS,
+    healthy_source,
+    node_state,
+    opts,
+    post_reboot_source,
+    wait_for,
+)
 
 from ciliumtui.app import CiliumtuiApp
 from ciliumtui.model import Finding
@@ -201,14 +209,18 @@ async def test_finding_detail_is_live_shows_last_log_and_links() -> None:
         assert "(symptom)" in shown() and "Explained by" in shown()
         assert "stale-cilium-bpf" in shown() and "Explains" in shown()
         assert "failed to start: cilium_host already exists" in shown()  # AgentState.last_log
-        # The checks see more evidence now: the open detail follows.
+        # The agent restarted once more: a new last log line, more evidence; the open
+        # detail follows (it does not keep what it saw when it was opened).
+        node = node_state(agent_alive=False)
+        node.agent.last_log = [*node.agent.last_log, 'level=fatal msg="restart 8: still there"']
+        source.set_node(node)
         source._findings = [
             dataclasses.replace(f, evidence=[*f.evidence, "restarts: 8"]) if f.id == agent.id else f
             for f in POST_REBOOT_FINDINGS
         ]
-        app.probing.refresh_findings()
-        await settle(app, pilot)
-        assert "restarts: 8" in shown()
+        app.probing.refresh_node()
+        await wait_for(pilot, lambda: "restarts: 8" in shown())
+        assert "restart 8: still there" in shown()
         # A link opens the cause.
         links = screen.query_one("#detail-links")
         links.focus()
@@ -218,9 +230,11 @@ async def test_finding_detail_is_live_shows_last_log_and_links() -> None:
         assert app.screen.finding.id == "stale-cilium-bpf"
         # Fixed: it says so instead of showing stale evidence.
         source._findings = []
-        app.probing.refresh_findings()
-        await settle(app, pilot)
-        assert "No longer found" in str(app.screen.query_one("#detail-text").render())
+        source.set_node(node_state())
+        app.probing.refresh_node()
+        await wait_for(
+            pilot, lambda: "No longer found" in str(app.screen.query_one("#detail-text").render())
+        )
 
 
 async def test_inputs_form_validates_with_the_engine_and_suggests_the_pool() -> None:

@@ -48,4 +48,4 @@ async def test_real_probes_fill_node_panels_and_netlink_events_update_them(
         subprocess.run(["ip", "-n", ns, "link", "del", "cilium_host"], check=True)
         await wait_for(pilot, lambda: "cilium_host" not in names(app), timeout=5)
         # Events were applied as deltas (no re-read of all links per event).
-        assert app.stats.updates["net"] >= 2 and app.stats.events_applied >= 2
+        assert app.stats.updates["net"] >= 1 and app.stats.events_applied >= 2

@@ -34,12 +34,21 @@ if TYPE_CHECKING:
 @dataclass
 class Timing:
     node_interval: float = 5.0  # the full node read (netfilter, host, agent); also the resync
+    # ... once netlink events are live, links and routes arrive by themselves: the full
+    # read is then only the resync and the netfilter/agent/host panels' refresh.
+    node_interval_live: float = 10.0
     cluster_interval: float = 10.0
     dns_interval: float = 5.0
     backoff_first: float = 2.0
     backoff_max: float = 30.0
-    # Netlink deltas are drawn at most this often: a burst (500 links deleted) is one redraw.
+    # Netlink deltas are drawn event_redraw after the first event of a burst (a burst of
+    # 500 links deleted is one redraw), and then at most every redraw_min_gap seconds
+    # while events keep coming (k9s refreshes every 2 s): one repaint after a row came
+    # or went costs ~15 ms at 160x45 in Textual's compositor (measured), and a veth
+    # coming and going ten events a second cost 8% of a core redrawn every second,
+    # ~4% every two (benchmarks/bench_tui.py churn).
     event_redraw: float = 0.1
+    redraw_min_gap: float = 2.0
     # Findings follow node changes at most this often: under link churn the checks would
     # otherwise run 10 times a second for a panel that changes once.
     findings_min_gap: float = 1.0
@@ -173,8 +182,11 @@ class Probing:
         self._early_only = False  # the first frame showed prefetched links/routes only
         self._pending = Delta()  # netlink deltas not drawn yet
         self._redraw_timer: Timer | None = None
+        self._redrawn_at = -1e9
+        self._queued: list[NetEvent] = []  # events that arrived during a node read
         self._findings_timer: Timer | None = None
         self._findings_at = -1e9
+        self._checked: tuple[object, object, object] | None = None  # what the findings are of
         self._pod_timer: Timer | None = None
         self._pod_refresh_at = -1e9
         self._pod_watch_started = False
@@ -251,11 +263,14 @@ class Probing:
     # --------------------------------------------------------------------- cycles
 
     async def _node_cycle(self) -> float:
-        """Links and routes first (fast), then the full node."""
+        """Links and routes first (fast) when the panels have none yet or only they are
+        asked for, then the full node (which reads links and routes too)."""
         full, self._node_full = self._node_full, False
         probes: dict[str, ProbeStatus] = {}
         net = getattr(self.source, "net", None)
-        if net is not None:
+        # The periodic full read needs no separate links/routes read first: with 500
+        # links that doubled the idle cost (two parses and two redraws every 5 s).
+        if net is not None and (not full or self.snapshot.node is None):
             try:
                 links, routes = await net(probes)
             except Exception as exc:  # the source broke its promise; keep the UI alive
@@ -271,15 +286,31 @@ class Probing:
             else:
                 self._show_node(node, probes)
         self.refresh_findings()
-        return self.timing.node_interval  # the periodic run is a full one: the resync
+        self.app.call_later(self._apply_queued)
+        t = self.timing
+        return (
+            max(t.node_interval, t.node_interval_live)
+            if self.stats.events_ready
+            else t.node_interval
+        )
+
+    def _apply_queued(self) -> None:
+        queued, self._queued = self._queued, []
+        for event in queued:
+            self._apply(event)  # the periodic run is a full one: the resync
 
     def _show_node(
         self, node: NodeState, probes: dict[str, ProbeStatus], delta: Delta | None = None
     ) -> None:
         self.snapshot.probes.update(probes)
-        self.snapshot.node = node
+        before = self.snapshot.node
         if delta is None:
             self._pending = Delta()  # a full read supersedes deltas not drawn yet
+            if before is not None and before == node:
+                # The periodic read found nothing new: nothing to draw, and the same
+                # object keeps the findings cycle from re-running the checks.
+                return
+        self.snapshot.node = node
         self.sink.node_changed(node, delta)
         self.stats.updates["node" if delta is None else "net"] += 1
         if self.stats.node_shown_at is None:
@@ -294,7 +325,9 @@ class Probing:
             cluster = ClusterState(reachable=False, error=one_line(exc))
         try:
             self.snapshot.probes.update(probes)
-            self.snapshot.cluster = cluster
+            unchanged = self.snapshot.cluster == cluster
+            if not unchanged:
+                self.snapshot.cluster = cluster
             if cluster.reachable:
                 self.backoff = 0.0
                 delay = self.timing.cluster_interval
@@ -305,9 +338,10 @@ class Probing:
                 delay = self.backoff
                 why = cluster.error or "no kubeconfig works"
                 self.cluster_note = f"apiserver unreachable: {why} — retry in {delay:g}s"
-            self.sink.cluster_changed(cluster, self.cluster_note)
+            self.sink.cluster_changed(self.snapshot.cluster, self.cluster_note)
             self.stats.updates["cluster"] += 1
-            self.refresh_findings()
+            if not unchanged:
+                self.refresh_findings()
             if not self.cycles["dns"].scheduled:
                 self.refresh_dns()
         finally:
@@ -323,7 +357,7 @@ class Probing:
             probes["dns"] = ProbeStatus(False, one_line(exc))
             dns = None
         self.snapshot.probes.update(probes)
-        if dns is not None:
+        if dns is not None and dns != self.snapshot.dns:
             self.snapshot.dns = dns
             self.sink.dns_changed(dns)
             self.stats.updates["dns"] += 1
@@ -333,6 +367,12 @@ class Probing:
     async def _findings_cycle(self) -> float:
         note = ""
         self._findings_at = time.monotonic()
+        state = (self.snapshot.node, self.snapshot.cluster, self.snapshot.dns)
+        if self._checked is not None and all(
+            a is b for a, b in zip(state, self._checked, strict=True)
+        ):
+            return 0.0  # the same snapshot: the checks are pure, the findings the same
+        self._checked = state
         try:
             findings = await self.source.findings(self.snapshot)
         except Exception as exc:
@@ -347,7 +387,8 @@ class Probing:
         """Findings after a netlink delta, at most every findings_min_gap seconds."""
         if self._findings_timer is not None:
             return
-        wait = max(0.0, self._findings_at + self.timing.findings_min_gap - time.monotonic())
+        # (never 0: Textual divides by a timer's interval when it stops it)
+        wait = max(0.01, self._findings_at + self.timing.findings_min_gap - time.monotonic())
         self._findings_timer = self.app.set_timer(wait, self._findings_due)
 
     def _findings_due(self) -> None:
@@ -375,9 +416,14 @@ class Probing:
 
     def _apply(self, event: NetEvent) -> None:
         node = self.snapshot.node
-        if node is None or self.cycles["node"].running:
-            # The read under way may or may not include this change: read once more.
+        if node is None:
             self.refresh_node(full=False)
+            return
+        if self.cycles["node"].running:
+            # The read under way may or may not include this change: apply it after the
+            # read (deltas are idempotent: a link already there is only updated, one
+            # already gone stays gone), instead of reading everything once more.
+            self._queued.append(event)
             return
         # Copy on write: the checks may be reading the current lists in their thread.
         links, routes = list(node.links), list(node.routes)
@@ -388,10 +434,13 @@ class Probing:
         self.snapshot.node = dataclasses.replace(node, links=links, routes=routes)
         self._pending.merge(delta)
         if self._pending and self._redraw_timer is None:
-            self._redraw_timer = self.app.set_timer(self.timing.event_redraw, self._redraw)
+            t = self.timing
+            wait = max(t.event_redraw, self._redrawn_at + t.redraw_min_gap - time.monotonic())
+            self._redraw_timer = self.app.set_timer(wait, self._redraw)
 
     def _redraw(self) -> None:
         self._redraw_timer = None
+        self._redrawn_at = time.monotonic()
         delta, self._pending = self._pending, Delta()
         node = self.snapshot.node
         if node is None or not delta:

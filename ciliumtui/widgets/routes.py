@@ -11,23 +11,32 @@ from .table_panel import Column, Row, TablePanel
 
 ROUTE_CAP = 200
 # Under link churn each veth brings IPv6 link-local routes and takes them away: the
-# route list (often 1,000+ entries to sort) is redrawn at most once a second then.
-ROUTE_REDRAW = 1.0
+# route list (often 1,000+ entries to sort) is redrawn at most every 2 s then.
+ROUTE_REDRAW = 2.0
 
 
 def route_key(route: Route) -> str:
     return f"{route.family}|{route.table}|{route.dst}|{route.dev or ''}|{route.gateway or ''}|{route.metric or ''}"
 
 
+def link_local(route: Route) -> bool:
+    """IPv6 link-local and multicast routes: the kernel adds them to every link that is
+    up (fe80::/64 in main, the fe80::x address and ff00::/8 in local), so 500 pods
+    mean 1,500 of them — noise here, like link-local addresses in Interfaces, and
+    the only routes a crash-looping pod's veth brings and takes away."""
+    dst = route.dst.lower()
+    return route.family == 6 and (dst.startswith("fe80:") or dst.startswith("ff00::/8"))
+
+
 def route_rows(routes: list[Route]) -> list[tuple[str, Row]]:
     """Main table first, then the others (local last: it is long and rarely the problem);
-    IPv4 before IPv6 within a table (the pool checks are IPv4)."""
+    IPv4 before IPv6 within a table (the pool checks are IPv4); link-local IPv6 left out."""
 
     def order(r: Route) -> tuple[int, str, int]:
         return (0 if r.table == "main" else 2 if r.table == "local" else 1, r.table, r.family)
 
     rows: dict[str, Row] = {}
-    for route in sorted(routes, key=order):
+    for route in sorted((r for r in routes if not link_local(r)), key=order):
         owner = Text("cilium", style="cyan") if route.cilium else Text("")
         rows[route_key(route)] = (
             route.dst,
