@@ -76,8 +76,54 @@ async def settle(pilot: Any) -> None:
     await pilot.pause()
 
 
+class StubEnv:
+    """What TrainingApp reads of a TrainingEnv (training/env.py), fixed paths."""
+
+    mode = "recorded"
+    kubeconfig = "/tmp/ciliumtui-train-0000/kubeconfig"
+
+    def __init__(self) -> None:
+        self.opts = opts(kubeconfig=self.kubeconfig, host_root="/tmp/ciliumtui-train-0000/root")
+
+    def cli_flags(self) -> list[str]:
+        return ["--kubeconfig", self.kubeconfig, "--node", NODE, "--host-root", self.opts.host_root]
+
+    def env_vars(self) -> dict[str, str]:
+        return {"CILIUMTUI_STATE_DIR": "/tmp/ciliumtui-train-0000/state"}
+
+
+class StubSession:
+    """What TrainingApp reads of a TrainingSession before anything is scored."""
+
+    def __init__(self) -> None:
+        self.env = StubEnv()
+        self.scenario = SCENARIO
+        self.hints = list(SCENARIO["hints"])
+        self.hints_used = 0
+        self.result = None
+
+    def open_finding(self, finding_id: str) -> None:
+        pass
+
+
+def training_app(source: Any = None) -> CiliumtuiApp:
+    from ciliumtui.training.tui import TrainingApp
+
+    session: Any = StubSession()
+    return TrainingApp(session, source=source or post_reboot_source(), live=False)
+
+
 def make_app(name: str) -> tuple[CiliumtuiApp, Before]:
     """(app, steps) that show screen `name`."""
+    if name == "training-dashboard":
+        app = training_app()
+
+        async def close_briefing(pilot: Any) -> None:
+            await settle(pilot)
+            await pilot.press("escape")
+            await pilot.pause()
+
+        return app, close_briefing
     source = {
         "dashboard-healthy": healthy_source,
         "dashboard-unreachable": unreachable_source,
@@ -244,6 +290,7 @@ OPEN: dict[str, Callable[[CiliumtuiApp, Any], Awaitable[None]]] = {
 }
 SCREENS = [
     "dashboard",
+    "training-dashboard",
     "dashboard-healthy",
     "dashboard-unreachable",
     "dashboard-read-only",

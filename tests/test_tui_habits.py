@@ -263,3 +263,25 @@ async def test_inputs_form_validates_with_the_engine_and_suggests_the_pool() -> 
         assert isinstance(wizard, WizardScreen)
         assert wizard.raw_inputs["pool"] == suggested and wizard.raw_inputs["run_helm"] == "false"
         assert f"pool={suggested}" in str(wizard.query_one("#wizard-status").render())
+
+
+async def test_training_env_shows_the_scenarios_kubeconfig_and_flags_and_give_up_asks() -> None:
+    from ciliumtui.screens.ask import AskScreen
+    from screen_fixtures import training_app
+
+    app = training_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("escape")  # the briefing
+        await pilot.press("colon", *"env", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, InfoScreen)
+        text = str(app.screen.query_one("#info-text").render())
+        assert "export KUBECONFIG=/tmp/ciliumtui-train-0000/kubeconfig" in text
+        assert "--host-root /tmp/ciliumtui-train-0000/root" in text
+        await pilot.press("escape", "ctrl+g")
+        await pilot.pause()
+        assert isinstance(app.screen, AskScreen)  # asks first; Cancel has the focus
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is app.dashboard and app.session.result is None

@@ -326,8 +326,9 @@ class Probing:
         try:
             self.snapshot.probes.update(probes)
             unchanged = self.snapshot.cluster == cluster
-            if not unchanged:
-                self.snapshot.cluster = cluster
+            if unchanged and self.snapshot.cluster is not None:
+                cluster = self.snapshot.cluster  # the same object: the checks need not re-run
+            self.snapshot.cluster = cluster
             if cluster.reachable:
                 self.backoff = 0.0
                 delay = self.timing.cluster_interval
@@ -338,7 +339,7 @@ class Probing:
                 delay = self.backoff
                 why = cluster.error or "no kubeconfig works"
                 self.cluster_note = f"apiserver unreachable: {why} — retry in {delay:g}s"
-            self.sink.cluster_changed(self.snapshot.cluster, self.cluster_note)
+            self.sink.cluster_changed(cluster, self.cluster_note)
             self.stats.updates["cluster"] += 1
             if not unchanged:
                 self.refresh_findings()
