@@ -113,8 +113,61 @@ def training_app(source: Any = None) -> CiliumtuiApp:
     return TrainingApp(session, source=source or post_reboot_source(), live=False)
 
 
+SCENARIOS = [
+    "post-reboot",
+    "healthy",
+    "agent-crashloop",
+    "coredns-external-fail",
+    "default-pod-cidr-overlap",
+    "k3s-no-stop-hook",
+    "metallb-overlap",
+    "stale-ciliumnode-cidr",
+]
+
+
+def scenario_source(scenario: str) -> Any:
+    """A training scenario as the real probes see it (recorded node + the simulated
+    cluster, no root needed), frozen into a StaticSource; the findings come from the
+    real checks at draw time. What changes from run to run (the sim's port, paths,
+    DNS timings) is pinned so that every run draws the same frame."""
+    import dataclasses
+    import re
+
+    from ciliumtui import aio
+    from ciliumtui.collect import collect
+    from ciliumtui.sources import StaticSource
+    from ciliumtui.training.env import TrainingEnv
+
+    with TrainingEnv(scenario, root=False) as env:
+        snap = aio.run(collect(env.opts))
+    cluster = snap.cluster
+    if cluster is not None:
+        cluster = dataclasses.replace(
+            cluster, server="https://127.0.0.1:6443", kubeconfig="/etc/rancher/k3s/k3s.yaml"
+        )
+    dns = snap.dns
+    if dns is not None:
+        checks = [
+            dataclasses.replace(
+                c,
+                ms=1.0 if c.ms is not None else None,
+                server=re.sub(r":\d+$", ":53", c.server or "") or c.server,
+            )
+            for c in dns.checks
+        ]
+        dns = dataclasses.replace(dns, checks=checks)
+    return StaticSource(snap.node, cluster, dns)
+
+
 def make_app(name: str) -> tuple[CiliumtuiApp, Before]:
     """(app, steps) that show screen `name`."""
+    if name.startswith("scenario-"):
+        app = CiliumtuiApp(opts(), scenario_source(name.removeprefix("scenario-")), live=False)
+
+        async def just_settle(pilot: Any) -> None:
+            await settle(pilot)
+
+        return app, just_settle
     if name == "training-dashboard":
         app = training_app()
 
@@ -295,4 +348,5 @@ SCREENS = [
     "dashboard-unreachable",
     "dashboard-read-only",
     *OPEN,
+    *(f"scenario-{s}" for s in SCENARIOS),
 ]
