@@ -501,3 +501,50 @@ async def test_a_wait_step_shows_elapsed_limit_and_what_it_waits_on_and_a_aborts
         assert wizard.result.status == "aborted"
         assert not wizard.query_one("#wizard-wait").display
         assert "aborted" in str(wizard.query_one("#wizard-status").render())
+
+
+async def test_decline_then_s_resumes_on_the_real_engine_with_the_node_name_typed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real Runner on the recorded post-reboot node (no root needed): decline the
+    first change, `s` resumes the same journaled run from that step (the diagnose step
+    is not run again), then the destructive step is confirmed by typing the node name."""
+    from ciliumtui.training.env import TrainingEnv
+    from ciliumtui.training.tui import RecordedSource
+
+    with TrainingEnv("post-reboot", root=False) as env:
+        for key, value in env.env_vars().items():
+            monkeypatch.setenv(key, value)
+        app = CiliumtuiApp(env.opts, RecordedSource(env.opts), live=False)
+        node = env.opts.node_name
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            app.start_wizard("cleanup")
+            await pilot.pause()
+            wizard = app.screen
+            assert isinstance(wizard, WizardScreen)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 60)
+            first = app.screen.request.step_id
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: wizard.result is not None, 60)
+            assert wizard.result.status == "declined"
+            run_id = wizard.result.run_id
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 60)
+            assert app.screen.request.step_id == first
+            events = [e for e in wizard.events if e.run_id == run_id and e.kind == "step_finished"]
+            assert any(e.step_id == "diagnose" and "earlier" in (e.message or "") for e in events)
+            # Answer everything from here on, typing the node name where asked.
+            while wizard.state == "running" or isinstance(app.screen, ConfirmScreen):
+                if isinstance(app.screen, ConfirmScreen):
+                    screen = app.screen
+                    await wait_for(pilot, lambda s=screen: s.focused is not None)
+                    if screen.needs_typing:
+                        await pilot.press(*node, "enter")
+                    else:
+                        await pilot.press("tab", "enter")
+                    await wait_for(pilot, lambda s=screen: app.screen is not s)
+                await pilot.pause(0.05)
+            assert wizard.result is not None and wizard.result.run_id == run_id
+            assert wizard.result.status == "ok", wizard.result
