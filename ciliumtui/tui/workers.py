@@ -42,16 +42,18 @@ class Timing:
     backoff_first: float = 2.0
     backoff_max: float = 30.0
     # Netlink deltas are drawn event_redraw after the first event of a burst (a burst of
-    # 500 links deleted is one redraw), and then at most every redraw_min_gap seconds
-    # while events keep coming (k9s refreshes every 2 s): one repaint after a row came
-    # or went costs ~15 ms at 160x45 in Textual's compositor (measured), and a veth
-    # coming and going ten events a second cost 8% of a core redrawn every second,
-    # ~4% every two (benchmarks/bench_tui.py churn).
-    event_redraw: float = 0.1
+    # 500 links deleted is one redraw). Redraws are rationed like a token bucket: up to
+    # redraw_burst in a row at once, then one per redraw_min_gap seconds while events
+    # keep coming (k9s refreshes every 2 s). One repaint after a row came or went costs
+    # ~15 ms at 160x45 in Textual's compositor (measured); a veth coming and going ten
+    # events a second cost 8% of a core redrawn every second, under 4% every two
+    # (benchmarks/bench_tui.py churn).
+    event_redraw: float = 0.03  # a burst of 500 links deleted arrives within this: one redraw
     redraw_min_gap: float = 2.0
+    redraw_burst: float = 3.0
     # Findings follow node changes at most this often: under link churn the checks would
     # otherwise run 10 times a second for a panel that changes once.
-    findings_min_gap: float = 1.0
+    findings_min_gap: float = 2.0
     pod_debounce: float = 0.1  # a pod deleted and re-created: one cluster re-read, not three
     pod_min_gap: float = 0.5  # pods churning on a busy node: at most ~2 cluster re-reads a second
     watch_restart_max: float = 30.0
@@ -182,7 +184,8 @@ class Probing:
         self._early_only = False  # the first frame showed prefetched links/routes only
         self._pending = Delta()  # netlink deltas not drawn yet
         self._redraw_timer: Timer | None = None
-        self._redrawn_at = -1e9
+        self._tokens = self.timing.redraw_burst  # redraws allowed right away (token bucket)
+        self._refilled_at = time.monotonic()
         self._queued: list[NetEvent] = []  # events that arrived during a node read
         self._findings_timer: Timer | None = None
         self._findings_at = -1e9
@@ -436,12 +439,23 @@ class Probing:
         self._pending.merge(delta)
         if self._pending and self._redraw_timer is None:
             t = self.timing
-            wait = max(t.event_redraw, self._redrawn_at + t.redraw_min_gap - time.monotonic())
+            now = time.monotonic()
+            self._tokens = min(
+                t.redraw_burst, self._tokens + (now - self._refilled_at) / t.redraw_min_gap
+            )
+            self._refilled_at = now
+            wait = t.event_redraw + max(0.0, (1.0 - self._tokens) * t.redraw_min_gap)
             self._redraw_timer = self.app.set_timer(wait, self._redraw)
 
     def _redraw(self) -> None:
         self._redraw_timer = None
-        self._redrawn_at = time.monotonic()
+        now = time.monotonic()
+        t = self.timing
+        self._tokens = min(
+            t.redraw_burst, self._tokens + (now - self._refilled_at) / t.redraw_min_gap
+        )
+        self._tokens -= 1.0
+        self._refilled_at = now
         delta, self._pending = self._pending, Delta()
         node = self.snapshot.node
         if node is None or not delta:
