@@ -23,13 +23,12 @@ from textual.message import Message
 from .model import ClusterState, DnsState, Finding, NodeState, Snapshot
 from .options import Options
 from .sources import ProbeSource, SnapshotSource
-from .tui import commands
 from .tui.control import FindingsChanged, SnapshotChanged
-from .tui.netdelta import Delta
 from .tui.workers import Probing, Stats, Timing
 
 if TYPE_CHECKING:
     from .screens.dashboard import DashboardScreen
+    from .tui.netdelta import Delta
 
 DEFAULT_THEME = "ansi-dark"  # follows the terminal's own palette: right over SSH
 
@@ -293,9 +292,13 @@ class CiliumtuiApp(App[int]):
     # ------------------------------------------------- commands (CommandHost)
 
     def execute_command(self, line: str) -> None:
+        from .tui import commands  # on first use, not on the first frame's path
+
         commands.execute(self, line)
 
     def complete_command(self, line: str) -> tuple[str, list[str]]:
+        from .tui import commands
+
         return commands.complete(self, line)
 
     def say(self, message: str, *, error: bool = False) -> None:

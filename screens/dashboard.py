@@ -9,6 +9,8 @@ findings first.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -18,7 +20,6 @@ from textual.widgets import DataTable, Footer, Static
 
 from ciliumtui.model import ClusterState, DnsState, Finding, NodeState
 from ciliumtui.tui.control import control
-from ciliumtui.tui.netdelta import Delta
 from ciliumtui.widgets.address_space import AddressSpacePanel
 from ciliumtui.widgets.cilium import CiliumPanel
 from ciliumtui.widgets.command_line import CommandLine, PromptBar
@@ -28,6 +29,9 @@ from ciliumtui.widgets.header import StatusHeader
 from ciliumtui.widgets.interfaces import InterfacesPanel
 from ciliumtui.widgets.routes import RoutesPanel
 from ciliumtui.widgets.table_panel import TablePanel
+
+if TYPE_CHECKING:
+    from ciliumtui.tui.netdelta import Delta
 
 READ_ONLY_BANNER = "READ-ONLY (--read-only): nothing will be changed; fixing is disabled."
 
@@ -73,8 +77,22 @@ class DashboardScreen(Screen[None]):
         yield PromptBar(id="prompt")
         yield Footer(compact=True)
 
+    def _hint_widths(self) -> None:
+        """Tell the panels the width the layout will give them (assets/ciliumtui.tcss),
+        so that their first rows are fitted once, before the first frame."""
+        width = self.app.size.width
+        if self.has_class("-wide"):
+            left, right = width // 2 - 2, width - width // 2 - 2
+            hints = {"findings": width - 2, "interfaces": left, "routes": left}
+            hints |= {"cilium": right, "dns": right}
+        else:  # one panel per line beside the page's 1-column scrollbar
+            hints = {p: width - 3 for p in ("findings", "interfaces", "routes", "cilium", "dns")}
+        for panel, hint in hints.items():
+            self.query_one(f"#{panel}", TablePanel).width_hint = hint
+
     def on_mount(self) -> None:
         self._apply_breakpoints()
+        self._hint_widths()
         ctl = control(self.app)
         read_only = ctl.opts.read_only
         self.query_one("#read-only-banner").display = read_only

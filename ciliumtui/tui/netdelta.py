@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..model import Link, Route
-from ..node.events import NetEvent
 from ..ownership import is_cilium_link, is_cilium_route
+
+if TYPE_CHECKING:  # ciliumtui.node is imported by the probes' thread, off the first frame
+    from ..node.events import NetEvent
 
 # Kernel table ids as `ip -j route` names them (the Route model keeps ip's names).
 TABLE_NAMES = {253: "default", 254: "main", 255: "local"}

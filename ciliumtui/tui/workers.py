@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..model import ClusterState, DnsState, Finding, NodeState, ProbeStatus, Snapshot
-from ..node.events import NetEvent
 from ..options import Options
 from ..probe import one_line
 from ..sources import EVENTS_READY, SnapshotSource
@@ -29,6 +28,8 @@ from .netdelta import Delta, apply_event
 if TYPE_CHECKING:
     from textual.app import App
     from textual.timer import Timer
+
+    from ..node.events import NetEvent
 
 
 @dataclass
@@ -402,6 +403,9 @@ class Probing:
     # ------------------------------------------------------------- netlink events
 
     async def _watch_events(self, events: AsyncIterator[Any]) -> None:
+        # Imported here, after the first frame (ciliumtui.node brings every probe along).
+        from ..node.events import NetEvent
+
         try:
             async for event in events:
                 if event == EVENTS_READY:

@@ -160,6 +160,11 @@ class TablePanel(Vertical):
         self._table_columns: list[str] = []
         self._fit_cache: dict[int, tuple[Row, dict[str, int], Row]] = {}
         self.filter_text = ""
+        # The width the screen's layout will give this panel (inside its border), known
+        # before the first layout: the first rows are then fitted once, not twice (a
+        # second fit on the first Resize re-added every column and row: 2 more layout
+        # passes before the first frame, measured).
+        self.width_hint: int | None = None
         self.note = ""  # a one-line state shown under the title ("apiserver unreachable ...")
         self.border_title = self.TITLE
 
@@ -259,7 +264,8 @@ class TablePanel(Vertical):
 
     def _available(self) -> int:
         # `size` is inside the border already; less one column for the vertical scrollbar.
-        return max(0, self.size.width - 1) if self.size.width else 0
+        width = self.size.width or self.width_hint or 0
+        return max(0, width - 1) if width else 0
 
     def _fit(self) -> dict[str, int]:
         return fit_widths(self.COLUMNS, self._natural, self._available())
