@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Protocol
 
@@ -44,15 +43,10 @@ class CommandHost(AppControl, Protocol):
 
 
 def playbook_ids() -> list[str]:
-    """Built-in playbook ids (file stems under ciliumtui.playbooks)."""
-    try:
-        return sorted(
-            p.name[: -len(".yaml")]
-            for p in files("ciliumtui.playbooks").iterdir()
-            if p.name.endswith(".yaml")
-        )
-    except (ModuleNotFoundError, OSError):
-        return []
+    """Built-in playbook ids: the engine's own list (imported on first use)."""
+    from ..engine.loader import builtin_ids
+
+    return builtin_ids()
 
 
 @dataclass(frozen=True)
