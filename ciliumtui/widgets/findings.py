@@ -98,10 +98,12 @@ def finding_rows(findings: list[Finding], *, folded: bool = True) -> list[tuple[
         ]
     keys = dict((id(f), k) for k, f in keyed_findings(findings))
     rows: list[tuple[str, Row]] = []
-    for root, symptoms in tree(findings):
+    pairs = tree(findings)
+    pad = "  " if any(symptoms for _, symptoms in pairs) else ""  # align beside "▸ "
+    for root, symptoms in pairs:
         sev = Text(root.severity.upper(), style=SEVERITY_STYLE.get(root.severity, ""))
         # "▸ title (+2)": folded, two symptoms under it; "▾" when unfolded (z).
-        title = Text("▸ " if folded else "▾ ", style="dim") if symptoms else Text("  ")
+        title = Text("▸ " if folded else "▾ ", style="dim") if symptoms else Text(pad)
         title.append(root.title)
         if symptoms:
             title.append(f" (+{len(symptoms)})", style="dim")
