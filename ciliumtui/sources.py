@@ -111,9 +111,11 @@ async def _collect_net(opts: Options, probes: Probes) -> tuple[list[Link], list[
     from .node.routes import probe_routes
     from .probe import guarded
 
+    no_links: list[Link] = []
+    no_routes: list[Route] = []
     links, routes = await asyncio.gather(
-        guarded(probes, "links", probe_links(opts.netns), [], timeout=10.0),
-        guarded(probes, "routes", probe_routes(opts.netns), [], timeout=10.0),
+        guarded(probes, "links", probe_links(opts.netns), no_links, timeout=10.0),
+        guarded(probes, "routes", probe_routes(opts.netns), no_routes, timeout=10.0),
     )
     return links, routes
 

@@ -1,19 +1,25 @@
-"""The dashboard: header, read-only banner, the panels, the prompt and the footer.
+"""The dashboard: header, read-only banner, the six panels, the prompt and the footer.
 
 It only shows what the app hands it (`show_*`); the app's workers do the probing.
-Wide terminals get two columns; at 80 columns the panels stack and scroll.
+Wide terminals (≥ 120 columns): findings across the top, interfaces and routes on
+the left, Cilium, DNS and the address space on the right, every panel sized to
+the screen (no page scrolling). At 80 columns the panels stack and scroll, the
+findings first.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Static
 
 from ciliumtui.model import ClusterState, DnsState, Finding, NodeState
+from ciliumtui.tui.control import control
 from ciliumtui.widgets.address_space import AddressSpacePanel
 from ciliumtui.widgets.cilium import CiliumPanel
 from ciliumtui.widgets.command_line import CommandLine, PromptBar
@@ -24,14 +30,27 @@ from ciliumtui.widgets.interfaces import InterfacesPanel
 from ciliumtui.widgets.routes import RoutesPanel
 from ciliumtui.widgets.table_panel import TablePanel
 
+if TYPE_CHECKING:
+    from ciliumtui.tui.netdelta import Delta
+
 READ_ONLY_BANNER = "READ-ONLY (--read-only): nothing will be changed; fixing is disabled."
+
+
+def finding_clip(finding: Finding) -> str:
+    """What `y` copies: the evidence, and the command that fixes it."""
+    lines = [f"# {finding.id}: {finding.title}", *finding.evidence]
+    if finding.playbook:
+        lines.append(f"ciliumtui run {finding.playbook} --dry-run")
+    return "\n".join(lines)
 
 
 class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
-        Binding("r", "app.refresh_all", "Refresh"),
-        Binding("f", "fix", "Fix finding"),
+        Binding("colon", "command", ":Cmd"),
+        Binding("r", "app.refresh_all", "Refresh", show=False),
+        Binding("f", "fix", "Fix"),
+        Binding("y", "copy", "Copy", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -46,27 +65,46 @@ class DashboardScreen(Screen[None]):
         yield StatusHeader(id="header")
         yield Static(READ_ONLY_BANNER, id="read-only-banner")
         with VerticalScroll(id="panels", can_focus=False):
-            # Wide: a two-column grid (findings and address space span both);
-            # narrow (80 columns): one panel per line (assets/ciliumtui.tcss).
-            yield FindingsPanel(id="findings", classes="panel wide-span")
-            yield InterfacesPanel(id="interfaces", classes="panel")
-            yield CiliumPanel(id="cilium", classes="panel")
-            yield RoutesPanel(id="routes", classes="panel")
-            yield DnsPanel(id="dns", classes="panel")
-            yield AddressSpacePanel(id="address-space", classes="panel wide-span")
+            yield FindingsPanel(id="findings", classes="panel")
+            with Horizontal(id="panel-columns"):
+                with Vertical(id="left-column"):
+                    yield InterfacesPanel(id="interfaces", classes="panel tall")
+                    yield RoutesPanel(id="routes", classes="panel tall")
+                with Vertical(id="right-column"):
+                    yield CiliumPanel(id="cilium", classes="panel")
+                    yield DnsPanel(id="dns", classes="panel")
+                    yield AddressSpacePanel(id="address-space", classes="panel")
         yield PromptBar(id="prompt")
-        yield Footer()
+        yield Footer(compact=True)
+
+    def _hint_widths(self) -> None:
+        """Tell the panels the width the layout will give them (assets/ciliumtui.tcss),
+        so that their first rows are fitted once, before the first frame."""
+        width = self.app.size.width
+        if self.has_class("-wide"):
+            left, right = width // 2 - 2, width - width // 2 - 2
+            hints = {"findings": width - 2, "interfaces": left, "routes": left}
+            hints |= {"cilium": right, "dns": right}
+        else:  # one panel per line beside the page's 1-column scrollbar
+            hints = {p: width - 3 for p in ("findings", "interfaces", "routes", "cilium", "dns")}
+        for panel, hint in hints.items():
+            self.query_one(f"#{panel}", TablePanel).width_hint = hint
 
     def on_mount(self) -> None:
         self._apply_breakpoints()
-        read_only = self.app.opts.read_only  # type: ignore[attr-defined]
+        self._hint_widths()
+        ctl = control(self.app)
+        read_only = ctl.opts.read_only
         self.query_one("#read-only-banner").display = read_only
         header = self.query_one(StatusHeader)
         header.read_only = read_only
-        header.node = self.app.opts.node_name  # type: ignore[attr-defined]
-        header.context = self.app.opts.context  # type: ignore[attr-defined]
+        header.node = ctl.opts.node_name
+        header.context = ctl.opts.context
+        self.query_one(CommandLine).completer = ctl.complete_command
         self.query_one("#findings DataTable").focus()
-        self.app.start_probing()  # type: ignore[attr-defined]
+        start = getattr(self.app, "start_probing", None)
+        if callable(start):
+            start()
 
     def _apply_breakpoints(self, *, update: bool = True) -> None:
         """Set the -wide/-narrow class now, as Textual does on the first Resize event:
@@ -83,10 +121,21 @@ class DashboardScreen(Screen[None]):
 
     # ------------------------------------------------------------- data → panels
 
-    def show_node(self, node: NodeState, cluster: ClusterState | None) -> None:
-        self.query_one(InterfacesPanel).show(node.links)
-        self.query_one(RoutesPanel).show(node.routes)
-        self.query_one(CiliumPanel).show(node, cluster)
+    def show_node(
+        self, node: NodeState, cluster: ClusterState | None, delta: Delta | None = None
+    ) -> None:
+        interfaces = self.query_one(InterfacesPanel)
+        attachments = node.bpf.attachments
+        if delta is None:
+            interfaces.show(node.links, attachments)
+            self.query_one(RoutesPanel).show(node.routes)
+            self.query_one(CiliumPanel).show(node, cluster)
+            return
+        # A netlink delta: touch only what it names (link churn costs what changed).
+        if delta.links or delta.links_removed:
+            interfaces.patch_links(node.links, delta.links, delta.links_removed, attachments)
+        if delta.routes:
+            self.query_one(RoutesPanel).show_soon(node.routes)
 
     def show_cluster(self, node: NodeState | None, cluster: ClusterState, note: str) -> None:
         self.query_one(CiliumPanel).show(node, cluster)
@@ -116,8 +165,15 @@ class DashboardScreen(Screen[None]):
     def focused_panel(self) -> TablePanel | None:
         node = self.focused
         while node is not None and not isinstance(node, TablePanel):
-            node = node.parent  # type: ignore[assignment]
+            parent = node.parent
+            node = parent if isinstance(parent, Widget) else None
         return node
+
+    def focus_panel(self, panel: str) -> bool:
+        target = self.query_one(f"#{panel}")
+        tables = target.query(DataTable)
+        (tables.first() if tables else target).focus()
+        return True
 
     def action_filter(self) -> None:
         self._return_focus = self.focused
@@ -140,20 +196,23 @@ class DashboardScreen(Screen[None]):
         elif not finding.playbook:
             self.notify(f"{finding.id}: no playbook fixes this; see its detail (enter).")
         else:
-            self.app.start_wizard(finding.playbook, finding=finding)  # type: ignore[attr-defined]
+            control(self.app).start_wizard(finding.playbook, finding=finding)
+
+    def action_copy(self) -> None:
+        finding = self.selected_finding()
+        if finding is None:
+            self.notify("Select a finding to copy its evidence.")
+            return
+        self.app.copy_to_clipboard(finding_clip(finding))
+        self.notify(f"Copied {finding.id}: evidence and command (OSC 52).", timeout=2)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "fix" and self.app.opts.read_only:  # type: ignore[attr-defined]
+        if action == "fix" and control(self.app).opts.read_only:
             return None  # shown greyed out in the footer; the banner says why
         return True
 
     def selected_finding(self) -> Finding | None:
-        panel = self.query_one(FindingsPanel)
-        table = panel.table
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return panel.findings.get(str(key.value))
+        return self.query_one(FindingsPanel).selected()
 
     # ------------------------------------------------------------------ messages
 
@@ -164,7 +223,7 @@ class DashboardScreen(Screen[None]):
     def on_command_line_run(self, event: CommandLine.Run) -> None:
         self._refocus()
         if event.mode == ":":
-            self.app.execute_command(event.value)  # type: ignore[attr-defined]
+            control(self.app).execute_command(event.value)
 
     def on_command_line_closed(self, event: CommandLine.Closed) -> None:
         if event.mode == "/" and self._filter_target is not None:
@@ -179,4 +238,4 @@ class DashboardScreen(Screen[None]):
         target.focus()
 
     def on_findings_panel_selected(self, event: FindingsPanel.Selected) -> None:
-        self.app.show_finding(event.finding)  # type: ignore[attr-defined]
+        control(self.app).show_finding(event.finding)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from ciliumtui.training.score import Debrief
 
-def debrief_text(debrief) -> Text:  # a ciliumtui.training.score.Debrief
+
+def debrief_text(debrief: Debrief) -> Text:
     t = Text()
     lines = debrief.lines()
     t.append(lines[0] + "\n\n", style="bold")
@@ -25,22 +27,18 @@ def debrief_text(debrief) -> Text:  # a ciliumtui.training.score.Debrief
 
 
 class DebriefScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    DebriefScreen { align: center middle; }
-    #debrief-box { width: 90; height: auto; max-height: 90%; border: round $success; padding: 1 2; }
-    #debrief-box Button { margin-top: 1; }
-    """
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("q", "quit", "Quit")]
 
-    def __init__(self, debrief) -> None:
+    def __init__(self, debrief: Debrief) -> None:
         super().__init__()
         self.debrief = debrief
 
     def compose(self) -> ComposeResult:
         with Vertical(id="debrief-box") as box:
             box.border_title = "Debrief"
-            yield Static(debrief_text(self.debrief), id="debrief-text")
-            yield Button("Quit (q)", id="debrief-quit", variant="primary")
+            with VerticalScroll(classes="modal-scroll"):
+                yield Static(debrief_text(self.debrief), id="debrief-text")
+            yield Button("Quit (q)", id="debrief-quit", variant="primary", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -10,17 +10,21 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from ciliumtui.widgets.command_line import COMMANDS_HELP
+from ciliumtui.tui.commands import COMMANDS
+from ciliumtui.tui.control import control
 
 EXTRA_KEYS = [
     ("tab / shift+tab", "next / previous panel"),
     ("enter", "open the selected finding"),
-    ("ctrl+p", "command palette: every action"),
+    ("y", "copy the selected finding's evidence and command (OSC 52)"),
+    (": then tab", "complete a command or its argument"),
+    ("ctrl+p", "command palette: every command"),
     ("esc", "back / clear the filter"),
+    ("ctrl+c / q", "quit (asks only while a change is running)"),
 ]
 
 
-def help_text(screen: Screen, read_only: bool) -> Text:
+def help_text(screen: Screen[object], read_only: bool) -> Text:
     t = Text()
     t.append("Keys on this screen\n", style="bold")
     seen: set[str] = set()
@@ -41,9 +45,9 @@ def help_text(screen: Screen, read_only: bool) -> Text:
         t.append(f"  {key:<16}", style="bold")
         t.append(f"{what}\n")
     t.append("\nCommands (type : first)\n", style="bold")
-    for cmd, what in COMMANDS_HELP:
-        t.append(f"  {cmd:<20}", style="bold")
-        t.append(f"{what}\n")
+    for command in COMMANDS:
+        t.append(f"  {command.usage:<20}", style="bold")
+        t.append(f"{command.help}\n")
     if read_only:
         t.append(
             "\nRead-only: started with --read-only; nothing on this node will be changed.\n",
@@ -59,11 +63,11 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "app.pop_screen", "Back", show=False),
     ]
 
-    def __init__(self, below: Screen) -> None:
+    def __init__(self, below: Screen[object]) -> None:
         super().__init__()
         self.below = below
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body") as body:
             body.border_title = "Help — esc to close"
-            yield Static(help_text(self.below, self.app.opts.read_only), id="help-text")  # type: ignore[attr-defined]
+            yield Static(help_text(self.below, control(self.app).opts.read_only), id="help-text")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from ciliumtui.training.session import TrainingSession
 
 
 def hints_text(hints: list[str], shown: int) -> Text:
@@ -23,23 +25,22 @@ def hints_text(hints: list[str], shown: int) -> Text:
 
 
 class HintsScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    HintsScreen { align: center middle; }
-    #hints-box { width: 90; height: auto; max-height: 80%; border: round $warning; padding: 1 2; }
-    """
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("h", "more", "Next hint"),
     ]
 
-    def __init__(self, session) -> None:  # a ciliumtui.training.session.TrainingSession
+    def __init__(self, session: TrainingSession) -> None:
         super().__init__()
         self.session = session
 
     def compose(self) -> ComposeResult:
         with Vertical(id="hints-box") as box:
             box.border_title = "Hints"
-            yield Static(hints_text(self.session.hints, self.session.hints_used), id="hints-text")
+            with VerticalScroll(classes="modal-scroll"):
+                yield Static(
+                    hints_text(self.session.hints, self.session.hints_used), id="hints-text"
+                )
 
     def action_more(self) -> None:
         self.session.next_hint()

@@ -130,7 +130,9 @@ async def test_pilot_recorded_mode_shows_the_recorded_node_and_gives_up() -> Non
             await wait_for(
                 pilot, lambda: any(f.id == "stale-cilium-iptables" for f in app.findings)
             )
-            await pilot.press("ctrl+g")
+            await pilot.press("ctrl+g")  # asks first (Cancel focused): tab to "Give up"
+            await wait_for(pilot, lambda: app.screen.query("#ask-yes"))
+            await pilot.press("tab", "enter")
             await wait_for(pilot, lambda: isinstance(app.screen, DebriefScreen))
             assert "Solved: no (gave up)" in text_of(app.screen, "#debrief-text")
             await pilot.press("q")

@@ -19,6 +19,7 @@ from tui_fixtures import (
 )
 
 from ciliumtui.app import CiliumtuiApp
+from ciliumtui.tui.workers import Timing
 from ciliumtui.widgets.findings import FindingsPanel
 
 
@@ -33,16 +34,28 @@ def rows(app: CiliumtuiApp, panel: str) -> list[list[str]]:
     return [[str(getattr(c, "plain", c)) for c in table.get_row(r.key)] for r in table.ordered_rows]
 
 
-async def test_panels_show_node_cluster_dns_and_sorted_findings() -> None:
+def cells(app: CiliumtuiApp, panel: str) -> list[dict[str, str]]:
+    """Each row as {column key: text} (columns a narrow panel dropped are absent)."""
+    table = app.screen.query_one(f"#{panel} DataTable", DataTable)
+    keys = [str(k.value) for k in table.columns]
+    return [dict(zip(keys, r, strict=True)) for r in rows(app, panel)]
+
+
+async def test_panels_show_node_cluster_dns_and_root_causes_first() -> None:
     app = CiliumtuiApp(opts(), post_reboot_source(), live=False)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:
         await settle(app, pilot)
-        names = [r[0] for r in rows(app, "interfaces")]
-        assert {"eth0", "cilium_host", "lxcbr0"} <= set(names)
-        owner = {r[0]: r[5] for r in rows(app, "interfaces")}
-        assert owner["cilium_host"] == "cilium" and owner["lxcbr0"] == ""
-        severities = [r[0] for r in rows(app, "findings")]
-        assert severities == ["CRITICAL", "CRITICAL", "CRITICAL", "WARNING", "INFO"]
+        by_name = {r["name"]: r for r in cells(app, "interfaces")}
+        assert {"eth0", "cilium_host", "lxcbr0"} <= set(by_name)
+        assert by_name["cilium_host"]["owner"] == "cilium" and by_name["lxcbr0"]["owner"] == ""
+        # The BPF programs attached to each device (NodeState.bpf.attachments).
+        assert by_name["eth0"]["bpf"].startswith("in:cil_from_netdev eg")  # "…" if cut
+        assert by_name["lxcbr0"]["bpf"] == ""
+        # Root causes only (symptoms folded under the cause), most severe first.
+        panel = app.screen.query_one(FindingsPanel)
+        ids = [panel.findings[k].id for k in panel.visible_keys()]
+        assert ids == ["stale-cilium-interfaces", "stale-cilium-bpf", "k3s-stop-hook-missing"]
+        assert "(+3)" in rows(app, "findings")[0][1]
         cilium = {r[0]: r for r in rows(app, "cilium")}
         assert cilium["agent pod"][1] == "CrashLoopBackOff"
         assert cilium["agent API"][1] == "down"
@@ -62,19 +75,20 @@ async def test_tab_moves_between_panels_and_enter_opens_detail_esc_returns() -> 
         for _ in range(5):
             await pilot.press("tab")
             seen.append(dash.focused_panel().id)
-        assert seen == ["interfaces", "cilium", "routes", "dns", "findings"]
+        assert seen == ["interfaces", "routes", "cilium", "dns", "findings"]
         # At 80x24 the focused panel is scrolled into view.
         await pilot.press("shift+tab")
         await pilot.pause()
         dns = dash.query_one("#dns")
         assert dns.region.y < 24 and dns.region.bottom > 0
-        await pilot.press("tab", "down", "enter")
+        await pilot.press("tab", "enter")  # the cursor starts on the first root cause
         await pilot.pause()
         assert isinstance(app.screen, FindingDetailScreen)
         text = app.screen.query_one("#detail-text").render()
         shown = str(getattr(text, "plain", text))
-        assert "stale-cilium-interfaces" in shown or "dns-external-names-fail" in shown
+        assert "stale-cilium-interfaces" in shown and "(root cause)" in shown
         assert "Evidence" in shown and "playbook: cleanup" in shown
+        assert "Explains" in shown and "cilium-agent-not-ready" in shown
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.dashboard
@@ -127,7 +141,8 @@ async def test_help_lists_the_keys_of_the_screen_below() -> None:
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("#help-text").render())
         assert "Filter" in text and ":run PLAYBOOK" in text
-        assert "Fix finding" in text and "(disabled: read-only mode)" in text
+        assert "Fix" in text and "(disabled: read-only mode)" in text
+        assert ":export [FILE]" in text and ":screendump" in text  # the one command table
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.dashboard
@@ -159,14 +174,15 @@ async def test_not_read_only_has_no_banner_and_fix_enabled() -> None:
         assert app.screen.active_bindings["f"].enabled is True
 
 
-async def test_palette_lists_actions_and_runs_one() -> None:
-    from ciliumtui.widgets.palette import palette_actions
+async def test_palette_lists_the_command_table_and_runs_one() -> None:
+    from ciliumtui.tui.commands import palette_entries
 
     app = CiliumtuiApp(opts(), healthy_source(), live=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
-        names = [n for n, _, _ in palette_actions(app)]
+        names = [e.name for e in palette_entries(app)]
         assert {"Refresh", "Diagnose", "Help", "Journal", "Quit", "Theme ansi-light"} <= set(names)
+        assert {"Run playbook cleanup", "Dry-run playbook verify", "Export"} <= set(names)
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"theme nord")
@@ -178,9 +194,9 @@ async def test_palette_lists_actions_and_runs_one() -> None:
 
 async def test_apiserver_unreachable_says_so_and_retries_with_backoff_node_stays() -> None:
     source = unreachable_source()
-    app = CiliumtuiApp(opts(), source, live=True)
-    app.BACKOFF_FIRST = 0.05
-    app.NODE_INTERVAL = 0.05
+    app = CiliumtuiApp(
+        opts(), source, live=True, timing=Timing(backoff_first=0.05, node_interval=0.05)
+    )
     times: list[float] = []
     original = source.cluster
 
@@ -234,7 +250,7 @@ async def test_rows_update_in_place_by_key() -> None:
         node.links[1] = dataclasses.replace(node.links[1], state="DOWN")
         node.links.append(dataclasses.replace(node.links[1], name="eth1", index=30, state="UP"))
         source.set_node(node)
-        app.refresh_node()
+        app.probing.refresh_node()
         await settle(app, pilot)
         assert not cleared
         by_name = {r[0]: r for r in rows(app, "interfaces")}
@@ -276,16 +292,21 @@ async def test_keyed_diff_matches_the_wanted_rows_over_random_updates() -> None:
 
     rnd = random.Random(6)
     app = CiliumtuiApp(opts(), healthy_source(), live=False)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:
         await settle(app, pilot)
         panel = app.screen.query_one(InterfacesPanel)
         for _ in range(25):
             keys = sorted(rnd.sample(range(40), rnd.randint(0, 12)))
             wanted = [
-                (f"if{k}", (f"if{k}", rnd.choice(["UP", "DOWN"]), "1500", "", "", "")) for k in keys
+                (f"if{k}", (f"if{k}", rnd.choice(["UP", "DOWN"]), "1500", "", "", "", ""))
+                for k in keys
             ]
             panel.set_filter(rnd.choice(["", "", "up", "if1"]))
-            panel.set_rows(wanted)
+            if rnd.random() < 0.3 and not panel.filter_text:  # a delta, as netlink events do
+                panel.set_rows(wanted[: len(wanted) // 2])
+                panel.patch(wanted[len(wanted) // 2 :])
+            else:
+                panel.set_rows(wanted)
             expect = [
                 k
                 for k, r in wanted

@@ -95,12 +95,14 @@ async def test_deleted_agent_pod_shows_up_within_a_second(tmp_path: Path) -> Non
             opts := make_opts(sim.kubeconfig, tmp_path),
             ClusterSideSource(opts),
         )
-        app.CLUSTER_INTERVAL = 3600.0  # only the pod watch may re-read the cluster here
+        app.probing.timing.cluster_interval = (
+            3600.0  # only the pod watch may re-read the cluster here
+        )
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: shown_agent_pod(app) == old, timeout=20)
-            await wait_for(pilot, lambda: app.pod_watch_ready, timeout=20)
-            await wait_for(pilot, lambda: "cluster" not in app._cycles_running, timeout=10)
-            cycles = app.updates["cluster"]
+            await wait_for(pilot, lambda: app.stats.pod_watch_ready, timeout=20)
+            await wait_for(pilot, lambda: not app.probing.running("cluster"), timeout=10)
+            cycles = app.stats.updates["cluster"]
             start = time.perf_counter()
             await asyncio.to_thread(delete_pod, sim, old)
             await wait_for(
@@ -113,7 +115,7 @@ async def test_deleted_agent_pod_shows_up_within_a_second(tmp_path: Path) -> Non
             )
             took = time.perf_counter() - start
             new = shown_agent_pod(app)
-            assert app.pod_events_seen >= 1 and app.updates["cluster"] > cycles
+            assert app.stats.pod_events_seen >= 1 and app.stats.updates["cluster"] > cycles
             assert new != old and new in cilium_panel_text(app)
             assert old not in cilium_panel_text(app)
             # Well under CLUSTER_INTERVAL (10 s by default; 3600 s here).
@@ -168,11 +170,13 @@ async def test_blackholed_apiserver_watch_keeps_ui_drawing_and_quits(
 ) -> None:
     opts = make_opts(blackhole, tmp_path, timeout=1.0)
     app = CiliumtuiApp(opts, ClusterSideSource(opts))
-    app.BACKOFF_FIRST = 0.2  # retry the watch quickly: several attempts in the window
+    app.probing.timing.backoff_first = (
+        0.2  # retry the watch quickly: several attempts in the window
+    )
     gaps: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.node_frame_at is not None)
-        await wait_for(pilot, lambda: app._pod_watch_started, timeout=10)
+        await wait_for(pilot, lambda: app.stats.node_frame_at is not None)
+        await wait_for(pilot, lambda: app.probing._pod_watch_started, timeout=10)
         last = time.perf_counter()
 
         def tick() -> None:
@@ -182,9 +186,12 @@ async def test_blackholed_apiserver_watch_keeps_ui_drawing_and_quits(
             last = now
 
         app.set_interval(0.01, tick)
-        await wait_for(pilot, lambda: app.pod_watch_error is not None, timeout=10)
-        assert "did not answer" in app.pod_watch_error or "timed out" in app.pod_watch_error
-        assert not app.pod_watch_ready
+        await wait_for(pilot, lambda: app.stats.pod_watch_error is not None, timeout=10)
+        assert (
+            "did not answer" in app.stats.pod_watch_error
+            or "timed out" in app.stats.pod_watch_error
+        )
+        assert not app.stats.pod_watch_ready
         await pilot.press("r")  # the UI still answers keys while the watch hangs
         watchers = [t for t in threading.enumerate() if t.name.startswith("ciliumtui-watch")]
         assert all(t.daemon for t in watchers)
@@ -204,9 +211,9 @@ CHILD = textwrap.dedent(
     app = CiliumtuiApp(opts)
 
     async def auto(pilot):
-        while app.node_frame_at is None:
+        while app.stats.node_frame_at is None:
             await pilot.pause(0.02)
-        app._start_pod_watch_once()  # not waiting for the first cluster cycle (2 x 30 s)
+        app.probing._start_pod_watch_once()  # not waiting for the first cluster cycle (2 x 30 s)
         while not any(t.name.startswith("ciliumtui-watch-") for t in threading.enumerate()):
             await pilot.pause(0.02)
         await pilot.pause(0.3)  # the watch is now blocked on the silent apiserver

@@ -1,37 +1,52 @@
-"""Screenshots of the dashboard (pytest-textual-snapshot): healthy and after a
-hard reboot, at 80x24 and 160x48. Hand-built snapshots, no timers, no live
-events: every run draws the same frame. Update with `--snapshot-update`."""
+"""SVG snapshots (pytest-textual-snapshot) of every screen at 80x24 and 160x45:
+the dashboard (post-reboot, healthy, apiserver unreachable, read-only, symptoms
+unfolded), the finding detail, the wizard (plan, dry run, confirm, destructive
+confirm, result, declined), help, journal, :env, the inputs form, briefing,
+debrief and the give-up question. Hand-built model objects, no timers, no live
+events: every run draws the same frame (tests/screen_fixtures.py). Update with
+`--snapshot-update`, then look at them (snapshot_report.html, or the text dump
+of tests/screen_fixtures.py's screens)."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_fixtures import healthy_source, opts, post_reboot_source
+from screen_fixtures import SCREENS, make_app
 
-from ciliumtui.app import CiliumtuiApp
+SIZES = [(80, 24), (160, 45)]
+# The journal screen names its directory: a fixed one keeps the frame the same.
+STATE = Path("/tmp/ciliumtui-snapshot-state")
 
-SIZES = [(80, 24), (160, 48)]
 
+@pytest.fixture(autouse=True)
+def fixed_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from ciliumtui.engine.journal import Journal
 
-async def settle(pilot: Any) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    shutil.rmtree(STATE, ignore_errors=True)
+    run_id = "20260101T000000Z-cleanup-0000"
+    (STATE / "runs" / run_id).mkdir(parents=True)
+    monkeypatch.setenv("CILIUMTUI_STATE_DIR", str(STATE))
+    j = Journal(STATE / "runs" / run_id / "journal.jsonl")
+    j.write(
+        {
+            "kind": "run_started",
+            "run_id": run_id,
+            "ts": "2026-01-01T00:00:00.000+00:00",
+            "data": {"playbook": "cleanup", "node": "k3s-node1", "mode": {}},
+        }
+    )
+    j.write({"kind": "run_finished", "run_id": run_id, "status": "declined"})
+    j.close()
+    yield
+    shutil.rmtree(STATE, ignore_errors=True)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_dashboard_healthy(snap_compare: Any, size: tuple[int, int]) -> None:
-    app = CiliumtuiApp(opts(), healthy_source(), live=False)
-    assert snap_compare(app, terminal_size=size, run_before=settle)
-
-
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_dashboard_post_reboot(snap_compare: Any, size: tuple[int, int]) -> None:
-    app = CiliumtuiApp(opts(), post_reboot_source(), live=False)
-    assert snap_compare(app, terminal_size=size, run_before=settle)
-
-
-def test_dashboard_post_reboot_read_only_80x24(snap_compare: Any) -> None:
-    app = CiliumtuiApp(opts(read_only=True), post_reboot_source(), live=False)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+@pytest.mark.parametrize("screen", SCREENS)
+def test_screen(snap_compare: Any, screen: str, size: tuple[int, int]) -> None:
+    app, before = make_app(screen)
+    assert snap_compare(app, terminal_size=size, run_before=before)

@@ -40,7 +40,7 @@ async def test_first_frame_has_its_final_layout_class(width: int, layout: str) -
 
     app.start_probing = probing  # type: ignore[method-assign]
     async with app.run_test(size=(width, 40)) as pilot:
-        await wait_for(pilot, lambda: app.node_frame_at is not None)
+        await wait_for(pilot, lambda: app.stats.node_frame_at is not None)
         assert layout in seen["classes"]
         assert {"-wide", "-narrow"} - {layout} & seen["classes"] == set()
         assert layout in app.dashboard.classes
@@ -50,15 +50,16 @@ async def test_live_start_draws_prefetched_links_before_other_work() -> None:
     source = PrefetchedSource(node_state(), cluster_state(), dns_state())
     app = CiliumtuiApp(opts(), source)
     at_frame: dict[str, Any] = {}
-    first = app._first_node_frame
+    first = app.probing._first_node_frame
 
     def frame() -> None:
-        at_frame.update(calls=dict(source.calls), cycles=set(app._cycles_running))
+        running = {name for name, c in app.probing.cycles.items() if c.running}
+        at_frame.update(calls=dict(source.calls), cycles=running)
         first()
 
-    app._first_node_frame = frame  # type: ignore[method-assign]
+    app.probing._first_node_frame = frame  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.node_frame_at is not None)
+        await wait_for(pilot, lambda: app.stats.node_frame_at is not None)
         # The frame came from the prefetched links alone: no probe had run yet.
         assert at_frame["calls"] == {"node": 0, "cluster": 0, "dns": 0, "findings": 0}
         assert not at_frame["cycles"]

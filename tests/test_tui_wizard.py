@@ -42,14 +42,21 @@ async def command(pilot: Any, line: str) -> None:
 # ------------------------------------------------------------------- confirm
 
 
+def request(risk: str) -> ConfirmRequest:
+    return ConfirmRequest(
+        "delete-links",
+        "Delete links",
+        risk,
+        ["ip link delete cilium_host"],
+        "default",
+        NODE,
+        type_node_name=risk == "destructive",
+    )
+
+
 async def open_confirm(app: CiliumtuiApp, pilot: Any, risk: str) -> list[bool]:
     answers: list[bool] = []
-    app.push_screen(
-        ConfirmScreen(
-            "Delete links", ["ip link delete cilium_host"], risk=risk, node=NODE, context="default"
-        ),
-        callback=answers.append,
-    )
+    app.push_screen(ConfirmScreen(request(risk)), callback=answers.append)
     await pilot.pause()
     return answers
 
@@ -70,29 +77,41 @@ async def test_confirm_has_cancel_focused_and_enter_cancels() -> None:
         assert answers == [False]
 
 
-async def test_destructive_confirm_needs_the_node_name_typed() -> None:
+async def test_destructive_confirm_focuses_the_name_field_and_enter_confirms_only_a_match() -> None:
     app = CiliumtuiApp(opts(), healthy_source(), live=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         answers = await open_confirm(app, pilot, "destructive")
-        ok = app.screen.query_one("#confirm-ok", Button)
-        assert app.screen.focused is app.screen.query_one("#cancel", Button)
+        screen = app.screen
+        field = screen.query_one("#confirm-node", Input)
+        ok = screen.query_one("#confirm-ok", Button)
+        # The field has the focus; its placeholder cannot pass for a typed value.
+        assert screen.focused is field and field.value == ""
+        assert field.placeholder == f"type {NODE}"
         assert ok.disabled
-        field = app.screen.query_one("#confirm-node", Input)
-        field.focus()
+        await pilot.press(*"k3s-node2")  # typing goes into the field, straight away
+        assert field.value == "k3s-node2" and ok.disabled
+        await pilot.press("enter")  # wrong name: enter does not confirm (nor cancel)
         await pilot.pause()
-        assert app.screen.focused is field
-        await pilot.press(*"k3s-node2")
-        assert ok.disabled
-        await pilot.press("enter")  # wrong name: enter does nothing
-        await pilot.pause()
-        assert answers == []
+        assert answers == [] and app.screen is screen
         await pilot.press("backspace", "1")
         await pilot.pause()
         assert not ok.disabled
-        await pilot.click("#confirm-ok")
+        await pilot.press("enter")
         await pilot.pause()
         assert answers == [True]
+        # esc cancels a destructive confirmation too.
+        answers = await open_confirm(app, pilot, "destructive")
+        await pilot.press(*NODE, "escape")
+        await pilot.pause()
+        assert answers == [False]
+
+
+def test_confirm_screen_uses_the_engines_acceptance_rule() -> None:
+    req = request("destructive")
+    screen = ConfirmScreen(req)
+    for typed in (NODE, f" {NODE} ", "K3S-NODE1", "k3s-node", ""):
+        assert screen._accepted(typed) is req.accepts(typed)
 
 
 # -------------------------------------------------------------- fake runner
@@ -110,22 +129,32 @@ class FakeRunner:
         dry_run: bool,
         confirm: Any,
         on_event: Any,
+        resume: str | None = None,
     ) -> None:
         self.pb, self.opts, self.dry_run = playbook, opts, dry_run
         self.confirm, self.on_event = confirm, on_event
+        self.resume = resume
+        self.run_id = resume or f"run-{id(self)}"
         self.seq = 0
+        FakeRunner.made.append(self)
+
+    made: list[FakeRunner] = []
+    done: dict[str, dict[str, str]] = {}  # run id -> step statuses (the "journal")
 
     def emit(self, kind: str, step: Any = None, **kw: Any) -> None:
         self.seq += 1
-        ev = Event(kind=kind, run_id="run-1", seq=self.seq, **kw)
+        ev = Event(kind=kind, run_id=self.run_id, seq=self.seq, **kw)
         if step is not None:
             ev.step_id, ev.title, ev.risk, ev.phase = step.id, step.label, step.risk, step.phase
         self.on_event(ev)
 
     async def run(self) -> RunResult:
         self.emit("run_started")
-        statuses = {}
+        statuses = FakeRunner.done.setdefault(self.run_id, {})
         for step in self.pb.steps:
+            if statuses.get(step.id) == "ok":  # resume: what finished is not run again
+                self.emit("step_finished", step, status="ok", message="done in an earlier attempt")
+                continue
             if step.mutates and self.dry_run:
                 self.emit("step_planned", step, plan=[f"plan of {step.id}"])
                 statuses[step.id] = "planned"
@@ -147,14 +176,16 @@ class FakeRunner:
                     self.emit("step_finished", step, status="declined")
                     statuses[step.id] = "declined"
                     self.emit("run_finished", status="declined")
-                    return RunResult("run-1", self.pb.id, "declined", "declined", statuses, step.id)
+                    return RunResult(
+                        self.run_id, self.pb.id, "declined", "declined", dict(statuses), step.id
+                    )
             self.emit("step_started", step, plan=[f"run {step.id}"])
             self.emit("step_output", step, message=f"output of {step.id}")
             self.emit("step_finished", step, status="ok")
             statuses[step.id] = "ok"
         status = "planned" if self.dry_run else "ok"
         self.emit("run_finished", status=status)
-        return RunResult("run-1", self.pb.id, status, "", statuses)
+        return RunResult(self.run_id, self.pb.id, status, "", dict(statuses))
 
 
 async def test_wizard_asks_before_mutating_steps_and_shows_result_and_next() -> None:
@@ -176,17 +207,12 @@ async def test_wizard_asks_before_mutating_steps_and_shows_result_and_next() -> 
             if isinstance(app.screen, ConfirmScreen):
                 screen = app.screen
                 await wait_for(pilot, lambda s=screen: s.focused is not None)
-                assert screen.focused is screen.query_one("#cancel", Button)
-                if screen.needs_typing:
-                    field = screen.query_one("#confirm-node", Input)
-                    field.focus()
-                    # Keys typed before the focus lands would go to Cancel (and decline).
-                    await wait_for(pilot, lambda s=screen, f=field: s.focused is f)
-                    await pilot.press(*NODE)
-                    await wait_for(pilot, lambda f=field: f.value == NODE)
-                    await pilot.press("enter")
+                if screen.needs_typing:  # keys only, as an operator types them
+                    assert screen.focused is screen.query_one("#confirm-node", Input)
+                    await pilot.press(*NODE, "enter")
                 else:
-                    screen.query_one("#confirm-ok", Button).press()
+                    assert screen.focused is screen.query_one("#cancel", Button)
+                    await pilot.press("tab", "enter")  # Cancel → Confirm, then enter
                 answered += 1
                 await wait_for(pilot, lambda s=screen: app.screen is not s)
         assert answered >= 2
@@ -211,9 +237,35 @@ async def test_wizard_cancel_on_first_confirmation_stops_the_run() -> None:
             pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None
         )
         await pilot.press("enter")  # Cancel has the focus
-        await wait_for(pilot, lambda: wizard.state == "done")
+        await wait_for(pilot, lambda: wizard.result is not None)
         assert "declined" in str(wizard.query_one("#wizard-status").render())
         assert wizard.step_status("purge-iptables") == "pending"
+
+
+async def test_after_a_decline_s_resumes_the_run_from_the_declined_step() -> None:
+    FakeRunner.made.clear()
+    app = CiliumtuiApp(opts(), post_reboot_source(), live=False, runner_factory=FakeRunner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.start_wizard("cleanup")
+        await pilot.pause()
+        wizard = app.screen
+        assert isinstance(wizard, WizardScreen)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        declined = app.screen.request.step_id
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: wizard.result is not None)
+        assert wizard.result.status == "declined" and wizard.step_status(declined) == "declined"
+        start = wizard.query_one("#wizard-start", Button)
+        assert not start.disabled and "Resume" in str(start.label)
+        assert f"declined at {declined}" in str(wizard.query_one("#wizard-status").render())
+        assert wizard.active_bindings["s"].enabled
+        await pilot.press("s")  # resume: the same run, from the declined step
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.request.step_id == declined
+        assert FakeRunner.made[-1].resume == FakeRunner.made[0].run_id
+        assert wizard.step_status("diagnose") == "ok"  # done before: not run again
 
 
 async def test_read_only_run_command_opens_a_dry_run() -> None:
@@ -283,7 +335,9 @@ async def test_post_reboot_node_real_probes_then_cleanup_dry_run_on_the_real_eng
         app = CiliumtuiApp(o, live=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(
-                pilot, lambda: app.updates["findings"] >= 1 and app.updates["dns"] >= 1, 30
+                pilot,
+                lambda: app.stats.updates["findings"] >= 1 and app.stats.updates["dns"] >= 1,
+                30,
             )
             await settle(app, pilot)
             ids = {f.id for f in app.findings}
@@ -378,26 +432,119 @@ async def test_journal_viewer_lists_runs_newest_first_and_flags_interrupted(
 
 
 class SlowRunner(FakeRunner):
+    """A run stuck in a wait step (pod.wait-ready) until it is aborted."""
+
     async def run(self) -> RunResult:
         self.emit("run_started")
-        await asyncio.sleep(30)
-        return RunResult("run-1", self.pb.id, "ok")
+        step = self.pb.steps[0]
+        self.emit("step_started", step, plan=[])
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.emit("run_finished", status="aborted", message="interrupted")
+            raise
+        return RunResult(self.run_id, self.pb.id, "ok")
 
 
-async def test_quit_during_a_run_needs_a_second_press() -> None:
+async def test_ctrl_c_quits_at_once_when_nothing_runs() -> None:
+    app = CiliumtuiApp(opts(), healthy_source(), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert app.return_value == 0
+
+
+async def test_ctrl_c_during_a_change_asks_first_and_cancel_keeps_running() -> None:
+    from ciliumtui.screens.ask import AskScreen
+
     app = CiliumtuiApp(opts(), healthy_source(), live=False, runner_factory=SlowRunner)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         app.start_wizard("verify")
         await pilot.pause()
         await pilot.press("s")
-        await wait_for(pilot, lambda: app.wizard_running())
-        await pilot.press("q")
+        await wait_for(pilot, lambda: app.change_running())
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen))
+        assert app.screen.focused is app.screen.query_one("#ask-no", Button)
+        await pilot.press("enter")  # Cancel: keep running
         await pilot.pause()
-        assert app.is_running and any("in progress" in str(n.message) for n in app._notifications)
+        assert app.is_running and isinstance(app.screen, WizardScreen)
         await pilot.press("escape")  # nor does esc leave a running wizard
         await pilot.pause()
         assert isinstance(app.screen, WizardScreen)
-        await pilot.press("q")
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen))
+        await pilot.press("ctrl+c")  # twice: the operator means it
         await pilot.pause()
     assert app.return_value == 0
+
+
+async def test_a_wait_step_shows_elapsed_limit_and_what_it_waits_on_and_a_aborts() -> None:
+    app = CiliumtuiApp(opts(), healthy_source(), live=False, runner_factory=SlowRunner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.start_wizard("verify")  # its first step is pod.wait-ready (k8s-app=cilium, 30 s)
+        await pilot.pause()
+        wizard = app.screen
+        assert isinstance(wizard, WizardScreen)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: wizard.query_one("#wizard-wait").display)
+        await pilot.pause(1.2)
+        line = str(wizard.query_one("#wizard-wait").render())
+        assert "waiting on k8s-app=cilium in kube-system to be Ready" in line
+        assert "/ 30s limit" in line and "a: abort" in line
+        assert wizard.active_bindings["a"].enabled
+        await pilot.press("a")
+        await wait_for(pilot, lambda: wizard.result is not None)
+        assert wizard.result.status == "aborted"
+        assert not wizard.query_one("#wizard-wait").display
+        assert "aborted" in str(wizard.query_one("#wizard-status").render())
+
+
+async def test_decline_then_s_resumes_on_the_real_engine_with_the_node_name_typed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real Runner on the recorded post-reboot node (no root needed): decline the
+    first change, `s` resumes the same journaled run from that step (the diagnose step
+    is not run again), then the destructive step is confirmed by typing the node name."""
+    from ciliumtui.training.env import TrainingEnv
+    from ciliumtui.training.tui import RecordedSource
+
+    with TrainingEnv("post-reboot", root=False) as env:
+        for key, value in env.env_vars().items():
+            monkeypatch.setenv(key, value)
+        app = CiliumtuiApp(env.opts, RecordedSource(env.opts), live=False)
+        node = env.opts.node_name
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            app.start_wizard("cleanup")
+            await pilot.pause()
+            wizard = app.screen
+            assert isinstance(wizard, WizardScreen)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 60)
+            first = app.screen.request.step_id
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: wizard.result is not None, 60)
+            assert wizard.result.status == "declined"
+            run_id = wizard.result.run_id
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 60)
+            assert app.screen.request.step_id == first
+            events = [e for e in wizard.events if e.run_id == run_id and e.kind == "step_finished"]
+            assert any(e.step_id == "diagnose" and "earlier" in (e.message or "") for e in events)
+            # Answer everything from here on, typing the node name where asked.
+            while wizard.state == "running" or isinstance(app.screen, ConfirmScreen):
+                if isinstance(app.screen, ConfirmScreen):
+                    screen = app.screen
+                    await wait_for(pilot, lambda s=screen: s.focused is not None)
+                    if screen.needs_typing:
+                        await pilot.press(*node, "enter")
+                    else:
+                        await pilot.press("tab", "enter")
+                    await wait_for(pilot, lambda s=screen: app.screen is not s)
+                await pilot.pause(0.05)
+            assert wizard.result is not None and wizard.result.run_id == run_id
+            assert wizard.result.status == "ok", wizard.result

@@ -13,6 +13,9 @@ from typing import Any
 from ciliumtui.model import (
     AgentHealth,
     AgentState,
+    BpfAttachment,
+    BpfProgram,
+    BpfState,
     CiliumConfig,
     CiliumNodeInfo,
     ClusterState,
@@ -137,8 +140,36 @@ def node_state(*, agent_alive: bool = True) -> NodeState:
             pid_alive=False,
             socket="/var/run/cilium/cilium.sock",
             socket_present=False,
-            error="no such file",
+            error="dial unix /var/run/cilium/cilium.sock: connect: no such file or directory",
+            last_log=[
+                'level=info msg="Cilium 1.18.4 starting"',
+                'level=error msg="Unable to create cilium_host: file exists" subsys=datapath',
+                'level=fatal msg="failed to start: cilium_host already exists" subsys=daemon',
+            ],
+            last_log_path="/var/log/pods/kube-system_cilium-x7k2p_0b1c/cilium-agent/7.log",
         )
+    )
+    bpf = BpfState(
+        attachments=[
+            BpfAttachment(
+                "tc-ingress", "eth0", BpfProgram(812, "cil_from_netdev", "sched_cls"), cilium=True
+            ),
+            BpfAttachment(
+                "tc-egress", "eth0", BpfProgram(813, "cil_to_netdev", "sched_cls"), cilium=True
+            ),
+            BpfAttachment(
+                "tc-ingress",
+                "cilium_host",
+                BpfProgram(820, "cil_to_host", "sched_cls"),
+                cilium=True,
+            ),
+            BpfAttachment(
+                "tc-egress",
+                "cilium_host",
+                BpfProgram(821, "cil_from_host", "sched_cls"),
+                cilium=True,
+            ),
+        ]
     )
     host = HostInfo(
         hostname=NODE,
@@ -153,7 +184,9 @@ def node_state(*, agent_alive: bool = True) -> NodeState:
             cluster_dns="10.43.0.10",
         ),
     )
-    return NodeState(links=links, routes=routes, host=host, agent=agent, kube_backend="nft")
+    return NodeState(
+        links=links, routes=routes, host=host, agent=agent, kube_backend="nft", bpf=bpf
+    )
 
 
 def _pod(
@@ -271,6 +304,7 @@ POST_REBOOT_FINDINGS = [
         ["example.com via 10.43.0.10:53: SERVFAIL"],
         playbook="cleanup",
         docs="https://docs.cilium.io/en/stable/operations/troubleshooting/",
+        explained_by=["cilium-agent-not-ready"],
     ),
     Finding(
         "stale-cilium-interfaces",
@@ -284,18 +318,30 @@ POST_REBOOT_FINDINGS = [
         docs="https://docs.k3s.io/networking/basic-network-options#custom-cni",
     ),
     Finding(
+        "stale-cilium-bpf",
+        "critical",
+        "Cilium BPF programs still attached while no agent runs",
+        ["eth0 tc-ingress: cil_from_netdev (id 812)", "cilium_host tc-egress: cil_to_host"],
+        playbook="cleanup",
+    ),
+    Finding(
         "pods-failing-on-node",
         "warning",
         "Pods stuck on this node",
         ["default/web-7d9f8-abcde: ContainerCreating"],
         playbook="cleanup",
+        explained_by=["cilium-agent-not-ready"],
     ),
     Finding(
         "cilium-agent-not-ready",
         "critical",
         "The Cilium agent on this node is not Ready",
-        ["kube-system/cilium-x7k2p: CrashLoopBackOff, 7 restarts"],
-        playbook="restart",
+        [
+            "kube-system/cilium-x7k2p: CrashLoopBackOff, 7 restarts",
+            'last log: level=fatal msg="failed to start: cilium_host already exists"',
+        ],
+        playbook="cleanup",
+        explained_by=["stale-cilium-bpf", "stale-cilium-interfaces"],
     ),
 ]
 

@@ -1,7 +1,8 @@
 """The TUI in training mode: the normal app plus briefing, hints, give-up and debrief.
 
 A subclass, so the dashboard, wizards and probes are exactly the trainee's real
-tools. Hooks: the briefing on mount, `h` next hint, `ctrl+g` give up, findings
+tools. Hooks: the briefing on mount, `h` next hint, `ctrl+g` give up (after
+asking), `:env` the scenario's kubeconfig and flags, findings
 opened are noted (time to root cause), and every wizard run is watched: when a
 verify run passes, the debrief opens. In recorded mode the links/routes fast path
 reads the recorded node and there are no netlink events (no kernel state to watch).
@@ -9,6 +10,7 @@ reads the recorded node and there are no netlink events (no kernel state to watc
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from textual.binding import Binding
@@ -26,7 +28,7 @@ class RecordedSource(ProbeSource):
         node = await self.node(probes)
         return node.links, node.routes
 
-    def events(self) -> None:
+    def events(self) -> AsyncIterator[Any] | None:
         return None
 
 
@@ -57,7 +59,22 @@ class TrainingApp(CiliumtuiApp):
         super().on_mount()
         from ciliumtui.screens.briefing import BriefingScreen
 
-        self.push_screen(BriefingScreen(self.session.scenario, mode_line(self.session)))
+        env = [f"export KUBECONFIG={self.session.env.opts.kubeconfig}", *self._cli_lines()[:1]]
+        self.push_screen(BriefingScreen(self.session.scenario, mode_line(self.session), env))
+
+    def _cli_lines(self) -> list[str]:
+        flags = " ".join(self.session.env.cli_flags())
+        return [f"ciliumtui diagnose {flags}", f"ciliumtui run PLAYBOOK {flags}"]
+
+    def env_lines(self) -> list[str]:
+        env = self.session.env
+        lines = [f"scenario    {self.session.scenario.get('id')}", *super().env_lines()]
+        lines += ["", "From a second terminal (same node, same cluster):"]
+        lines.append(f"  export KUBECONFIG={env.opts.kubeconfig}")
+        lines += [f"  {line}" for line in self._cli_lines()]
+        for key, value in env.env_vars().items():
+            lines.append(f"  export {key}={value}")
+        return lines
 
     def action_hint(self) -> None:
         from ciliumtui.screens.hints import HintsScreen
@@ -68,7 +85,24 @@ class TrainingApp(CiliumtuiApp):
         self.push_screen(HintsScreen(self.session))
 
     def action_give_up(self) -> None:
-        self._debrief(gave_up=True)
+        """ctrl+g: ask first (Cancel focused); a slip of the finger must not end the session."""
+        from ciliumtui.screens.ask import AskScreen
+
+        if self.session.result is not None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._debrief(gave_up=True)
+
+        self.push_screen(
+            AskScreen(
+                "Give up?",
+                "The session ends and the debrief shows the root cause and the solution.",
+                yes="Give up",
+            ),
+            callback=answered,
+        )
 
     def show_finding(self, finding: Finding) -> None:
         self.session.open_finding(finding.id)
@@ -83,6 +117,7 @@ class TrainingApp(CiliumtuiApp):
         dry_run: bool,
         confirm: Any,
         on_event: Any,
+        resume: str | None = None,
     ) -> Any:
         from ciliumtui.screens.wizard import default_runner_factory
 
@@ -97,7 +132,7 @@ class TrainingApp(CiliumtuiApp):
                 self.call_from_thread(self._verify_finished)
 
         return default_runner_factory(
-            playbook, opts, inputs, dry_run=dry_run, confirm=confirm, on_event=watch
+            playbook, opts, inputs, dry_run=dry_run, confirm=confirm, on_event=watch, resume=resume
         )
 
     def _verify_finished(self) -> None:

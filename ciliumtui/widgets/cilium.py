@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from ..model import ClusterState, NodeState
-from .table_panel import Row, TablePanel
+from .table_panel import Column, Row, TablePanel
 
 OK, WARN, BAD, DIM = "green", "yellow", "red", "dim"
 _API_STYLE = {"Ok": OK, "Warning": WARN, "Failure": BAD, "Disabled": DIM}
@@ -18,17 +18,17 @@ def _state(text: str, style: str) -> Text:
 
 def cilium_rows(node: NodeState | None, cluster: ClusterState | None) -> list[tuple[str, Row]]:
     rows: list[tuple[str, Row]] = []
-    cluster_known = cluster is not None and cluster.reachable
+    known = cluster if cluster is not None and cluster.reachable else None
     unknown = _state("unknown", DIM)
     why = "apiserver unreachable" if cluster is not None else "waiting for the apiserver"
 
     # Agent pod (cluster view).
-    if not cluster_known:
+    if known is None:
         rows.append(("pod", ("agent pod", unknown, why)))
-    elif cluster.cilium_pod is None:
+    elif known.cilium_pod is None:
         rows.append(("pod", ("agent pod", _state("missing", BAD), "no cilium pod on this node")))
     else:
-        pod = cluster.cilium_pod
+        pod = known.cilium_pod
         if pod.ready:
             state = _state("Ready", OK)
         else:
@@ -55,8 +55,8 @@ def cilium_rows(node: NodeState | None, cluster: ClusterState | None) -> list[tu
         rows.append(("api", ("agent API", _state("down", BAD), f"{err}; {pid}")))
 
     # DaemonSet, operator, config (cluster view).
-    if cluster_known:
-        ds = cluster.cilium_daemonset
+    if known is not None:
+        ds = known.cilium_daemonset
         if ds is None:
             rows.append(("ds", ("daemonset", _state("missing", BAD), "no cilium DaemonSet")))
         else:
@@ -64,7 +64,7 @@ def cilium_rows(node: NodeState | None, cluster: ClusterState | None) -> list[tu
             rows.append(
                 ("ds", ("daemonset", _state(f"{ds.ready}/{ds.desired}", style), ds.image or ""))
             )
-        op = cluster.operator
+        op = known.operator
         if op is None:
             rows.append(("op", ("operator", _state("missing", WARN), "no cilium-operator")))
         else:
@@ -72,7 +72,7 @@ def cilium_rows(node: NodeState | None, cluster: ClusterState | None) -> list[tu
             rows.append(
                 ("op", ("operator", _state(f"{op.available}/{op.desired}", style), "available"))
             )
-        cfg = cluster.config
+        cfg = known.config
         if cfg is not None:
             pool = " ".join(cfg.pool) or "?"
             mask = f" /{cfg.mask_size} per node" if cfg.mask_size else ""
@@ -95,7 +95,11 @@ def cilium_rows(node: NodeState | None, cluster: ClusterState | None) -> list[tu
 
 class CiliumPanel(TablePanel):
     TITLE = "Cilium"
-    COLUMNS = (("Component", "what"), ("State", "state"), ("Detail", "detail"))
+    COLUMNS = (
+        Column("Component", "what"),
+        Column("State", "state", shrink=10),
+        Column("Detail", "detail", shrink=12),
+    )
 
     def show(self, node: NodeState | None, cluster: ClusterState | None) -> None:
         self.set_rows(cilium_rows(node, cluster))

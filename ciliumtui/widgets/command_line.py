@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Label
 
-COMMANDS_HELP = [
-    (":run PLAYBOOK [k=v]", "open the wizard for a playbook (cleanup, restart, verify, ...)"),
-    (":dry-run PLAYBOOK", "the same, showing the plan without changing anything"),
-    (":diagnose", "re-probe everything and show the findings"),
-    (":refresh", "re-probe everything"),
-    (":theme NAME", "switch theme (ansi-dark, ansi-light, nord, ...)"),
-    (":journal", "past wizard runs"),
-    (":help", "this help"),
-    (":q", "quit"),
-]
-
 
 class CommandLine(Input):
     """Hidden until `:` or `/`; enter submits, escape cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("tab", "complete", "Complete", show=False),
+    ]
 
     class Run(Message):
         def __init__(self, mode: str, value: str) -> None:
@@ -44,12 +38,15 @@ class CommandLine(Input):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, compact=True)
         self.mode = ":"
+        # Tab in `:` mode: line -> (completed line, candidates); the screen hands it in.
+        self.completer: Callable[[str], tuple[str, list[str]]] | None = None
+        self.candidates: list[str] = []
 
     def open(self, mode: str, value: str = "") -> None:
         self.mode = mode
         self.value = value
         self.placeholder = (
-            "run cleanup | diagnose | theme NAME | journal | q"
+            "run cleanup | diagnose | journal | env | q   (Tab completes)"
             if mode == ":"
             else "text to keep rows matching"
         )
@@ -70,6 +67,16 @@ class CommandLine(Input):
         event.stop()
         self.post_message(self.Run(self.mode, event.value.strip()))
         self.close()
+
+    def action_complete(self) -> None:
+        """Tab completes commands and their first argument (never moves the focus)."""
+        if self.mode != ":" or self.completer is None:
+            return
+        line, self.candidates = self.completer(self.value)
+        self.value = line
+        self.cursor_position = len(line)
+        if len(self.candidates) > 1:
+            self.notify("  ".join(self.candidates), title="Tab", timeout=4)
 
     def action_cancel(self) -> None:
         self.post_message(self.Closed(self.mode))

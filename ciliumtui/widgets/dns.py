@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from ..model import ClusterState, DnsState
-from .table_panel import Row, TablePanel
+from .table_panel import Column, Row, TablePanel
 
 
 def dns_rows(cluster: ClusterState | None, dns: DnsState | None) -> list[tuple[str, Row]]:
@@ -40,7 +40,12 @@ def dns_rows(cluster: ClusterState | None, dns: DnsState | None) -> list[tuple[s
 
 class DnsPanel(TablePanel):
     TITLE = "CoreDNS / DNS"
-    COLUMNS = (("Check", "check"), ("Result", "result"), ("Time", "ms"), ("Via", "via"))
+    COLUMNS = (
+        Column("Check", "check", shrink=14),
+        Column("Result", "result", shrink=10),
+        Column("Time", "ms"),
+        Column("Via", "via", shrink=12),
+    )
 
     def show(self, cluster: ClusterState | None, dns: DnsState | None) -> None:
         self.set_rows(dns_rows(cluster, dns))
