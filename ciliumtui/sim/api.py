@@ -520,9 +520,12 @@ def _log(request: web.Request, ctx: ApiContext, namespace: str | None, name: str
     if pod is None:
         return _missing(R.POD, name)
     previous = request.query.get("previous") in ("true", "1")
-    return web.Response(
-        text=pod_log(pod, ctx.scenario(), previous=previous), content_type="text/plain"
-    )
+    text = pod_log(pod, ctx.scenario(), previous=previous)
+    tail = request.query.get("tailLines", "")
+    if tail.isdigit():  # kubectl logs --tail=N
+        lines = text.splitlines(keepends=True)
+        text = "".join(lines[-int(tail) :] if int(tail) else [])
+    return web.Response(text=text, content_type="text/plain")
 
 
 def _openapi(store: Store, rest: list[str]) -> web.Response:

@@ -2,7 +2,8 @@
 
 Only what a trainee looks at: the cilium agent's start-up lines, and for a
 crash-looping agent the fatal line that ends each run. A scenario can replace the
-agent's log with `cluster.cilium.log` (text).
+agent's log with `cluster.cilium.log` (text), and a crash-looping CoreDNS's with
+`cluster.coredns.log` (e.g. plugin/loop's `[FATAL] … Loop … detected`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ time="{t}" level=error msg="Start hook failed" error="failed to install iptables
 time="{t}" level=fatal msg="failed to start: failed to install iptables rules" subsys=daemon
 """
 _GENERIC = 'time="{t}" level=info msg="started"\n'
+_COREDNS = """\
+.:53
+[INFO] plugin/reload: Running configuration SHA512 = 1b226df79860026c6a52e67daa10d7f0d57ec5b023288ec00c5e05f93523c894564e15b91770d3a07ae1cfbe861d15b37d4a0027e69c546ab112970993a3b03b
+CoreDNS-1.12.0
+linux/amd64, go1.23.3, 51e11f1
+"""
 
 
 def pod_log(pod: dict[str, Any], scenario: dict[str, Any], *, previous: bool = False) -> str:
@@ -39,6 +46,10 @@ def pod_log(pod: dict[str, Any], scenario: dict[str, Any], *, previous: bool = F
         ((cs.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
         for cs in (pod.get("status") or {}).get("containerStatuses") or []
     )
+    if labels.get("k8s-app") == "kube-dns":
+        own = (scenario["cluster"].get("coredns") or {}).get("log")
+        # the last run of a crash-looping CoreDNS died with the scenario's words
+        return str(own).rstrip("\n") + "\n" if own and crashloop else _COREDNS
     if labels.get("k8s-app") != "cilium":
         return _GENERIC.format(t=started)
     cilium = scenario["cluster"].get("cilium") or {}
