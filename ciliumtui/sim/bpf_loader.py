@@ -150,10 +150,13 @@ class BpfSandbox:
             self._mounts.append(where)
         return self.node_path(CGROUP_ROOT)
 
-    def _pin_scratch(self, fd: int, name: str) -> Path:
+    def _pin_scratch(self, fd: int, name: str, as_name: str | None = None) -> Path:
         # a neutral name: tc calls the filter after it ("p-1a2b3c:[*fsobj]"), and tests must
-        # see Cilium's programs by their kernel names, not by this path
-        path = self._scratch / f"p-{uuid.uuid4().hex[:6]}"
+        # see Cilium's programs by their kernel names, not by this path (`as_name`: a
+        # scenario's filter named like Cilium's loader names it, "cil_from_netdev-eth0")
+        path = self._scratch / (as_name or f"p-{uuid.uuid4().hex[:6]}")
+        if path.exists():
+            path = self._scratch / f"{as_name}-{uuid.uuid4().hex[:6]}"
         bpfsys.obj_pin(fd, str(path))
         return path
 
@@ -181,13 +184,14 @@ class BpfSandbox:
         handle: int = 1,
         chain: int = 0,
         ret: int = TC_ACT_OK,
+        filter_name: str | None = None,
     ) -> None:
         """A cls_bpf filter on dev's clsact (added when missing), as Cilium's legacy tc;
         ret=TC_ACT_SHOT makes it drop everything (what a dead agent's program does once
         the device it redirects to is gone)."""
         fd = load_tc(name, ret)
         try:
-            path = self._pin_scratch(fd, name)
+            path = self._pin_scratch(fd, name, filter_name)
             tc = ["tc", "-n", self.netns] if self.netns else ["tc"]
             subprocess.run([*tc, "qdisc", "add", "dev", dev, "clsact"], capture_output=True)
             _run(
@@ -306,6 +310,13 @@ class BpfSandbox:
 # ------------------------------------------------------------- a scenario's footprint
 
 
+def tc_filter_name(prog: str, dev: str) -> str:
+    """The pin a scenario's tc filter is loaded from: tc names the filter after it
+    (`cil_from_netdev-eth0:[*fsobj]`, next to the `cil_from_netdev-eth0` Cilium's Go
+    loader gives its filters)."""
+    return f"{prog}-{dev}"
+
+
 def lay_bpf(sb: BpfSandbox, spec: dict[str, object]) -> None:
     """Lay a scenario's `network.bpf` (assets/scenarios/README.md) into the sandbox:
     tc filters, tcx and XDP links pinned where Cilium pins them, socket-LB programs
@@ -319,7 +330,8 @@ def lay_bpf(sb: BpfSandbox, spec: dict[str, object]) -> None:
     for i, t in enumerate(items("tc")):
         ret = TC_ACT_SHOT if t.get("drop") else TC_ACT_OK
         d = str(t.get("direction", "ingress"))
-        sb.tc(str(t["dev"]), d, str(t.get("name", "cil_from_netdev")), handle=1 + i, ret=ret)
+        name, dev = str(t.get("name", "cil_from_netdev")), str(t["dev"])
+        sb.tc(dev, d, name, handle=1 + i, ret=ret, filter_name=tc_filter_name(name, dev))
     for t in items("tcx"):
         sb.tcx(str(t["dev"]), str(t.get("direction", "ingress")), str(t.get("name")))
     for x in items("xdp"):

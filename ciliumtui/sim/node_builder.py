@@ -404,13 +404,16 @@ def ip_batch(scenario: dict[str, Any], upstream: str | None = None) -> list[str]
 
 def upstream_addresses(scenario: dict[str, Any]) -> list[str]:
     """What answers in the upstream namespace (on its lo): the kube-dns Service IP,
-    the CoreDNS pod IPs and the node's nameservers (other than the gateway)."""
+    the CoreDNS pod IPs and the node's nameservers and systemd-resolved's upstreams
+    (other than the gateway; a loopback stub answers on the node itself)."""
     cluster = scenario.get("cluster") or {}
     uplink = (scenario.get("network") or {}).get("uplink") or {}
+    host = scenario.get("host") or {}
     ips = [
         cluster.get("kube_dns_ip"),
         *((cluster.get("coredns") or {}).get("ips") or []),
-        *(((scenario.get("host") or {}).get("nameservers")) or []),
+        *(host.get("nameservers") or []),
+        *(host.get("resolved_nameservers") or []),  # behind a 127.0.0.53 stub
     ]
     return [
         ip

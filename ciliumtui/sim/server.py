@@ -209,11 +209,10 @@ class SimCluster:
         like a provider's resolver: public names resolve, cluster names do not exist.
         Whether the node reaches them is up to its routes (a pod CIDR over the
         resolver's address swallows it, as on a real node)."""
-        ips = [
-            str(ip)
-            for ip in (self.scenario.get("host") or {}).get("nameservers") or []
-            if str(ip) not in taken
-        ]
+        host = self.scenario.get("host") or {}
+        # systemd-resolved's upstreams answer too: the stub on the node forwards there
+        servers = [*(host.get("nameservers") or []), *(host.get("resolved_nameservers") or [])]
+        ips = list(dict.fromkeys(str(ip) for ip in servers if str(ip) not in taken))
         if not ips:
             return
         self._upstream = Responder(

@@ -187,8 +187,9 @@ def _flannel(scenario: dict[str, Any], links: list[Link], routes: list[Route]) -
 def bpf_state(spec: dict[str, Any] | None) -> BpfState:
     """The BpfState the probe reads from a node whose `network.bpf` was laid by
     ciliumtui.sim.bpf_loader.lay_bpf (program ids are made up; tc filters carry the
-    names Cilium's loader gives them, `cil_from_netdev-eth0`)."""
+    names of the pins tc loaded them from, `cil_from_netdev-eth0:[*fsobj]`)."""
     from ..node.bpf import CGROUP_ROOT, CILIUM_BPFFS, TC_GLOBALS, tc_detail
+    from ..sim.bpf_loader import tc_filter_name
 
     spec = spec or {}
     ids = iter(range(4001, 1_000_000))
@@ -210,7 +211,7 @@ def bpf_state(spec: dict[str, Any] | None) -> BpfState:
                 dev,
                 prog(name, "sched_cls"),
                 via="tc",
-                detail=tc_detail(1, 1 + i, 0, f"{name}-{dev}"),
+                detail=tc_detail(1, 1 + i, 0, f"{tc_filter_name(name, dev)}:[*fsobj]"),
                 cilium=True,
             )
         )
