@@ -19,6 +19,11 @@ The node's namespace (assets/scenarios/README.md, healthy.yaml):
 - netfilter: the reference iptables-save of a k3s+Cilium node (assets/samples),
   with the scenario's addresses substituted, split into Cilium's part (loaded
   into `cilium.iptables`) and the KUBE-* part (into `kube_iptables`).
+- `cilium.leftover_rules` (links gone): the ip rules and table 2004 alone.
+- flannel (`network.flannel`, k3s's embedded flannel): flannel.1 (vxlan 1, UDP
+  8472 on the uplink) with the subnet's /32 and routes to the peers' subnets,
+  cni0 with the subnet's .1 and a `veth<8 hex>` on it per CoreDNS pod of this node
+  (pod end in the upstream namespace, answered like an lxc endpoint's).
 - decoys (not Cilium's): bridge lxcbr0, bridge docker0 with a veth on it, a
   USER-INPUT chain whose rule's comment mentions cilium.
 - no service or pod address on `lo`.

@@ -52,7 +52,7 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CiliumtuiError
 from ..options import Options
@@ -60,6 +60,9 @@ from ..ownership import is_cilium_link
 from ..sim.scenario import load_scenario
 from ..sim.server import SimCluster
 from . import recorded
+
+if TYPE_CHECKING:
+    from ..sim.bpf_loader import BpfSandbox
 
 STATE_ENV = "CILIUMTUI_STATE_DIR"
 CLEANUP_PLAYBOOKS = ("cleanup", "cleanup-node")
@@ -253,7 +256,7 @@ class TrainingEnv:
         self.recorded_node: Path | None = None
         self.sim: _TrainingSim | None = None
         self.agent: Any = None  # AgentApiServer (netns mode)
-        self.bpf: Any = None  # BpfSandbox (netns mode, a scenario with network.bpf)
+        self.bpf: BpfSandbox | None = None  # netns mode, a scenario with network.bpf
         self.opts: Options = Options()
         self.fixed_events: list[str] = []  # what the env did when the fix landed
         self.kept_runs: list[str] = []  # after close: the session's runs, kept for `report`
