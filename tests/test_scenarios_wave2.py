@@ -59,6 +59,11 @@ def critical_roots(diag: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in diag["findings"] if f["root_cause"] and f["severity"] == "critical"]
 
 
+def advised(diag: dict[str, Any]) -> list[dict[str, Any]]:
+    """The root causes the tool names a playbook for, first first."""
+    return [f for f in diag["findings"] if f["root_cause"] and f["remediation"]["playbook"]]
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("scenario_id", sorted(ADVICE))
 def test_following_the_tools_advice_solves_the_scenario(scenario_id: str, mode: str) -> None:
@@ -74,17 +79,17 @@ def test_following_the_tools_advice_solves_the_scenario(scenario_id: str, mode: 
         ran: list[str] = []
         diag = first
         for _ in range(MAX_ROUNDS):
-            roots = critical_roots(diag)
+            roots = advised(diag)
             if not roots:
                 break
             pb = roots[0]["remediation"]["playbook"]
-            assert pb, f"root cause {roots[0]['id']} has no playbook: {roots[0]['evidence']}"
             assert ran.count(pb) < 2, f"{pb} ran twice and {roots[0]['id']} is still there"
             res = cli(env, "run", pb, "--yes")
             ran.append(pb)
             assert res.returncode in (0, 1), res.stdout[-2000:] + res.stderr[-2000:]
             diag = diagnose(env)
-        assert not critical_roots(diag), (ran, [f["id"] for f in diag["findings"]])
+        left = [(f["id"], f["evidence"][:2]) for f in critical_roots(diag)]
+        assert not left, (ran, left)
         assert ran[0] == playbook
         verify = cli(env, "run", "verify", "--yes")
         assert verify.returncode == 0, verify.stdout[-3000:]
