@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import struct
 import subprocess
 import time
@@ -29,6 +30,7 @@ from ..node.bpf import CGROUP_ROOT, CILIUM_BPFFS, TC_GLOBALS, call_in_netns
 _MOV_R0 = 0xB7  # BPF_ALU64 | BPF_MOV | BPF_K
 _EXIT = 0x95  # BPF_JMP | BPF_EXIT
 TC_ACT_OK = 0
+TC_ACT_SHOT = 2  # drop
 XDP_PASS = 2
 SOCK_ALLOW = 1  # cgroup sock_addr: 1 lets the connect/sendmsg through
 
@@ -38,9 +40,9 @@ def two_insns(ret: int) -> bytes:
     return struct.pack("<BBhi", _MOV_R0, 0, 0, ret) + struct.pack("<BBhi", _EXIT, 0, 0, 0)
 
 
-def load_tc(name: str) -> int:
-    """A sched_cls program (tc and tcx) returning TC_ACT_OK / TCX_PASS."""
-    return bpfsys.prog_load(bpfsys.PROG_TYPE_SCHED_CLS, two_insns(TC_ACT_OK), name)
+def load_tc(name: str, ret: int = TC_ACT_OK) -> int:
+    """A sched_cls program (tc and tcx) returning TC_ACT_OK / TCX_PASS (or `ret`)."""
+    return bpfsys.prog_load(bpfsys.PROG_TYPE_SCHED_CLS, two_insns(ret), name)
 
 
 def load_xdp(name: str) -> int:
@@ -72,6 +74,41 @@ def cgroup2_mount() -> Path:
     raise RuntimeError("no cgroup2 mount on this machine")
 
 
+def remove_cgroup(path: Path) -> bool:
+    """rmdir a (process-less) cgroup; True when it is gone."""
+    for _ in range(50):  # the kernel frees a cgroup's programs asynchronously
+        try:
+            path.rmdir()
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def mounts_under(directory: Path) -> list[Path]:
+    """Mount points at or below `directory` (deepest first): what a killed owner left."""
+    base = os.path.realpath(directory)
+    out = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        parts = line.split()
+        if len(parts) < 2:
+            continue
+        # /proc/mounts escapes blanks as octal: \040
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), parts[1])
+        if point == base or point.startswith(base + "/"):
+            out.append(Path(point))
+    return sorted(set(out), key=lambda p: len(p.parts), reverse=True)
+
+
+def unmount_all(points: list[Path]) -> None:
+    for mnt in points:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+        if os.path.ismount(mnt):
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
 @dataclass
 class BpfSandbox:
     """A private bpffs at `<host_root>/sys/fs/bpf` and a child cgroup bound at
@@ -79,6 +116,9 @@ class BpfSandbox:
 
     host_root: Path
     netns: str | None
+    # the child cgroup's name (default: ciliumtui-sim-<random>); a caller that must reap
+    # it after a SIGKILL records the name before the cgroup exists
+    cgroup_name: str | None = None
     bpffs: Path = field(init=False)
     cgroup: Path | None = None  # the dedicated child cgroup (created by with_cgroup)
     held: list[int] = field(default_factory=list)  # fds kept open (links no pin holds)
@@ -101,7 +141,7 @@ class BpfSandbox:
     def with_cgroup(self) -> Path:
         """A fresh child of this machine's cgroup2 root, bound at run/cilium/cgroupv2."""
         if self.cgroup is None:
-            child = cgroup2_mount() / f"ciliumtui-sim-{uuid.uuid4().hex[:10]}"
+            child = cgroup2_mount() / (self.cgroup_name or f"ciliumtui-sim-{uuid.uuid4().hex[:10]}")
             child.mkdir()
             self.cgroup = child
             where = self.node_path(CGROUP_ROOT)
@@ -110,10 +150,13 @@ class BpfSandbox:
             self._mounts.append(where)
         return self.node_path(CGROUP_ROOT)
 
-    def _pin_scratch(self, fd: int, name: str) -> Path:
+    def _pin_scratch(self, fd: int, name: str, as_name: str | None = None) -> Path:
         # a neutral name: tc calls the filter after it ("p-1a2b3c:[*fsobj]"), and tests must
-        # see Cilium's programs by their kernel names, not by this path
-        path = self._scratch / f"p-{uuid.uuid4().hex[:6]}"
+        # see Cilium's programs by their kernel names, not by this path (`as_name`: a
+        # scenario's filter named like Cilium's loader names it, "cil_from_netdev-eth0")
+        path = self._scratch / (as_name or f"p-{uuid.uuid4().hex[:6]}")
+        if path.exists():
+            path = self._scratch / f"{as_name}-{uuid.uuid4().hex[:6]}"
         bpfsys.obj_pin(fd, str(path))
         return path
 
@@ -132,12 +175,23 @@ class BpfSandbox:
     # --------------------------------------------------------------- attach
 
     def tc(
-        self, dev: str, direction: str, name: str, *, pref: int = 1, handle: int = 1, chain: int = 0
+        self,
+        dev: str,
+        direction: str,
+        name: str,
+        *,
+        pref: int = 1,
+        handle: int = 1,
+        chain: int = 0,
+        ret: int = TC_ACT_OK,
+        filter_name: str | None = None,
     ) -> None:
-        """A cls_bpf filter on dev's clsact (added when missing), as Cilium's legacy tc."""
-        fd = load_tc(name)
+        """A cls_bpf filter on dev's clsact (added when missing), as Cilium's legacy tc;
+        ret=TC_ACT_SHOT makes it drop everything (what a dead agent's program does once
+        the device it redirects to is gone)."""
+        fd = load_tc(name, ret)
         try:
-            path = self._pin_scratch(fd, name)
+            path = self._pin_scratch(fd, name, filter_name)
             tc = ["tc", "-n", self.netns] if self.netns else ["tc"]
             subprocess.run([*tc, "qdisc", "add", "dev", dev, "clsact"], capture_output=True)
             _run(
@@ -240,20 +294,10 @@ class BpfSandbox:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.held.clear()
-        for mnt in reversed(self._mounts):
-            subprocess.run(["umount", str(mnt)], capture_output=True)
-            if os.path.ismount(mnt):
-                subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+        unmount_all(list(reversed(self._mounts)))
         self._mounts.clear()
         if self.cgroup is not None:
-            for _ in range(50):  # the kernel frees a cgroup's programs asynchronously
-                try:
-                    self.cgroup.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.02)
+            remove_cgroup(self.cgroup)
             self.cgroup = None
 
     def __enter__(self) -> BpfSandbox:
@@ -261,3 +305,44 @@ class BpfSandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# ------------------------------------------------------------- a scenario's footprint
+
+
+def tc_filter_name(prog: str, dev: str) -> str:
+    """The pin a scenario's tc filter is loaded from: tc names the filter after it
+    (`cil_from_netdev-eth0:[*fsobj]`, next to the `cil_from_netdev-eth0` Cilium's Go
+    loader gives its filters)."""
+    return f"{prog}-{dev}"
+
+
+def lay_bpf(sb: BpfSandbox, spec: dict[str, object]) -> None:
+    """Lay a scenario's `network.bpf` (assets/scenarios/README.md) into the sandbox:
+    tc filters, tcx and XDP links pinned where Cilium pins them, socket-LB programs
+    on the cgroup root, `cilium_*` maps in tc/globals. The node's recorded twin is
+    ciliumtui.training.recorded.bpf_state(spec)."""
+
+    def items(key: str) -> list[dict[str, object]]:
+        value = spec.get(key) or []
+        return [dict(x) for x in value] if isinstance(value, list) else []
+
+    for i, t in enumerate(items("tc")):
+        ret = TC_ACT_SHOT if t.get("drop") else TC_ACT_OK
+        d = str(t.get("direction", "ingress"))
+        name, dev = str(t.get("name", "cil_from_netdev")), str(t["dev"])
+        sb.tc(dev, d, name, handle=1 + i, ret=ret, filter_name=tc_filter_name(name, dev))
+    for t in items("tcx"):
+        sb.tcx(str(t["dev"]), str(t.get("direction", "ingress")), str(t.get("name")))
+    for x in items("xdp"):
+        name = str(x.get("name", "cil_xdp_entry"))
+        if x.get("link", True):
+            sb.xdp_link(str(x["dev"]), name)
+        else:
+            sb.xdp(str(x["dev"]), name)
+    for c in items("socket_lb"):
+        attach = str(c.get("attach", "connect4"))
+        sb.cgroup_prog(attach, str(c.get("name", "cil_sock4_connect")), link=bool(c.get("link")))
+    maps = spec.get("maps") or []
+    for m in maps if isinstance(maps, list) else []:
+        sb.cilium_map(str(m))

@@ -13,6 +13,13 @@ touches.
   /mask-size block of the *current* cilium-config pool — how the pod-CIDR change
   story is fixed.
 - Pods stuck in ContainerCreating start once their node's agent is Ready again.
+- CrashLoopBackOff is retried: this node's crash-looping agent and the CoreDNS pods
+  are restarted every few seconds (as kubelet does, with a shorter back-off), and
+  come up once what killed them is gone — CoreDNS once the `coredns` ConfigMap's
+  Corefile no longer forwards to a loopback resolver (objects.coredns.forward_loops),
+  the agent once the scenario's fix landed (`sim.fix_checks`: e.g. a training node
+  whose k3s no longer runs flannel notes `k3s-restart`). A CoreDNS pod that turns
+  Ready notes the `coredns-ready` fix event.
 - Workload status (DaemonSet/Deployment/ReplicaSet) follows the pods.
 
 Everything runs on the simulator's event loop; store events reach it with
@@ -31,7 +38,7 @@ from typing import Any, Protocol
 
 from . import objects as O
 from . import resources as R
-from .objects.coredns import pod_state as coredns_pod_state
+from .objects.coredns import corefile_of, corefile_state
 from .store import Event, Store, now_iso
 
 POD = R.POD.gvk
@@ -41,6 +48,8 @@ class SimLike(Protocol):
     scenario: dict[str, Any]
     store: Store
     netns: str | None  # None: the DNS responder (and so CoreDNS's address) is on loopback
+    # fix event -> a check of the world (the node) that says it happened by itself
+    fix_checks: dict[str, Callable[[], bool]]
 
     def _note_fix_event(self, event: str) -> None: ...
 
@@ -81,6 +90,12 @@ class Controller:
         self._status_dirty = False
         self._enabled = True
         self.store.add_listener(self._on_event)
+        for pod in self.store.list(POD, O.KUBE_SYSTEM):  # crash-looping from the start
+            if _container_state(pod) == "crashloop" and self._retried(pod):
+                ns, name = pod["metadata"].get("namespace"), pod["metadata"]["name"]
+                self._later(
+                    max(self.delay, 1.0) * 2, functools.partial(self._crash_again, ns, name)
+                )
 
     # ------------------------------------------------------------ plumbing
 
@@ -160,6 +175,7 @@ class Controller:
             if node and self.store.get(R.NODE.gvk, None, node) is None:
                 return
             if self._is_local_agent(owner, node):
+                self._run_fix_checks()
                 self.sim._note_fix_event("agent-restart")
             self._recreate(pod, owner)
         else:
@@ -196,7 +212,7 @@ class Controller:
             ready = (self.sim.scenario["cluster"].get("coredns") or {}).get("ready", True)
             if isinstance(ready, list):
                 ready = ready[0] if ready else True
-            return coredns_pod_state(ready)
+            return corefile_state(ready, self.corefile(), self.sim.scenario)
         prev = _container_state(old)
         if prev == "crashloop":
             return "crashloop"
@@ -204,6 +220,21 @@ class Controller:
         if not host_network and node and not self._agent_ready(node):
             return "creating"  # no CNI on that node: the sandbox cannot get a network
         return "running"
+
+    def corefile(self) -> str:
+        """The Corefile CoreDNS reads now: the stored `coredns` ConfigMap's."""
+        cm = self.store.get(R.CONFIGMAP.gvk, O.KUBE_SYSTEM, "coredns") or {}
+        text = (cm.get("data") or {}).get("Corefile")
+        return str(text) if text is not None else corefile_of(self.sim.scenario)
+
+    def _run_fix_checks(self) -> None:
+        for event, check in list(self.sim.fix_checks.items()):
+            try:
+                happened = check()
+            except Exception:  # a broken check never stops the controller
+                happened = False
+            if happened:
+                self.sim._note_fix_event(event)
 
     def _agent_ready(self, node: str) -> bool:
         for pod in self.store.list(POD, O.KUBE_SYSTEM, node=node):
@@ -313,20 +344,63 @@ class Controller:
         labels = pod["metadata"].get("labels") or {}
         if labels.get("k8s-app") == "cilium" and target == "running":
             self._start_waiting_pods((pod.get("spec") or {}).get("nodeName"))
+        if labels.get("k8s-app") == "kube-dns" and target == "running":
+            self.sim._note_fix_event("coredns-ready")
+
+    def _retried(self, pod: dict[str, Any]) -> bool:
+        """Is this a crash-looping pod whose restarts can succeed (see the module doc)?"""
+        labels = pod["metadata"].get("labels") or {}
+        if pod["metadata"].get("namespace") != O.KUBE_SYSTEM:
+            return False
+        if labels.get("k8s-app") == "kube-dns":
+            return True
+        node = (pod.get("spec") or {}).get("nodeName")
+        return labels.get("k8s-app") == "cilium" and node == self.sim.scenario.get("node_name")
 
     def _crash_again(self, ns: str | None, name: str) -> None:
-        """CrashLoopBackOff keeps counting restarts while the pod exists (capped)."""
+        """CrashLoopBackOff keeps counting restarts while the pod exists (capped); the
+        retried pods (`_retried`) come up once what killed them is gone."""
         pod = self.store.get(POD, ns, name)
         if pod is None or _container_state(pod) != "crashloop":
             return
         restarts = max(
             int(c.get("restartCount", 0)) for c in pod["status"].get("containerStatuses") or [{}]
         )
-        if restarts >= 5:
+        retried = self._retried(pod)
+        if retried:
+            target = self._retry_target(pod)
+            if target == "running":
+                status = self._status_like(pod, "running", restarts + 1)
+                ip = (pod.get("status") or {}).get("podIP")
+                if ip:
+                    status["podIP"], status["podIPs"] = ip, [{"ip": ip}]
+                self.store.update({**pod, "status": status})
+                self._settled_running(pod)
+                return
+        if restarts >= 5 and not retried:
             return
-        status = self._status_like(pod, "crashloop", restarts + 1)
-        self.store.update({**pod, "status": status})
+        if restarts < 5:
+            status = self._status_like(pod, "crashloop", restarts + 1)
+            self.store.update({**pod, "status": status})
         self._later(max(self.delay, 1.0) * 2, lambda: self._crash_again(ns, name))
+
+    def _retry_target(self, pod: dict[str, Any]) -> str:
+        """What a retried pod's next restart becomes (the fix checks run first)."""
+        ref = _controller_owner(pod)
+        kind = (ref or {}).get("kind")
+        owner = self.store.get(f"apps/v1/{kind}", O.KUBE_SYSTEM, (ref or {}).get("name", ""))
+        if owner is None:
+            return "crashloop"
+        if owner["kind"] == "DaemonSet":
+            self._run_fix_checks()
+        return self._target_state(pod, owner)
+
+    def _settled_running(self, pod: dict[str, Any]) -> None:
+        labels = pod["metadata"].get("labels") or {}
+        if labels.get("k8s-app") == "cilium":
+            self._start_waiting_pods((pod.get("spec") or {}).get("nodeName"))
+        elif labels.get("k8s-app") == "kube-dns":
+            self.sim._note_fix_event("coredns-ready")
 
     def _start_waiting_pods(self, node: str | None) -> None:
         if not node:

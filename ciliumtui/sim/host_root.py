@@ -10,7 +10,8 @@ host.k3s.unit ("k3s" or "k3s-agent"), host.agent_running: "stale" (a pidfile
 whose pid is not running), and for the wave-2 failure modes:
 - host.cni_files entries may be mappings `{name, dir, content}` (dir: a node path
   or "k3s" for /var/lib/rancher/k3s/agent/etc/cni/net.d; content: raw text);
-- host.k3s.config_d: {file name: mapping} written to config.yaml.d/;
+- host.k3s.config_d: {file name: mapping} written to config.yaml.d/ (in both, a null
+  value leaves the key out: `flannel-backend: null` removes healthy.yaml's);
 - host.k3s.stop_hook_binary: false leaves the hook's /usr/local/bin/ciliumtui out
   (by default an executable stub is written, as an installed ciliumtui would be);
 - host.resolved_nameservers: /run/systemd/resolve/resolv.conf's nameservers;
@@ -169,6 +170,12 @@ def write_agent_logs(
     return pod_dir
 
 
+def _set_keys(doc: Any) -> dict[str, Any]:
+    """A k3s config mapping without its null values: a scenario removes a key of
+    healthy.yaml's config (`flannel-backend: null`) that way, since maps merge."""
+    return {str(k): v for k, v in (doc or {}).items() if v is not None}
+
+
 def _cni_text(name: str) -> str:
     if name.endswith((".conflist", ".conf")) and "cilium" in name:
         return files("ciliumtui.assets").joinpath("samples/cni-05-cilium.conflist").read_text()
@@ -246,12 +253,14 @@ def build_host_root(
                 stub.chmod(0o755)
         for name, doc in (k3s.get("config_d") or {}).items():
             _write(
-                root, f"/etc/rancher/k3s/config.yaml.d/{name}", yaml.safe_dump(doc, sort_keys=False)
+                root,
+                f"/etc/rancher/k3s/config.yaml.d/{name}",
+                yaml.safe_dump(_set_keys(doc), sort_keys=False),
             )
         _write(
             root,
             "/etc/rancher/k3s/config.yaml",
-            yaml.safe_dump(k3s.get("config") or {}, sort_keys=False),
+            yaml.safe_dump(_set_keys(k3s.get("config")), sort_keys=False),
         )
         kube_text = Path(kubeconfig).read_text() if kubeconfig else DEFAULT_KUBECONFIG
         _write(root, "/etc/rancher/k3s/k3s.yaml", kube_text)

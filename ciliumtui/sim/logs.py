@@ -2,7 +2,8 @@
 
 Only what a trainee looks at: the cilium agent's start-up lines, and for a
 crash-looping agent the fatal line that ends each run. A scenario can replace the
-agent's log with `cluster.cilium.log` (text), and CoreDNS's with `cluster.coredns.log`.
+agent's log with `cluster.cilium.log` (text), and a crash-looping CoreDNS's with
+`cluster.coredns.log` (e.g. plugin/loop's `[FATAL] … Loop … detected`).
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ def pod_log(pod: dict[str, Any], scenario: dict[str, Any], *, previous: bool = F
         for cs in (pod.get("status") or {}).get("containerStatuses") or []
     )
     if labels.get("k8s-app") == "kube-dns":
-        # `cluster.coredns.log`: what a crash-looping CoreDNS said before it died.
         own = (scenario["cluster"].get("coredns") or {}).get("log")
-        return str(own).rstrip("\n") + "\n" if own else _COREDNS
+        # the last run of a crash-looping CoreDNS died with the scenario's words
+        return str(own).rstrip("\n") + "\n" if own and crashloop else _COREDNS
     if labels.get("k8s-app") != "cilium":
         return _GENERIC.format(t=started)
     cilium = scenario["cluster"].get("cilium") or {}

@@ -19,6 +19,11 @@ The node's namespace (assets/scenarios/README.md, healthy.yaml):
 - netfilter: the reference iptables-save of a k3s+Cilium node (assets/samples),
   with the scenario's addresses substituted, split into Cilium's part (loaded
   into `cilium.iptables`) and the KUBE-* part (into `kube_iptables`).
+- `cilium.leftover_rules` (links gone): the ip rules and table 2004 alone.
+- flannel (`network.flannel`, k3s's embedded flannel): flannel.1 (vxlan 1, UDP
+  8472 on the uplink) with the subnet's /32 and routes to the peers' subnets,
+  cni0 with the subnet's .1 and a `veth<8 hex>` on it per CoreDNS pod of this node
+  (pod end in the upstream namespace, answered like an lxc endpoint's).
 - decoys (not Cilium's): bridge lxcbr0, bridge docker0 with a veth on it, a
   USER-INPUT chain whose rule's comment mentions cilium.
 - no service or pod address on `lo`.
@@ -76,8 +81,8 @@ def endpoint_name(node: str, i: int) -> str:
 
 
 def pod_end_name(lxc: str) -> str:
-    """The pod end of endpoint veth `lxc…` (in the upstream namespace)."""
-    return f"pod{lxc[3:13]}"
+    """The pod end of endpoint veth `lxc…` or flannel's `veth…` (in the upstream namespace)."""
+    return f"pod{lxc[3:13] if lxc.startswith('lxc') else lxc[4:14]}"
 
 
 def endpoint_ip(pod_cidr: str, i: int) -> str:
@@ -118,6 +123,71 @@ def endpoints(scenario: dict[str, Any]) -> list[tuple[str, str]]:
         (endpoint_name(node, i), dns[i] if i < len(dns) else endpoint_ip(pod_cidr, i))
         for i in range(count)
     ]
+
+
+FLANNEL_VNI = 1
+FLANNEL_PORT = 8472  # the port cilium_vxlan needs too
+
+
+def flannel_endpoints(scenario: dict[str, Any]) -> list[tuple[str, str]]:
+    """(veth name, pod IP) of the pods flannel's bridge plugin wired to cni0: this
+    node's CoreDNS pods (their pod ends are in the upstream namespace)."""
+    fl = (scenario.get("network") or {}).get("flannel") or {}
+    if not fl.get("present", False) or not fl.get("pod_cidr"):
+        return []
+    net = ipaddress.ip_network(str(fl["pod_cidr"]), strict=False)
+    coredns = ((scenario.get("cluster") or {}).get("coredns") or {}).get("ips") or []
+    node = str(scenario.get("node_name") or "node")
+    return [
+        ("veth" + hashlib.sha256(f"{node}/flannel/{ip}".encode()).hexdigest()[:8], str(ip))
+        for ip in coredns
+        if _in(str(ip), net)
+    ]
+
+
+def _pod_ends(scenario: dict[str, Any]) -> list[tuple[str, str]]:
+    """(node-side veth, pod IP) of every pod end in the upstream namespace, in the
+    order their reply tables are numbered."""
+    return endpoints(scenario) + flannel_endpoints(scenario)
+
+
+def flannel_batch(scenario: dict[str, Any], far: str) -> list[str]:
+    """flannel.1 (vxlan, UDP 8472 on the uplink) with its /32 and the routes to the
+    peers' subnets, cni0 with the subnet's .1 and a veth per pod on it — as k3s's
+    flannel and the bridge plugin leave them."""
+    net = scenario.get("network") or {}
+    fl = net.get("flannel") or {}
+    if not fl.get("present", False):
+        return []
+    uplink = net.get("uplink") or {}
+    dev = uplink.get("name", "eth0")
+    local = str(uplink.get("address") or "").split("/")[0]
+    cmds = [
+        f"link add flannel.1 type vxlan id {FLANNEL_VNI}"
+        + (f" local {local}" if local else "")
+        + f" dev {dev} dstport {FLANNEL_PORT} nolearning",
+    ]
+    pod_cidr = fl.get("pod_cidr")
+    if pod_cidr:
+        subnet = ipaddress.ip_network(str(pod_cidr), strict=False)
+        cmds += [
+            f"addr add {subnet.network_address}/32 dev flannel.1",
+            "link add cni0 type bridge",
+            f"addr add {subnet.network_address + 1}/{subnet.prefixlen} dev cni0",
+        ]
+        for veth, _ip in flannel_endpoints(scenario):
+            cmds += [
+                f"link add {veth} type veth peer name {pod_end_name(veth)}{far}",
+                *([] if far else [f"link set {pod_end_name(veth)} up"]),
+                f"link set {veth} master cni0",
+                f"link set {veth} up",
+            ]
+        cmds.append("link set cni0 up")
+    cmds.append("link set flannel.1 up")
+    for peer in fl.get("peers") or []:
+        sub = ipaddress.ip_network(str(peer["pod_cidr"]), strict=False)
+        cmds.append(f"route add {sub} via {sub.network_address} dev flannel.1 onlink")
+    return cmds
 
 
 def upstream_netns(netns: str) -> str:
@@ -301,6 +371,7 @@ def ip_batch(scenario: dict[str, Any], upstream: str | None = None) -> list[str]
             cmds.append(
                 f"route add {peer['pod_cidr']} via {host_ip} dev cilium_host proto kernel src {host_ip} mtu 1450"
             )
+    if cil.get("present", False) or cil.get("leftover_rules", False):
         cmds += [
             "route add local default dev lo table 2004",
             "rule add fwmark 0x200/0xf00 lookup 2004 pref 9",
@@ -308,6 +379,7 @@ def ip_batch(scenario: dict[str, Any], upstream: str | None = None) -> list[str]
             "rule add lookup local pref 100",
             "rule del pref 0",
         ]
+    cmds += flannel_batch(scenario, far)
 
     if net.get("decoys", False):
         veth_name, ctr = DOCKER_VETH
@@ -337,15 +409,29 @@ def ip_batch(scenario: dict[str, Any], upstream: str | None = None) -> list[str]
 
 def upstream_addresses(scenario: dict[str, Any]) -> list[str]:
     """What answers in the upstream namespace (on its lo): the kube-dns Service IP,
-    the CoreDNS pod IPs and the node's nameservers (other than the gateway)."""
+    the CoreDNS pod IPs and the node's nameservers and systemd-resolved's upstreams
+    (other than the gateway; a loopback stub answers on the node itself)."""
     cluster = scenario.get("cluster") or {}
     uplink = (scenario.get("network") or {}).get("uplink") or {}
+    host = scenario.get("host") or {}
     ips = [
         cluster.get("kube_dns_ip"),
         *((cluster.get("coredns") or {}).get("ips") or []),
-        *(((scenario.get("host") or {}).get("nameservers")) or []),
+        *(host.get("nameservers") or []),
+        *(host.get("resolved_nameservers") or []),  # behind a 127.0.0.53 stub
     ]
-    return [ip for ip in dict.fromkeys(str(x) for x in ips if x) if ip != uplink.get("gateway")]
+    return [
+        ip
+        for ip in dict.fromkeys(str(x) for x in ips if x)
+        if ip != uplink.get("gateway") and not _loopback(ip)  # a stub runs on the node
+    ]
+
+
+def _loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
 
 
 def upstream_batch(scenario: dict[str, Any]) -> list[str]:
@@ -365,8 +451,9 @@ def upstream_batch(scenario: dict[str, Any]) -> list[str]:
     cmds += [f"addr add {ip}/32 dev lo" for ip in upstream_addresses(scenario)]
     if (net.get("cilium") or {}).get("present", False):
         cmds.append("link set health-ep up")
-        dns = set(local_coredns_ips(scenario))
-        for k, (lxc, ip) in enumerate(endpoints(scenario)):
+    if _pod_ends(scenario):
+        dns = set(local_coredns_ips(scenario)) | {ip for _, ip in flannel_endpoints(scenario)}
+        for k, (lxc, ip) in enumerate(_pod_ends(scenario)):
             pod = pod_end_name(lxc)
             cmds.append(f"link set {pod} up")
             if ip in dns:

@@ -41,7 +41,7 @@ APISERVER_FAULTS = ("hang", "500", "403", "garbage", "reset", "slow-watch")
 AGENT_API_MODES = ("healthy", "unhealthy", "garbage", "hang", "none")
 IPTABLES_BACKENDS = ("nft", "legacy", "none")
 # What makes the simulator apply `on_fix` (all listed must have happened).
-TRIGGERS = ("agent-restart", "ciliumnode-recreated", "manual")
+TRIGGERS = ("agent-restart", "ciliumnode-recreated", "k3s-restart", "coredns-ready", "manual")
 # A scale scenario is small on disk (healthy.yaml + `cluster.scale`); its expansion is
 # not YAML. These bound what a hand-written file may cost.
 LIMITS = Limits(max_bytes=4 * 1024 * 1024, max_nodes=200_000, max_depth=32)
@@ -75,6 +75,77 @@ class CiliumNet:
     endpoints: int = spec(0, type=Int(min=0, max=100_000), doc="lxc veths with /32 routes")
     peers: list[Peer] = spec([])
     iptables: str = spec("nft", type=Enum(IPTABLES_BACKENDS), doc="backend of CILIUM_* chains")
+    leftover_rules: bool = spec(
+        False,
+        doc="with present: false, Cilium's ip rules and table 2004 stay (the k3s docs'"
+        " one-liner deletes links and iptables lines only)",
+    )
+
+
+_DIRECTION = Enum(("ingress", "egress"))
+
+
+@dataclass
+class BpfTc:
+    """A cls_bpf filter on the device's clsact hook (Cilium's legacy tc attach)."""
+
+    dev: str
+    direction: str = spec("ingress", type=_DIRECTION)
+    name: str = spec("cil_from_netdev", doc="the program's kernel name")
+    drop: bool = spec(
+        False, doc="the program drops every packet (a dead agent's redirect to a gone device)"
+    )
+
+
+@dataclass
+class BpfTcx:
+    """A tcx bpf_link pinned at /sys/fs/bpf/cilium/devices/<dev>/links/<name> (Cilium >= 1.15)."""
+
+    dev: str
+    direction: str = spec("ingress", type=_DIRECTION)
+    name: str = "cil_from_netdev"
+
+
+@dataclass
+class BpfXdp:
+    dev: str
+    name: str = "cil_xdp_entry"
+    link: bool = spec(
+        True, doc="a bpf_link pinned at cilium/devices/<dev>/links/<name>; false: netlink"
+    )
+
+
+@dataclass
+class BpfSocketLb:
+    """A socket-LB program on Cilium's cgroup root (/run/cilium/cgroupv2)."""
+
+    attach: str = spec(
+        "connect4",
+        type=Enum(("connect4", "connect6", "sendmsg4", "sendmsg6", "recvmsg4", "recvmsg6")),
+    )
+    name: str = "cil_sock4_connect"
+    link: bool = spec(False, doc="a bpf_link pinned under cilium/socketlb/links/cgroup/")
+
+
+@dataclass
+class Bpf:
+    """Cilium's BPF footprint: real two-instruction programs under Cilium's names in
+    netns mode (ciliumtui.sim.bpf_loader), the same BpfState on a recorded node."""
+
+    tc: list[BpfTc] = spec([])
+    tcx: list[BpfTcx] = spec([])
+    xdp: list[BpfXdp] = spec([])
+    socket_lb: list[BpfSocketLb] = spec([])
+    maps: list[str] = spec([], doc="map names pinned in /sys/fs/bpf/tc/globals")
+
+
+@dataclass
+class Flannel:
+    """What k3s's flannel (vxlan backend) lays on the node."""
+
+    present: bool = spec(False, doc="flannel.1 (vxlan 1, UDP 8472 on the uplink), cni0")
+    pod_cidr: str | None = spec(None, doc="this node's flannel subnet: cni0 gets its .1")
+    peers: list[Peer] = spec([], doc="routes via flannel.1 to the peers' subnets")
 
 
 @dataclass
@@ -92,14 +163,35 @@ class Network:
     kube_iptables: str = spec("nft", type=Enum(IPTABLES_BACKENDS), doc="backend of KUBE-*")
     decoys: bool = spec(False, doc="lxcbr0, docker0 + veth, a USER chain, a 'cilium' comment")
     extra_routes: list[ExtraRoute] = spec([])
+    bpf: Bpf | None = None
+    flannel: Flannel | None = None
 
 
 @dataclass
 class K3s:
-    config: dict[str, Any] = spec({}, doc="/etc/rancher/k3s/config.yaml")
+    config: dict[str, Any] = spec({}, doc="/etc/rancher/k3s/config.yaml (null: key left out)")
+    config_d: dict[str, dict[str, Any]] = spec({}, doc="config.yaml.d/<file>: mapping")
     stop_hook: bool = spec(False, doc="the unit cleans Cilium's links and rules on stop")
+    stop_hook_binary: bool = spec(True, doc="false: the hook's /usr/local/bin/ciliumtui is absent")
     unit: str = spec("k3s", doc="k3s or k3s-agent")
     exec_flags: list[str] = spec([])
+
+
+@dataclass
+class CniFile:
+    name: str
+    dir: str | None = spec(None, doc='a node path, or "k3s" (k3s\'s agent CNI dir)')
+    content: str | None = spec(None, doc="raw text (default: Cilium's or flannel's config)")
+
+
+@dataclass
+class AgentLog:
+    """The cilium-agent container's CRI logs under /var/log/pods (the kubelet's)."""
+
+    pod: str | None = None
+    uid: str | None = None
+    lines: list[str] = spec([], doc="one run's messages")
+    restarts: list[list[str]] = spec([], doc="the messages of each run, <n>.log per run")
 
 
 @dataclass
@@ -109,11 +201,15 @@ class Host:
     nameservers: list[str] = spec([])
     bpffs: bool = True
     cgroup2: bool = True
-    cni_files: list[str] = spec([])
+    cni_files: list[str | CniFile] = spec([], doc="names in /etc/cni/net.d or {name, dir, content}")
     k3s: K3s | None = None
     agent_running: bool | Literal["stale"] = spec(
         False, doc="pidfile with a live pid (true), a dead one (stale), or none"
     )
+    resolved_nameservers: list[str] = spec([], doc="/run/systemd/resolve/resolv.conf")
+    flannel_subnet_env: bool = spec(False, doc="/run/flannel/subnet.env (flanneld's lease)")
+    agent_log: AgentLog | None = None
+    files: dict[str, str] = spec({}, doc="{node path: text}: anything else")
 
 
 @dataclass
@@ -167,7 +263,7 @@ class CoreDns:
     replicas: int = spec(1, type=_COUNT)
     ready: bool | Literal["crashloop"] | list[bool | Literal["crashloop"]] = True
     ips: list[str] = spec([])
-    corefile: str | None = spec(None, doc="the coredns ConfigMap's Corefile (default: k3s's own)")
+    corefile: str | None = spec(None, doc="the coredns ConfigMap's Corefile (default: k3s's)")
     log: str | None = spec(None, doc="what a crash-looping CoreDNS logged before it died")
 
 

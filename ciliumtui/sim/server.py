@@ -12,6 +12,10 @@ TUI can all use it the same way (`async with` works too).
 happened — `on_fix.trigger` is one of, or a list of (all must happen):
   agent-restart         the cilium pod on this node was deleted/recreated (default)
   ciliumnode-recreated  this node's CiliumNode was deleted and re-allocated
+  k3s-restart           k3s restarted without flannel: noted when `fix_checks["k3s-restart"]`
+                        (the training env's look at the node) passes at the agent's
+                        crash-loop retry or restart
+  coredns-ready         a CoreDNS pod turned Ready (its Corefile no longer loops)
   manual                only `sim.apply_on_fix()` applies it (the trainer decides)
 Applying it changes what the simulator does from then on: DNS behaviour, the
 apiserver fault, the agent state of recreated pods, CoreDNS readiness, the
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import gc
+import ipaddress
 import shutil
 import tempfile
 import threading
@@ -83,6 +88,8 @@ class SimCluster:
         self.fixed = False
         self.fix_events: set[str] = set()
         self.on_fix_hooks: list[Callable[[dict[str, Any]], None]] = []
+        # fix event -> a check of the world outside the API (the node) that it happened
+        self.fix_checks: dict[str, Callable[[], bool]] = {}
         self._fix_lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -205,11 +212,10 @@ class SimCluster:
         like a provider's resolver: public names resolve, cluster names do not exist.
         Whether the node reaches them is up to its routes (a pod CIDR over the
         resolver's address swallows it, as on a real node)."""
-        ips = [
-            str(ip)
-            for ip in (self.scenario.get("host") or {}).get("nameservers") or []
-            if str(ip) not in taken
-        ]
+        host = self.scenario.get("host") or {}
+        # systemd-resolved's upstreams answer too: the stub on the node forwards there
+        servers = [*(host.get("nameservers") or []), *(host.get("resolved_nameservers") or [])]
+        ips = list(dict.fromkeys(str(ip) for ip in servers if str(ip) not in taken))
         if not ips:
             return
         if self._upstream is None:
@@ -218,7 +224,14 @@ class SimCluster:
                 lambda: str(self.scenario["cluster"].get("domain", "cluster.local")),
                 lambda: UPSTREAM_DNS,
             )
-        await self._upstream.start(netns, ips)
+        # A loopback nameserver (systemd-resolved's 127.0.0.53 stub) runs on the node
+        # itself and answers as its upstream would.
+        stub = [ip for ip in ips if ipaddress.ip_address(ip).is_loopback]
+        far = [ip for ip in ips if ip not in stub]
+        if far:
+            await self._upstream.start(netns, far)
+        if stub and self.netns is not None:
+            await self._upstream.start(self.netns, stub)
 
     async def _astop(self) -> None:
         self.faults.closing.set()

@@ -25,9 +25,20 @@ session's journals (what the debrief scores) and rate limits are its own. On
 close the journals are kept: copied into the operator's own state dir, where
 `ciliumtui report <run id>` finds them (`env.kept_runs`).
 
-Nothing outlives the session: close() removes the namespaces and the temp dir
-(`ciliumtui-train-<id>-…`). A session killed with SIGKILL leaves both, with an
-owner file naming its pid; the next session reaps them (and keeps their journals).
+A scenario with `network.bpf` gets real BPF leftovers (netns mode): a BpfSandbox
+(ciliumtui.sim.bpf_loader) mounts a private bpffs at <host root>/sys/fs/bpf and binds
+a dedicated child cgroup at <host root>/run/cilium/cgroupv2; the programs on the
+node's devices die with its namespace. An agent restart does not count while
+Cilium's programs or pins stay (the restarted agent cannot reach the apiserver
+through them), and the fixed scenario's `network.bpf` (a live agent's own
+programs) is laid with the datapath. A scenario fixed by a k3s restart
+(`k3s-restart` trigger) registers a look at the node with the simulator: the
+k3s config disables flannel and flannel.1 (which holds UDP 8472) is gone.
+
+Nothing outlives the session: close() removes the namespaces, the BPF sandbox
+(its mounts and cgroup) and the temp dir (`ciliumtui-train-<id>-…`). A session
+killed with SIGKILL leaves them, with an owner file naming its pid (and the
+sandbox's cgroup); the next session reaps them (and keeps their journals).
 """
 
 from __future__ import annotations
@@ -41,7 +52,7 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CiliumtuiError
 from ..options import Options
@@ -50,9 +61,13 @@ from ..sim.scenario import load_scenario
 from ..sim.server import SimCluster
 from . import recorded
 
+if TYPE_CHECKING:
+    from ..sim.bpf_loader import BpfSandbox
+
 STATE_ENV = "CILIUMTUI_STATE_DIR"
 CLEANUP_PLAYBOOKS = ("cleanup", "cleanup-node")
 TMP_PREFIX = "ciliumtui-train-"
+BPF_CGROUP_PREFIX = "ciliumtui-sim-"  # the sandbox's child cgroup (bpf_loader's prefix)
 OWNER_FILE = "owner.json"  # in the temp dir: who owns it and which namespace is its
 # What a network-namespace node needs besides root: building it, and the tool's own
 # probes and cleanup reading and writing both iptables backends.
@@ -131,6 +146,7 @@ def reap_orphans() -> list[str]:
         if ns and os.geteuid() == 0:
             _remove_netns(str(ns))
             reaped.append(str(ns))
+        reaped += _reap_bpf(d, owner.get("bpf_cgroup"))
         keep_runs(d / "state")
         shutil.rmtree(d, ignore_errors=True)
         reaped.append(str(d))
@@ -148,6 +164,22 @@ def reap_orphans() -> list[str]:
             reaped.append(ns)
         pidfile.unlink(missing_ok=True)
     return reaped
+
+
+def _reap_bpf(tmpdir: Path, cgroup: object) -> list[str]:
+    """A dead session's BPF sandbox: its mounts under the temp dir (bpffs, the bound
+    cgroup), then its child cgroup. Returns what was removed."""
+    from ..sim.bpf_loader import mounts_under, remove_cgroup, unmount_all
+
+    if os.geteuid() != 0:
+        return []
+    points = mounts_under(tmpdir)
+    unmount_all(points)
+    out = [str(p) for p in points]
+    ours = isinstance(cgroup, str) and Path(cgroup).name.startswith(BPF_CGROUP_PREFIX)
+    if ours and Path(str(cgroup)).is_dir() and remove_cgroup(Path(str(cgroup))):
+        out.append(str(cgroup))
+    return out
 
 
 def _remove_netns(ns: str) -> None:
@@ -224,6 +256,7 @@ class TrainingEnv:
         self.recorded_node: Path | None = None
         self.sim: _TrainingSim | None = None
         self.agent: Any = None  # AgentApiServer (netns mode)
+        self.bpf: BpfSandbox | None = None  # netns mode, a scenario with network.bpf
         self.opts: Options = Options()
         self.fixed_events: list[str] = []  # what the env did when the fix landed
         self.kept_runs: list[str] = []  # after close: the session's runs, kept for `report`
@@ -281,9 +314,13 @@ class TrainingEnv:
         sim = _TrainingSim(scenario, netns=self.netns, tmpdir=self.tmpdir / "sim")
         sim.env = self
         sim.on_fix_hooks.append(self._on_fix)
+        if "k3s-restart" in fix_triggers(scenario):
+            sim.fix_checks["k3s-restart"] = self.k3s_restarted_without_flannel
         sim.start()
         self.sim = sim
         build_host_root(scenario, self.host_root, kubeconfig=sim.kubeconfig, agent_pid=os.getpid())
+        if self.mode == "netns":
+            self._lay_bpf(scenario)
         sock = self.host_root / "var/run/cilium/cilium.sock"
         mode = str(scenario.get("agent_api", "none"))
         if self.mode == "netns" and mode != "none":
@@ -297,10 +334,27 @@ class TrainingEnv:
             recorded_node=str(self.recorded_node) if self.recorded_node else None,
         )
 
-    def _write_owner(self) -> None:
+    def _write_owner(self, bpf_cgroup: str | None = None) -> None:
         assert self.tmpdir is not None
         owner = {"pid": os.getpid(), "start": _start_time(os.getpid()), "netns": self.netns}
+        if bpf_cgroup:
+            owner["bpf_cgroup"] = bpf_cgroup
         (self.tmpdir / OWNER_FILE).write_text(json.dumps(owner))
+
+    def _lay_bpf(self, scenario: dict[str, Any]) -> None:
+        """The scenario's `network.bpf` as real programs, maps and pins (netns mode)."""
+        spec = (scenario.get("network") or {}).get("bpf") or {}
+        if not any(spec.get(k) for k in ("tc", "tcx", "xdp", "socket_lb", "maps")):
+            return
+        from ..sim.bpf_loader import BpfSandbox, cgroup2_mount, lay_bpf
+
+        if self.bpf is None:
+            assert self.host_root is not None and self.tmpdir is not None
+            name = f"{BPF_CGROUP_PREFIX}{self.tmpdir.name[-12:]}"
+            # recorded before the cgroup exists: a kill from here on is reaped
+            self._write_owner(str(cgroup2_mount() / name))
+            self.bpf = BpfSandbox(self.host_root, self.netns, cgroup_name=name)
+        lay_bpf(self.bpf, spec)
 
     def _start_agent(self, mode: str) -> None:
         from ..sim.agent_api import AgentApiServer
@@ -317,6 +371,7 @@ class TrainingEnv:
             ("agent API", self._stop_agent),
             ("simulated cluster", self._stop_sim),
             ("network namespace", self._del_netns),
+            ("BPF sandbox", self._close_bpf),
         ):
             try:
                 fn()
@@ -344,6 +399,11 @@ class TrainingEnv:
         if self.sim is not None:
             sim, self.sim = self.sim, None
             sim.stop()
+
+    def _close_bpf(self) -> None:
+        if self.bpf is not None:
+            sb, self.bpf = self.bpf, None
+            sb.close()
 
     def _del_netns(self) -> None:
         if self.netns is not None:
@@ -384,13 +444,17 @@ class TrainingEnv:
         return self.has_debris()
 
     def has_debris(self) -> bool:
-        """Cilium links or CILIUM_* chains on the node (while no agent owns them)."""
+        """Cilium links, CILIUM_* chains or (netns mode) Cilium BPF programs or pins on
+        the node (while no agent owns them). A recorded node's BPF state is not
+        counted: bpf.cleanup does not edit a recorded node (yet)."""
         if self.recorded_node is not None:
             return recorded.has_debris(self.recorded_node)
         if self.netns is None:
             return False
         links = json.loads(_run(["ip", "-n", self.netns, "-j", "link", "show"], "reading links"))
         if any(is_cilium_link(str(link.get("ifname", ""))) for link in links):
+            return True
+        if self.bpf_debris():
             return True
         for backend in ("nft", "legacy"):
             text = _run(
@@ -401,6 +465,34 @@ class TrainingEnv:
             if any(line.startswith((":CILIUM_", ":OLD_CILIUM_")) for line in text.splitlines()):
                 return True
         return False
+
+    def bpf_debris(self) -> list[str]:
+        """Cilium's BPF programs and pins on the netns node, one line each."""
+        if self.netns is None or self.host_root is None:
+            return []
+        from ..engine.actions.bpf import remaining
+        from ..node.bpf import read_bpf
+
+        return remaining(read_bpf(self.netns, self.host_root))
+
+    def k3s_restarted_without_flannel(self) -> bool:
+        """What the `k3s-restart` trigger needs from the node (there is no k3s to restart
+        here): its k3s config says `flannel-backend: none` (config.yaml, config.yaml.d,
+        ExecStart) and flannel.1, which holds UDP 8472, is gone (netns mode; a recorded
+        node's links are edited by Cilium's cleanup only, so its config decides)."""
+        if self.host_root is None:
+            return False
+        from ..node.host import read_k3s
+
+        k3s = read_k3s(Options(host_root=str(self.host_root)))
+        if k3s is None or k3s.flannel_backend != "none":
+            return False
+        if self.netns is None:
+            return True
+        shown = subprocess.run(
+            ["ip", "-n", self.netns, "link", "show", "flannel.1"], capture_output=True, timeout=10
+        )
+        return shown.returncode != 0
 
     def apply_manual_fix(self) -> bool:
         """For `trigger: manual` scenarios: the trainer saw the fix (e.g. verify passed)."""
@@ -441,6 +533,7 @@ class TrainingEnv:
                 return
             if self.netns is not None:
                 relay_datapath(fixed, self.netns)
+                self._lay_bpf(fixed)  # the restarted agent's own programs
             if self.agent is not None:
                 self.agent.mode = "healthy"
             else:
@@ -449,10 +542,17 @@ class TrainingEnv:
 
 
 def _trainee_files(root: Path) -> dict[Path, str]:
-    """systemd drop-ins the trainee wrote (build_host_root must not lose them)."""
+    """Files the trainee may have written: systemd drop-ins, k3s's config.yaml and
+    config.yaml.d/* (build_host_root must not lose them)."""
     out = {}
-    for p in (root / "etc/systemd/system").glob("*.service.d/*.conf"):
-        out[p] = p.read_text()
+    k3s = root / "etc/rancher/k3s"
+    for p in [
+        *(root / "etc/systemd/system").glob("*.service.d/*.conf"),
+        *k3s.glob("config.yaml"),
+        *k3s.glob("config.yaml.d/*"),
+    ]:
+        if p.is_file():
+            out[p] = p.read_text()
     return out
 
 
@@ -502,7 +602,9 @@ def relay_datapath(scenario: dict[str, Any], netns: str) -> None:
     net.setdefault("cilium", {})["present"] = True
     has_local_100 = any(r.get("priority") == 100 for r in rules)
     batch = [
-        line
+        # the agent replaces its routes (a route of another CNI to the same CIDR, e.g.
+        # a leftover cni0's, would make `route add` fail)
+        "route replace " + line[len("route add ") :] if line.startswith("route add ") else line
         for line in ip_batch(cilium_only, upstream if has_upstream else None)
         if not (has_local_100 and line in ("rule add lookup local pref 100", "rule del pref 0"))
     ]

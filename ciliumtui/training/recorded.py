@@ -28,6 +28,10 @@ from typing import TYPE_CHECKING, Any
 from ..model import (
     SCHEMA_VERSION,
     AgentState,
+    BpfAttachment,
+    BpfPin,
+    BpfProgram,
+    BpfState,
     HostInfo,
     IpRule,
     Link,
@@ -37,6 +41,7 @@ from ..model import (
 )
 from ..ownership import (
     CILIUM_TABLES,
+    is_cilium_bpf_pin,
     is_cilium_chain,
     is_cilium_ip_rule,
     is_cilium_link,
@@ -131,7 +136,9 @@ def _links_and_routes(scenario: dict[str, Any]) -> tuple[list[Link], list[Route]
                     str(peer["pod_cidr"]), "cilium_host", protocol="kernel", prefsrc=host_ip, **via
                 )
             )
+    if cil.get("present", False) or cil.get("leftover_rules", False):
         routes.append(_route("default", "lo", table="2004", type="local", scope="host"))
+    _flannel(scenario, links, routes)
 
     if net.get("decoys", False):
         veth = DOCKER_VETH[0]
@@ -157,9 +164,101 @@ def _links_and_routes(scenario: dict[str, Any]) -> tuple[list[Link], list[Route]
     return links, routes
 
 
+def _flannel(scenario: dict[str, Any], links: list[Link], routes: list[Route]) -> None:
+    """flannel.1, cni0 and its pods' veths, the subnet and peer routes (node_builder.flannel_batch)."""
+    from ..sim.node_builder import flannel_endpoints
+
+    fl = (scenario.get("network") or {}).get("flannel") or {}
+    if not fl.get("present", False):
+        return
+    sub = ipaddress.ip_network(str(fl["pod_cidr"]), strict=False) if fl.get("pod_cidr") else None
+    vtep = [f"{sub.network_address}/32"] if sub else []
+    links.append(_link("flannel.1", "vxlan", vtep, state="UNKNOWN", mtu=1450))
+    if sub is not None:
+        gw = str(sub.network_address + 1)
+        links.append(_link("cni0", "bridge", [f"{gw}/{sub.prefixlen}"]))
+        links += [_link(veth, "veth", master="cni0") for veth, _ in flannel_endpoints(scenario)]
+        routes.append(_route(str(sub), "cni0", protocol="kernel", scope="link", prefsrc=gw))
+    for peer in fl.get("peers") or []:
+        net = ipaddress.ip_network(str(peer["pod_cidr"]), strict=False)
+        routes.append(_route(str(net), "flannel.1", gateway=str(net.network_address)))
+
+
+def bpf_state(spec: dict[str, Any] | None) -> BpfState:
+    """The BpfState the probe reads from a node whose `network.bpf` was laid by
+    ciliumtui.sim.bpf_loader.lay_bpf (program ids are made up; tc filters carry the
+    names of the pins tc loaded them from, `cil_from_netdev-eth0:[*fsobj]`)."""
+    from ..node.bpf import CGROUP_ROOT, CILIUM_BPFFS, TC_GLOBALS, tc_detail
+    from ..sim.bpf_loader import tc_filter_name
+
+    spec = spec or {}
+    ids = iter(range(4001, 1_000_000))
+    atts: list[BpfAttachment] = []
+    pins: list[BpfPin] = []
+
+    def prog(name: str, kind: str) -> BpfProgram:
+        return BpfProgram(id=next(ids), name=name[:15], type=kind)
+
+    def link_pin(path: str) -> str:
+        pins.append(BpfPin(path, "link", is_cilium_bpf_pin(path)))
+        return path
+
+    for i, t in enumerate(spec.get("tc") or []):
+        name, dev = str(t.get("name", "cil_from_netdev")), str(t["dev"])
+        atts.append(
+            BpfAttachment(
+                f"tc-{t.get('direction', 'ingress')}",
+                dev,
+                prog(name, "sched_cls"),
+                via="tc",
+                detail=tc_detail(1, 1 + i, 0, f"{tc_filter_name(name, dev)}:[*fsobj]"),
+                cilium=True,
+            )
+        )
+    for t in spec.get("tcx") or []:
+        name, dev = str(t.get("name", "cil_from_netdev")), str(t["dev"])
+        p = prog(name, "sched_cls")
+        pin = link_pin(f"{CILIUM_BPFFS}/devices/{dev}/links/{name}")
+        hook = f"tcx-{t.get('direction', 'ingress')}"
+        atts.append(BpfAttachment(hook, dev, p, "bpf_link", f"link {p.id}", pin, cilium=True))
+    for x in spec.get("xdp") or []:
+        name, dev = str(x.get("name", "cil_xdp_entry")), str(x["dev"])
+        p = prog(name, "xdp")
+        if x.get("link", True):
+            pin = link_pin(f"{CILIUM_BPFFS}/devices/{dev}/links/{name}")
+            atts.append(
+                BpfAttachment("xdp", dev, p, "bpf_link", f"generic link {p.id}", pin, cilium=True)
+            )
+        else:
+            atts.append(BpfAttachment("xdp", dev, p, "xdp", "generic", cilium=True))
+    for c in spec.get("socket_lb") or []:
+        name, attach = str(c.get("name", "cil_sock4_connect")), str(c.get("attach", "connect4"))
+        p = prog(name, "cgroup_sock_addr")
+        hook = f"cgroup:{attach}"
+        if c.get("link"):
+            pin = link_pin(f"{CILIUM_BPFFS}/socketlb/links/cgroup/{name}")
+            atts.append(
+                BpfAttachment(hook, CGROUP_ROOT, p, "bpf_link", f"link {p.id}", pin, cilium=True)
+            )
+        else:
+            atts.append(BpfAttachment(hook, CGROUP_ROOT, p, "cgroup", cilium=True))
+    for m in spec.get("maps") or []:
+        path = f"{TC_GLOBALS}/{m}"
+        pins.append(BpfPin(path, "map", is_cilium_bpf_pin(path)))
+    dirs = {
+        "/".join(p.path.split("/")[:n])
+        for p in pins
+        if p.path.startswith(CILIUM_BPFFS + "/")
+        for n in range(len(CILIUM_BPFFS.split("/")) + 1, len(p.path.split("/")))
+    }
+    pins += [BpfPin(d, "dir", is_cilium_bpf_pin(d)) for d in dirs]
+    pins.sort(key=lambda p: p.path)
+    return BpfState(attachments=atts, pins=pins)
+
+
 def _rules(scenario: dict[str, Any]) -> list[IpRule]:
     cil = (scenario.get("network") or {}).get("cilium") or {}
-    if cil.get("present", False):
+    if cil.get("present", False) or cil.get("leftover_rules", False):
         v4 = [
             IpRule(9, 4, src="all", fwmark="0x200/0xf00", table="2004", cilium=True),
             IpRule(100, 4, src="all", table="local"),
@@ -191,6 +290,19 @@ def _host(scenario: dict[str, Any]) -> HostInfo:
     return host_facts(scenario)
 
 
+def _agent_log(scenario: dict[str, Any]) -> tuple[list[str], str | None]:
+    """The agent's last words as the agent-log probe reads them from the scenario's
+    `host.agent_log` files (written to a temporary root, like `_host`)."""
+    if not (scenario.get("host") or {}).get("agent_log"):
+        return [], None
+    from ..node.agent_log import read_agent_log
+    from ..sim.host_root import build_host_root
+
+    with tempfile.TemporaryDirectory(prefix="ciliumtui-host-") as tmp:
+        build_host_root(scenario, Path(tmp))
+        return read_agent_log(tmp)
+
+
 def agent_state(running: Any, api_mode: str, pid: int = 0) -> AgentState:
     """What probe_agent reports for a pidfile state and an AgentApiServer mode."""
     from ..node.agent import parse_healthz
@@ -220,6 +332,8 @@ def recorded_node_state(scenario: dict[str, Any]) -> NodeState:
     links, routes = _links_and_routes(scenario)
     netfilter, kube = _netfilter(scenario)
     host = scenario.get("host") or {}
+    agent = agent_state(host.get("agent_running", False), str(scenario.get("agent_api", "none")))
+    agent.last_log, agent.last_log_path = _agent_log(scenario)
     return NodeState(
         links=links,
         routes=routes,
@@ -227,7 +341,8 @@ def recorded_node_state(scenario: dict[str, Any]) -> NodeState:
         netfilter=netfilter,
         kube_backend=kube,
         host=_host(scenario),
-        agent=agent_state(host.get("agent_running", False), str(scenario.get("agent_api", "none"))),
+        agent=agent,
+        bpf=bpf_state((scenario.get("network") or {}).get("bpf")),
     )
 
 
