@@ -25,7 +25,7 @@ from ciliumtui.model import Snapshot
 def suggest_pool(snapshot: Snapshot) -> str | None:
     """The free private range `ciliumtui cidr suggest` would propose, same size as the pool."""
     from ciliumtui import cidr
-    from ciliumtui.commands.cidr import plan_suggest
+    from ciliumtui.checks.address import suggest_pool as suggest
 
     cluster = snapshot.cluster
     prefix = 16
@@ -34,7 +34,7 @@ def suggest_pool(snapshot: Snapshot) -> str | None:
         if current is not None and current.version == 4:
             prefix = current.prefixlen
     try:
-        free, _ = plan_suggest(snapshot, prefix)
+        free = suggest(snapshot, prefix).v4
     except Exception:  # a suggestion is a convenience: never a reason to fail the form
         return None
     return str(free) if free is not None else None

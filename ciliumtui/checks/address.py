@@ -220,3 +220,10 @@ def uses_ipv6(snap: Snapshot) -> bool:
     if cl is not None and cl.config is not None:
         return cl.config.enable_ipv6
     return any(s.net.version == 6 for s in node_networks(snap))
+
+
+def suggest_pool(snap: Snapshot, prefix: int) -> cidr.Suggestion:
+    """The free pool `ciliumtui cidr suggest`, `helm.suggest` and the TUI's input form
+    propose: a private /prefix (and a ULA range when IPv6 is in play) avoiding every
+    range in use."""
+    return cidr.plan_suggest(in_use(snap), prefix, ipv6=uses_ipv6(snap))

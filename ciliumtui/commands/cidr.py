@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from .. import aio, cidr
-from ..checks.address import in_use, uses_ipv6
+from ..checks.address import in_use, suggest_pool, uses_ipv6
 from ..checks.facts import configured_pools
 from ..errors import CiliumtuiError
 from ..model import ProbeStatus, Snapshot
@@ -61,8 +61,8 @@ def plan_check(pools: list[cidr.Net], snap: Snapshot) -> list[dict[str, str]]:
 
 
 def plan_suggest(snap: Snapshot, prefix: int) -> cidr.Suggestion:
-    """A free pool avoiding everything in use (see `cidr.plan_suggest`)."""
-    return cidr.plan_suggest(in_use(snap), prefix, ipv6=uses_ipv6(snap))
+    """A free pool avoiding everything in use (see `checks.address.suggest_pool`)."""
+    return suggest_pool(snap, prefix)
 
 
 async def gather(opts: Options) -> Snapshot:

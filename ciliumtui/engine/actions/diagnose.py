@@ -134,14 +134,13 @@ class HelmSuggest(Action):
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         # In-process: the planner is ciliumtui.cidr's, what is in use the checks' facts.
-        from ... import cidr
-        from ...checks.address import in_use, uses_ipv6
+        from ...checks.address import suggest_pool
         from ...commands.cidr import check_prefix, gather
 
         prefix = int(ctx.params.get("prefix", 16))
         check_prefix(prefix)  # a CiliumtuiError: one line, before any probing
         snap = await gather(ctx.opts)
-        found = cidr.plan_suggest(in_use(snap), prefix, ipv6=uses_ipv6(snap))
+        found = suggest_pool(snap, prefix)
         if found.v4 is None:
             return ActionResult(
                 ok=False,
