@@ -47,9 +47,11 @@ def _common() -> argparse.ArgumentParser:
         help="public name the DNS checks resolve (default example.com)",
     )
     g.add_argument(
-        "--recorded-node",
+        "--node-file",
+        metavar="PATH",
         default=None,
-        help="training without root: read/edit this recorded node (JSON) instead of the kernel",
+        help="read and change this recorded node file (NodeState JSON, as `train` writes) "
+        "instead of the kernel: node changes are simulated on the file",
     )
     g.add_argument("-v", "--verbose", action="count", default=None)
     return p
@@ -149,18 +151,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options(args: argparse.Namespace) -> Options:
+    host_root = getattr(args, "host_root", None) or "/"
+    backend = None
+    node_file = getattr(args, "node_file", None)
+    if node_file:  # the one choice of backend (DESIGN §3); default: the kernel
+        from .training.recorded import RecordedBackend
+
+        backend = RecordedBackend(node_file, host_root=host_root)
     return Options(
         kubeconfig=getattr(args, "kubeconfig", None),
         context=getattr(args, "context", None),
         node=getattr(args, "node", None),
         netns=getattr(args, "netns", None),
-        host_root=getattr(args, "host_root", None) or "/",
+        host_root=host_root,
         agent_socket=getattr(args, "agent_socket", None),
         read_only=bool(getattr(args, "read_only", False)),
         verbose=getattr(args, "verbose", None) or 0,
         timeout=getattr(args, "timeout", None) or 3.0,
         public_name=getattr(args, "public_name", None) or "example.com",
-        recorded_node=getattr(args, "recorded_node", None),
+        backend=backend,
     )
 
 

@@ -107,13 +107,12 @@ async def in_daemon_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 async def _collect_net(opts: Options, probes: Probes) -> tuple[list[Link], list[Route]]:
-    from .node.links import probe_links
-    from .node.routes import probe_routes
     from .probe import guarded
 
+    node = opts.node_backend
     links, routes = await asyncio.gather(
-        guarded(probes, "links", probe_links(opts.netns), [], timeout=10.0),
-        guarded(probes, "routes", probe_routes(opts.netns), [], timeout=10.0),
+        guarded(probes, "links", node.links(), [], timeout=10.0),
+        guarded(probes, "routes", node.routes(), [], timeout=10.0),
     )
     return links, routes
 
@@ -121,7 +120,7 @@ async def _collect_net(opts: Options, probes: Probes) -> tuple[list[Link], list[
 async def _collect_node(opts: Options, probes: Probes) -> NodeState:
     from .node import collect_node
 
-    return await collect_node(opts, probes)
+    return await collect_node(opts.node_backend, probes)
 
 
 # Started by `prefetch_node` before the UI is even imported; consumed once.
@@ -200,6 +199,8 @@ class ProbeSource:
         return await in_daemon_thread(work)
 
     def events(self) -> AsyncIterator[Any] | None:
+        if not self.opts.node_backend.live:
+            return None  # no kernel behind the node's backend: nothing to watch
         return netlink_events(self.opts.netns)
 
     watch_seconds = 60  # server-side timeout of one pod watch request (then it re-watches)

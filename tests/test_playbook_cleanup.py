@@ -101,8 +101,21 @@ async def test_dry_run_and_read_only_change_nothing(node):
     assert result.status == "planned" and result.exit_code == 0
     planned = [e for e in events if e.kind == "step_planned"]
     assert [e.step_id for e in planned] == ["delete-links", "purge-iptables", "cleanup-ip-rules"]
-    assert f"ip link delete cilium_host in netns {node}" in planned[0].plan
-    assert any("iptables-nft-restore" in line for line in planned[1].plan)
+    # Honest plans: the commands that run, as a shell takes them (issue 13 item 4).
+    links_batch, delete, _check, *_notes = planned[0].plan
+    group = delete.split()[-1]
+    assert links_batch.startswith(f"ip -n {node} -force -batch - <<'EOF'\n")
+    assert f"link set cilium_host group {group}\n" in links_batch
+    assert delete == f"ip -n {node} link delete group {group}"
+    nft = [x for x in planned[1].plan if x.startswith(f"ip netns exec {node} iptables-nft-")]
+    assert nft and nft[0].startswith(
+        f"ip netns exec {node} iptables-nft-restore --noflush -w <<'EOF'\n*"
+    )
+    assert "\n-X CILIUM_INPUT\n" in nft[0] and nft[0].endswith("\nCOMMIT\nEOF")
+    assert planned[2].plan == [
+        f"ip -n {node} -4 -force -batch - <<'EOF'\n"
+        "rule del priority 9 fwmark 0x200/0xf00 table 2004\nroute flush table 2004\nEOF"
+    ]
     assert state(node) == before
 
     result, events = await run(node, "cleanup-node", read_only=True, assume_yes=True)

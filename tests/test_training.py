@@ -154,7 +154,8 @@ def test_post_reboot_recorded_node_in_process() -> None:
 
     with TrainingEnv("post-reboot", root=False) as env:
         assert env.mode == "recorded" and env.opts.netns is None
-        path = env.opts.recorded_node
+        assert isinstance(env.opts.backend, recorded.RecordedBackend)
+        path = env.opts.backend.path
         assert recorded.has_debris(path)
         session = solve(env)
         assert env.fixed

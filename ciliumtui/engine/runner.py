@@ -355,8 +355,8 @@ class Runner:
         """Refuse up front (CiliumtuiError, exit 3) what could only fail half-way."""
         if self.dry_run or self.opts.read_only or os.geteuid() == 0:
             return
-        if self.opts.recorded_node:
-            return  # training without root: node actions edit the recorded node file
+        if not self.opts.node_backend.needs_root:
+            return  # a backend that changes no kernel (DESIGN §3)
         if self.opts.host_root != "/" and all(
             s.action == "k3s.hook" for s in self.pb.all_steps() if REGISTRY[s.action].needs_root
         ):

@@ -1,40 +1,49 @@
 """Node probes: links, routes, ip rules, netfilter, host files, the agent.
 
-`collect_node` runs them concurrently; each goes through probe.guarded, so a
-failing probe leaves its part of NodeState empty and records why in `probes`.
+`collect_node` reads them concurrently through the node's backend (DESIGN §3:
+the kernel, or whatever backend start-up chose); each goes through
+probe.guarded, so a failing probe leaves its part of NodeState empty and records
+why in `probes`. A new probe is one method on NodeBackend (node/backend.py) and
+one line below.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from ..model import AgentState, HostInfo, NodeState, ProbeStatus
-from ..options import Options
+from ..model import (
+    AgentState,
+    HostInfo,
+    IpRule,
+    Link,
+    NetfilterDump,
+    NodeState,
+    ProbeStatus,
+    Route,
+)
 from ..probe import guarded
-from .agent import AGENT_TIMEOUT, probe_agent
-from .host import read_host
-from .links import probe_links
-from .netfilter import probe_netfilter
-from .routes import probe_routes
-from .rules import probe_rules
+from .agent import AGENT_TIMEOUT
+from .backend import KernelBackend, NodeBackend
 
 NODE_PROBE_TIMEOUT = 20.0  # a hung `ip`/`iptables-save` must not hold the snapshot forever
 
-__all__ = ["collect_node"]
+__all__ = ["KernelBackend", "NodeBackend", "collect_node"]
 
 
-async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeState:
-    if opts.recorded_node:  # training without root: the node is a JSON file (ciliumtui.training)
-        return await _recorded(opts.recorded_node, probes)
-    ns = opts.netns
+async def collect_node(backend: NodeBackend, probes: dict[str, ProbeStatus]) -> NodeState:
+    b, t = backend, NODE_PROBE_TIMEOUT
+    no_dumps: tuple[list[NetfilterDump], str | None] = ([], None)
+    no_links: list[Link] = []
+    no_routes: list[Route] = []
+    no_rules: list[IpRule] = []
     # netfilter first: iptables-save of a big rule set is the long pole, start it earliest.
     (netfilter, kube_backend), links, routes, rules, host, agent = await asyncio.gather(
-        guarded(probes, "netfilter", probe_netfilter(ns), ([], None), timeout=NODE_PROBE_TIMEOUT),
-        guarded(probes, "links", probe_links(ns), [], timeout=NODE_PROBE_TIMEOUT),
-        guarded(probes, "routes", probe_routes(ns), [], timeout=NODE_PROBE_TIMEOUT),
-        guarded(probes, "rules", probe_rules(ns), [], timeout=NODE_PROBE_TIMEOUT),
-        guarded(probes, "host", lambda: read_host(opts), HostInfo(), timeout=NODE_PROBE_TIMEOUT),
-        guarded(probes, "agent", probe_agent(opts), AgentState(), timeout=AGENT_TIMEOUT + 1.0),
+        guarded(probes, "netfilter", b.netfilter(), no_dumps, timeout=t),
+        guarded(probes, "links", b.links(), no_links, timeout=t),
+        guarded(probes, "routes", b.routes(), no_routes, timeout=t),
+        guarded(probes, "rules", b.rules(), no_rules, timeout=t),
+        guarded(probes, "host", b.host(), HostInfo(), timeout=t),
+        guarded(probes, "agent", b.agent(), AgentState(), timeout=AGENT_TIMEOUT + 1.0),
     )
     return NodeState(
         links=links,
@@ -45,14 +54,3 @@ async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeSta
         host=host,
         agent=agent,
     )
-
-
-async def _recorded(path: str, probes: dict[str, ProbeStatus]) -> NodeState:
-    from ..training.recorded import load_node
-
-    node = await guarded(probes, "recorded", lambda: load_node(path), None)
-    if node is None:  # the error is in probes["recorded"]; the node looks empty
-        return NodeState()
-    for name in ("netfilter", "links", "routes", "rules", "host", "agent"):
-        probes[name] = ProbeStatus(True)
-    return node

@@ -28,6 +28,76 @@ SAVE_BINARIES: dict[tuple[Backend, int], str] = {
     ("nft", 6): "ip6tables-nft-save",
 }
 
+# The tables iptables (either backend) knows; iptables-nft makes nft tables of these
+# names in the ip/ip6 families (a native `table inet x` is not iptables').
+IPTABLES_TABLES = frozenset({"filter", "nat", "mangle", "raw", "security"})
+_NFPROTO = {4: 2, 6: 10}  # NFPROTO_IPV4, NFPROTO_IPV6
+
+
+def save_tool(backend: str, family: int) -> str:
+    return f"{'iptables' if family == 4 else 'ip6tables'}-{backend}-save"
+
+
+def restore_tool(backend: str, family: int) -> str:
+    return f"{'iptables' if family == 4 else 'ip6tables'}-{backend}-restore"
+
+
+def _tables_here(backend: str, family: int) -> list[str]:
+    """Tables of one backend in the calling thread's network namespace (blocking)."""
+    if backend == "legacy":
+        # x_tables lists the legacy tables instantiated in this namespace; no file:
+        # the ip(6)_tables module is not loaded, so there are none.
+        name = "ip_tables_names" if family == 4 else "ip6_tables_names"
+        try:
+            with open(f"/proc/thread-self/net/{name}") as fh:
+                return sorted({x.strip() for x in fh if x.strip()})
+        except FileNotFoundError:
+            return []
+    from pyroute2.nftables.main import NFTables
+
+    nft = NFTables()
+    try:
+        return sorted(
+            {
+                str(t.get_attr("NFTA_TABLE_NAME"))
+                for t in nft.get_tables()
+                if t["nfgen_family"] == _NFPROTO[family]
+                and t.get_attr("NFTA_TABLE_NAME") in IPTABLES_TABLES
+            }
+        )
+    finally:
+        nft.close()
+
+
+def cannot_check(
+    backend: str, family: int, netns: str | None, tool: str | None = None
+) -> str | None:
+    """Why a backend whose save tool is missing cannot be checked; None when it has no tables.
+
+    Cilium's agent brings its own iptables, so a host often lacks one backend's
+    tools while that backend holds Cilium's rules: that is never "nothing there".
+    The tables are read without the tool (/proc for legacy, nftables netlink for
+    nft), so a host that simply does not use a backend is not an error. Blocking.
+    """
+    from ..netns import in_netns
+
+    tool = tool or save_tool(backend, family)
+    try:
+        tables = in_netns(netns, lambda: _tables_here(backend, family))
+    except Exception as exc:  # netlink refused, no such namespace: cannot tell
+        return (
+            f"cannot check {backend} IPv{family}: {tool} is not installed and its tables "
+            f"could not be listed ({exc})"
+        )
+    if not tables:
+        return None
+    return (
+        f"cannot check {backend} IPv{family}: {tool} is not installed, but this node has "
+        f"{backend} IPv{family} tables ({', '.join(tables)}); install it (package iptables) "
+        "and run again"
+    )
+
+
 # Chains the kube-proxy/kubelet canaries (and the iptables-wrapper) look for.
 _KUBE_HINTS = ("KUBE-IPTABLES-HINT", "KUBE-PROXY-CANARY")
 
@@ -75,13 +145,14 @@ def parse_rule(chain: str, line: str, _owned: dict[str, bool] | None = None) -> 
         cilium = is_cilium_rule(chain, target)
     else:
         # Memoised ownership per chain/target name: 20,000 rules use a few hundred names.
-        cilium = _owned.get(chain)
-        if cilium is None:
-            cilium = _owned[chain] = is_cilium_chain(chain)
-        if not cilium and target is not None:
-            cilium = _owned.get(target)
-            if cilium is None:
-                cilium = _owned[target] = is_cilium_chain(target)
+        known = _owned.get(chain)
+        if known is None:
+            known = _owned[chain] = is_cilium_chain(chain)
+        if not known and target is not None:
+            known = _owned.get(target)
+            if known is None:
+                known = _owned[target] = is_cilium_chain(target)
+        cilium = known
     return NfRule(chain=chain, spec=line, target=target, comment=comment, cilium=cilium)
 
 
@@ -210,7 +281,10 @@ async def save(backend: Backend, family: int, netns: str | None) -> NetfilterDum
     # Looked up here, not inferred from `ip netns exec`'s error (which also says
     # "No such file" when the namespace is missing).
     if shutil.which(binary) is None:
-        return NetfilterDump(backend, family, available=False, error=f"{binary}: command not found")
+        why = await asyncio.to_thread(cannot_check, backend, family, netns, binary)
+        return NetfilterDump(
+            backend, family, available=False, error=why or f"{binary}: command not found"
+        )
     parser = SaveParser(backend, family)
     try:
         rc, err = await asyncio.wait_for(

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Route
 from ..ownership import is_cilium_route
-from .ipjson import ip_json
+from .ipjson import PROTOCOLS, ROUTE_TYPES, SCOPES, TABLE_NAMES, ip_json
 
 
 def route_family(item: dict[str, Any]) -> int:
@@ -26,7 +26,11 @@ def route_family(item: dict[str, Any]) -> int:
 
 
 def parse_routes(data: list[dict[str, Any]], family: int | None = None) -> list[Route]:
-    """`ip -j route` output -> Routes; family None: a mixed dump, decided per route."""
+    """`ip -N -j route` output -> Routes; family None: a mixed dump, decided per route.
+
+    Tables are numbers (a name from rt_tables means nothing), except the kernel's
+    main/local/default; types, scopes and protocols get their usual names back.
+    """
     routes: list[Route] = []
     owned: dict[tuple[str, str | None], bool] = {}  # memoised: 10,000 routes, few devices
     fixed = family
@@ -44,11 +48,13 @@ def parse_routes(data: list[dict[str, Any]], family: int | None = None) -> list[
             # `ip -j` prints host routes without a prefix length; the model always has one.
             dst += "/32" if family == 4 else "/128"
         table = str(item.get("table", "main"))  # `ip -j` omits the table for main
+        table = TABLE_NAMES.get(table, table)
         dev = item.get("dev")
         cilium = owned.get((table, dev))
         if cilium is None:
             cilium = owned[(table, dev)] = is_cilium_route(table, dev)
         metric = item.get("metric")
+        protocol, scope, kind = item.get("protocol"), item.get("scope"), item.get("type")
         routes.append(
             Route(
                 dst,
@@ -56,9 +62,9 @@ def parse_routes(data: list[dict[str, Any]], family: int | None = None) -> list[
                 table,
                 dev,
                 item.get("gateway"),
-                item.get("protocol"),
-                item.get("scope"),
-                item.get("type", "unicast"),
+                PROTOCOLS.get(protocol, protocol) if protocol is not None else None,
+                SCOPES.get(scope, scope) if scope is not None else None,
+                ROUTE_TYPES.get(kind, kind) if kind is not None else "unicast",
                 item.get("prefsrc"),
                 int(metric) if metric is not None else None,
                 cilium,

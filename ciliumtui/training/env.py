@@ -170,7 +170,11 @@ class TrainingEnv:
             netns=self.netns,
             host_root=str(self.host_root),
             agent_socket=str(sock),
-            recorded_node=str(self.recorded_node) if self.recorded_node else None,
+            backend=(
+                recorded.RecordedBackend(str(self.recorded_node), host_root=str(self.host_root))
+                if self.recorded_node
+                else None
+            ),
         )
 
     def _start_agent(self, mode: str) -> None:
@@ -230,8 +234,8 @@ class TrainingEnv:
             flags += ["--netns", o.netns]
         if o.agent_socket:
             flags += ["--agent-socket", o.agent_socket]
-        if o.recorded_node:
-            flags += ["--recorded-node", o.recorded_node]
+        if self.recorded_node:
+            flags += ["--node-file", str(self.recorded_node)]
         return flags
 
     def env_vars(self) -> dict[str, str]:
@@ -331,7 +335,7 @@ def _restore_files(root: Path, files: dict[Path, str]) -> None:
 def relay_datapath(scenario: dict[str, Any], netns: str) -> None:
     """What a restarted agent does to the node: Cilium's links, routes, ip rule and chains,
     replaced by the (fixed) scenario's. Nothing that is not Cilium's is touched."""
-    from ..sim.node_builder import ip_batch, iptables_texts, restore
+    from ..sim.node_builder import ip_batch, iptables_texts
 
     links = json.loads(_run(["ip", "-n", netns, "-j", "link", "show"], "reading links"))
     # Deleting one end of a veth removes its peer: -force goes on past "no such device".
@@ -383,17 +387,21 @@ def relay_datapath(scenario: dict[str, Any], netns: str) -> None:
             stdin="".join(f"addr replace {ip}/32 dev lo\n" for ip in lo_ips),
             check=False,
         )
-    # iptables: Cilium's old chains out (whole tables, atomically), its fresh ones in
+    # iptables: Cilium's old chains out (incrementally, --noflush), its fresh ones in
     # (--noflush): the kube-proxy rules stay as they were, like on a real node.
-    from ..engine.actions.netfilter import purge_text, restore_input
+    from ..engine.actions.netfilter import purge_input
 
     own = copy.deepcopy(scenario)
     own["network"] = {**(own.get("network") or {}), "kube_iptables": "none", "decoys": False}
     for backend, text in iptables_texts(own).items():
         saved = _run(["ip", "netns", "exec", netns, f"iptables-{backend}-save"], "reading iptables")
-        changed = [t for t in purge_text(saved) if t.changed]
-        if changed:
-            restore(netns, backend, restore_input(changed))
+        purge = purge_input(saved.encode())
+        if purge:
+            _run(
+                ["ip", "netns", "exec", netns, f"iptables-{backend}-restore", "--noflush", "-w"],
+                "removing Cilium's old iptables rules",
+                stdin=purge.decode(),
+            )
         _run(
             ["ip", "netns", "exec", netns, f"iptables-{backend}-restore", "--noflush"],
             "laying Cilium's iptables rules",

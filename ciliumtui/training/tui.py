@@ -3,8 +3,8 @@
 A subclass, so the dashboard, wizards and probes are exactly the trainee's real
 tools. Hooks: the briefing on mount, `h` next hint, `ctrl+g` give up, findings
 opened are noted (time to root cause), and every wizard run is watched: when a
-verify run passes, the debrief opens. In recorded mode the links/routes fast path
-reads the recorded node and there are no netlink events (no kernel state to watch).
+verify run passes, the debrief opens. In recorded mode the probes read the recorded node through its backend and there
+are no netlink events (no kernel state to watch).
 """
 
 from __future__ import annotations
@@ -14,20 +14,8 @@ from typing import Any
 from textual.binding import Binding
 
 from ..app import CiliumtuiApp
-from ..model import Finding, Link, Route
-from ..sources import ProbeSource
+from ..model import Finding
 from .session import TrainingSession
-
-
-class RecordedSource(ProbeSource):
-    """ProbeSource for a recorded node: no kernel reads, no netlink events."""
-
-    async def net(self, probes: Any) -> tuple[list[Link], list[Route]]:
-        node = await self.node(probes)
-        return node.links, node.routes
-
-    def events(self) -> None:
-        return None
 
 
 def mode_line(session: TrainingSession) -> str:
@@ -46,8 +34,6 @@ class TrainingApp(CiliumtuiApp):
 
     def __init__(self, session: TrainingSession, **kwargs: Any) -> None:
         opts = session.env.opts
-        if opts.recorded_node and "source" not in kwargs:
-            kwargs["source"] = RecordedSource(opts)
         kwargs.setdefault("runner_factory", self._runner_factory)
         super().__init__(opts, **kwargs)
         self.session = session

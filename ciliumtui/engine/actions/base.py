@@ -18,10 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...model import Finding
 from ...options import Options
+
+if TYPE_CHECKING:
+    from ...node.backend import NodeBackend
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,11 @@ class ActionContext:
     @property
     def netns(self) -> str | None:
         return self.opts.netns
+
+    @property
+    def backend(self) -> NodeBackend:
+        """The one way in to the node (DESIGN §3): node actions read and write through it."""
+        return self.opts.node_backend
 
     @property
     def backup_dir(self) -> Path:
