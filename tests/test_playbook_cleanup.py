@@ -276,14 +276,17 @@ def _ipt_text(rules) -> bytes:
         if chain.startswith("CILIUM") and target == "CILIUM_INPUT":
             target = "ACCEPT"
         lines.append(
-            f"-A {chain} -m comment --comment ".encode() + b'"' + comment + f'" -j {target}'.encode()
+            f"-A {chain} -m comment --comment ".encode()
+            + b'"'
+            + comment
+            + f'" -j {target}'.encode()
         )
     return b"\n".join([*lines, b"COMMIT"]) + b"\n"
 
 
 def _theirs(line: bytes) -> bool:
     """Not Cilium's, decided independently: chain and target read after the comment."""
-    head, _, tail = line.partition(b' -j ')
+    head, _, tail = line.partition(b" -j ")
     chain = head.split()[1] if line.startswith(b"-A ") else b""
     target = line.rsplit(b" -j ", 1)[-1] if b" -j " in line else b""
     del tail
@@ -314,9 +317,7 @@ def test_cleanup_removes_exactly_ciliums_objects_of_any_node_mix(make_netns, tmp
     cn.sh("ip", "-n", ns, "-batch", "-", input="\n".join(batch) + "\n")
     text = _ipt_text(ipt)
     for b in ("legacy", "nft"):
-        subprocess.run(
-            ["ip", "netns", "exec", ns, f"iptables-{b}-restore"], input=text, check=True
-        )
+        subprocess.run(["ip", "netns", "exec", ns, f"iptables-{b}-restore"], input=text, check=True)
     before_rules = json.loads(cn.sh("ip", "-N", "-n", ns, "-j", "rule", "show"))
     before_ipt = {b: _save_bytes(ns, b) for b in ("legacy", "nft")}
 
@@ -338,9 +339,18 @@ def test_cleanup_removes_exactly_ciliums_objects_of_any_node_mix(make_netns, tmp
         ciliums = name in CILIUM_LINK_NAMES
         assert (name in left) != ciliums, (name, sorted(left))
     after_rules = json.loads(cn.sh("ip", "-N", "-n", ns, "-j", "rule", "show"))
-    cilium_rule = {"priority": 9, "src": "all", "fwmark": "0x200", "fwmask": "0xf00", "table": "2004"}
+    cilium_rule = {
+        "priority": 9,
+        "src": "all",
+        "fwmark": "0x200",
+        "fwmask": "0xf00",
+        "table": "2004",
+    }
     assert after_rules == [r for r in before_rules if r != cilium_rule]
-    tables = {str(r.get("table")) for r in json.loads(cn.sh("ip", "-N", "-n", ns, "-j", "route", "show", "table", "all"))}
+    tables = {
+        str(r.get("table"))
+        for r in json.loads(cn.sh("ip", "-N", "-n", ns, "-j", "route", "show", "table", "all"))
+    }
     for t, _ in routes:
         assert (t in tables) == (t not in ("2004", "2005")), (t, tables)
     for b in ("legacy", "nft"):

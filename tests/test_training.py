@@ -222,7 +222,7 @@ def test_train_headless_as_nobody_recorded_mode(tmp_path) -> None:
                 env={**env, "CILIUMTUI_STATE_DIR": state}, cwd=home,
             )  # fmt: skip
             assert done.returncode == 0, done.stdout[-2000:] + done.stderr
-            assert playbook != "cleanup" or "(recorded node: simulated)" in done.stdout
+            assert playbook != "cleanup" or "# recorded node: simulated" in done.stdout
         rest, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
