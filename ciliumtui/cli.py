@@ -8,7 +8,10 @@ Usage errors exit 3 (not argparse's 2, which would read as CRITICAL).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -187,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_tui(opts)
         module = importlib.import_module(f"ciliumtui.commands.{args.command}")
+        if args.command in ONE_SHOT:
+            return _one_shot(module, args, opts)
         return int(module.main(args, opts) or 0)
     except CiliumtuiError as exc:
         print(f"ciliumtui: error: {exc}", file=sys.stderr)
@@ -206,8 +211,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
 
 
+# Headless commands that build one big snapshot and exit. A node with 500 links,
+# 10,000 routes and 20,000 rules is ~300k objects: the cyclic collector's passes
+# over them cost ~10% of the parse, and freeing them one by one at interpreter
+# exit 0.1-0.15 s of a 0.7-0.9 s `snapshot --json` (loaded 2-core machine).
+ONE_SHOT = frozenset({"snapshot", "diagnose"})
+_exit_now = False
+
+
+def _one_shot(module: object, args: argparse.Namespace, opts: Options) -> int:
+    global _exit_now
+    gc.disable()
+    try:
+        code = int(module.main(args, opts) or 0)  # type: ignore[attr-defined]
+    finally:
+        gc.enable()
+    _exit_now = True
+    return code
+
+
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    if _exit_now:  # a one-shot command is done: leave without the teardown
+        import atexit
+
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(BrokenPipeError, OSError):
+                stream.flush()
+        atexit._run_exitfuncs()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -32,10 +32,14 @@ def parse_routes(data: list[dict[str, Any]], family: int | None = None) -> list[
     main/local/default; types, scopes and protocols get their usual names back.
     """
     routes: list[Route] = []
-    owned: dict[tuple[str, str | None], bool] = {}  # memoised: 10,000 routes, few devices
+    append = routes.append
+    # Memoised per (table, dev): 10,000 routes use a few devices and tables.
+    owned: dict[tuple[str, str | None], bool] = {}
+    tables, protocols, scopes, kinds = TABLE_NAMES.get, PROTOCOLS.get, SCOPES.get, ROUTE_TYPES.get
     fixed = family
     for item in data:
-        dst = item.get("dst")
+        get = item.get
+        dst = get("dst")
         if not dst:
             continue
         if fixed:
@@ -44,32 +48,37 @@ def parse_routes(data: list[dict[str, Any]], family: int | None = None) -> list[
             family = 6
         else:
             family = route_family(item) if dst == "default" else 4
-        if dst != "default" and "/" not in dst:
+        if "/" not in dst and dst != "default":
             # `ip -j` prints host routes without a prefix length; the model always has one.
             dst += "/32" if family == 4 else "/128"
-        table = str(item.get("table", "main"))  # `ip -j` omits the table for main
-        table = TABLE_NAMES.get(table, table)
-        dev = item.get("dev")
-        cilium = owned.get((table, dev))
+        table = get("table")  # `ip -j` omits the table for main
+        table = "main" if table is None else tables(table, table)
+        dev = get("dev")
+        key = (table, dev)
+        cilium = owned.get(key)
         if cilium is None:
-            cilium = owned[(table, dev)] = is_cilium_route(table, dev)
-        metric = item.get("metric")
-        protocol, scope, kind = item.get("protocol"), item.get("scope"), item.get("type")
-        routes.append(
-            Route(
-                dst,
-                family,
-                table,
-                dev,
-                item.get("gateway"),
-                PROTOCOLS.get(protocol, protocol) if protocol is not None else None,
-                SCOPES.get(scope, scope) if scope is not None else None,
-                ROUTE_TYPES.get(kind, kind) if kind is not None else "unicast",
-                item.get("prefsrc"),
-                int(metric) if metric is not None else None,
-                cilium,
-            )
+            cilium = owned[key] = is_cilium_route(table, dev)
+        metric = get("metric")
+        protocol, scope, kind = get("protocol"), get("scope"), get("type")
+        route = Route(
+            dst,
+            family,
+            table,
+            dev,
+            get("gateway"),
+            protocols(protocol, protocol),
+            scopes(scope, scope),
+            "unicast" if kind is None else kinds(kind, kind),
+            get("prefsrc"),
+            None if metric is None else int(metric),
+            cilium,
         )
+        metrics = get("metrics")
+        if metrics:  # [{"mtu": 1450}, ...]: the route's mtu lock / value
+            for m in metrics:
+                if isinstance(m, dict) and "mtu" in m:
+                    route.mtu = int(m["mtu"])
+        append(route)
     return routes
 
 
