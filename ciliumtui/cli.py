@@ -189,6 +189,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .app import run_tui
 
             return run_tui(opts)
+        if (
+            args.command in ONE_SHOT
+            and opts.backend is None
+            and not getattr(args, "from_file", None)
+        ):
+            from .prefetch import start_saves
+
+            start_saves(opts.netns)  # overlaps the command's imports (ciliumtui.prefetch)
         module = importlib.import_module(f"ciliumtui.commands.{args.command}")
         if args.command in ONE_SHOT:
             return _one_shot(module, args, opts)

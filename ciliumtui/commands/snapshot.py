@@ -10,7 +10,6 @@ from ..aio import run
 from ..collect import collect
 from ..model import ProbeStatus, Snapshot
 from ..options import Options
-from ..snapshot_text import render_text
 
 
 def cluster_probes_available() -> bool:
@@ -55,5 +54,7 @@ def main(args: argparse.Namespace, opts: Options) -> int:
         sys.stdout.buffer.write(snapshot_json(snap))
         sys.stdout.buffer.flush()
     else:
+        from ..snapshot_text import render_text
+
         sys.stdout.write(render_text(snap))
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import shutil
+import subprocess
 from typing import Literal
 
 from ..errors import CiliumtuiError
@@ -283,7 +284,35 @@ def parse_save(text: str, backend: Backend, family: int) -> NetfilterDump:
     return parser.close()
 
 
+async def _stream_prefetched(proc: subprocess.Popen[bytes], parser: SaveParser) -> tuple[int, str]:
+    """Read a save the CLI started early (ciliumtui.prefetch), parsing as it prints."""
+    assert proc.stdout is not None and proc.stderr is not None
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 20)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), proc.stdout
+    )
+    err_task = asyncio.ensure_future(asyncio.to_thread(proc.stderr.read))
+    try:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while chunk := await reader.read(1 << 18):
+            parser.feed(decoder.decode(chunk))
+        parser.feed(decoder.decode(b"", final=True))
+        err = await err_task
+        return await asyncio.to_thread(proc.wait), err.decode(errors="replace")
+    finally:
+        transport.close()
+        if proc.poll() is None:  # cancelled (timeout): never leave the save running
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+
+
 async def _stream_save(argv: list[str], parser: SaveParser) -> tuple[int, str]:
+    from ..prefetch import take
+
+    early = take(argv)
+    if early is not None:
+        return await _stream_prefetched(early, parser)
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
