@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from . import __version__
 from .errors import CiliumtuiError
@@ -227,11 +228,11 @@ ONE_SHOT = frozenset({"snapshot", "diagnose"})
 _exit_now = False
 
 
-def _one_shot(module: object, args: argparse.Namespace, opts: Options) -> int:
+def _one_shot(module: ModuleType, args: argparse.Namespace, opts: Options) -> int:
     global _exit_now
     gc.disable()
     try:
-        code = int(module.main(args, opts) or 0)  # type: ignore[attr-defined]
+        code = int(module.main(args, opts) or 0)
     finally:
         gc.enable()
     _exit_now = True

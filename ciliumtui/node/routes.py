@@ -59,7 +59,9 @@ def parse_routes(data: list[dict[str, Any]], family: int | None = None) -> list[
         if cilium is None:
             cilium = owned[key] = is_cilium_route(table, dev)
         metric = get("metric")
-        protocol, scope, kind = get("protocol"), get("scope"), get("type")
+        protocol: Any = get("protocol")  # None stays None: the maps have no None key
+        scope: Any = get("scope")
+        kind: Any = get("type")
         route = Route(
             dst,
             family,
