@@ -178,6 +178,13 @@ def _options(args: argparse.Namespace) -> Options:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    if argv is None and _exit_now:
+        _exit(code)  # the console script / `python -m`: a one-shot command is done
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         opts = _options(args)
@@ -239,17 +246,19 @@ def _one_shot(module: ModuleType, args: argparse.Namespace, opts: Options) -> in
     return code
 
 
-def entry() -> None:
-    code = main()
-    if _exit_now:  # a one-shot command is done: leave without the teardown
-        import atexit
+def _exit(code: int) -> None:
+    """Leave without the interpreter's teardown (atexit handlers still run)."""
+    import atexit
 
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(BrokenPipeError, OSError):
-                stream.flush()
-        atexit._run_exitfuncs()
-        os._exit(code)
-    sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError, OSError):
+            stream.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
+def entry() -> None:
+    sys.exit(main())
 
 
 if __name__ == "__main__":
