@@ -3,8 +3,8 @@
 Probes read the node through a backend and node actions change it through the
 same backend, chosen once at start-up (`Options.backend`). The kernel backend
 is this network namespace (or `--netns`) with host files under `--host-root`.
-Other backends plug in from outside (a recorded node file, for training without
-root); nothing here knows which exist.
+Other backends plug in from outside (e.g. a node kept in a file, whose changes
+are simulated); nothing here knows which exist.
 
 Writes are `Command`s: an argv (and its stdin) as it would run on the node
 itself. The backend places it (`ip -n NS …`, `ip netns exec NS …`), and an

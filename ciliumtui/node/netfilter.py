@@ -399,7 +399,7 @@ def kube_backend(dumps: list[NetfilterDump]) -> str | None:
 async def probe_netfilter(netns: str | None) -> tuple[list[NetfilterDump], str | None]:
     """All four dumps, concurrently, plus the kube backend.
 
-    Raises (so the probe is recorded as failed) only when no dump could be read at all.
+    Raises (so the probe is reported as failed) only when no dump could be read at all.
     """
     dumps = list(
         await asyncio.gather(*(save(backend, family, netns) for (backend, family) in SAVE_BINARIES))
