@@ -21,7 +21,7 @@ from .options import Options
 async def collect_node_only(opts: Options, probes: dict[str, ProbeStatus]) -> NodeState:
     from .node import collect_node
 
-    return await collect_node(opts, probes)
+    return await collect_node(opts.node_backend, probes)
 
 
 async def collect_cluster_and_dns(

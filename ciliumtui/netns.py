@@ -13,12 +13,14 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .errors import CiliumtuiError
 
 CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
 
 
 def ns_argv(netns: str | None, argv: Sequence[str]) -> list[str]:
@@ -92,30 +94,43 @@ def _setns(fd: int, nstype: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
-def socket_in_netns(
-    netns: str | None, family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM
-) -> socket.socket:
-    """A socket that lives in `netns` (the current namespace when None)."""
+def in_netns(netns: str | None, work: Callable[[], T]) -> T:
+    """Run `work()` in a short-lived thread that entered `netns` (here when None).
+
+    Blocking; for what must be opened inside the namespace: a socket (it stays in
+    that namespace afterwards), a netlink handle, /proc/thread-self/net/* files.
+    """
     if netns is None:
-        return socket.socket(family, type)
-    result: list[socket.socket] = []
+        return work()
+    result: list[T] = []
     errors: list[BaseException] = []
 
-    def enter_and_create() -> None:
+    def enter_and_work() -> None:
         try:
             fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
             try:
                 _setns(fd, CLONE_NEWNET)
             finally:
                 os.close(fd)
-            result.append(socket.socket(family, type))
         except BaseException as exc:  # reported to the caller below
+            errors.append(CiliumtuiError(f"cannot enter network namespace {netns}: {exc}"))
+            return
+        try:
+            result.append(work())
+        except BaseException as exc:  # raised in the caller's thread below
             errors.append(exc)
 
     # The thread dies right after; its namespace change dies with it.
-    t = threading.Thread(target=enter_and_create, name=f"netns-{netns}", daemon=True)
+    t = threading.Thread(target=enter_and_work, name=f"netns-{netns}", daemon=True)
     t.start()
     t.join()
     if errors:
-        raise CiliumtuiError(f"cannot enter network namespace {netns}: {errors[0]}")
+        raise errors[0]
     return result[0]
+
+
+def socket_in_netns(
+    netns: str | None, family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM
+) -> socket.socket:
+    """A socket that lives in `netns` (the current namespace when None)."""
+    return in_netns(netns, lambda: socket.socket(family, type))

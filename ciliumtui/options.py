@@ -6,8 +6,12 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CiliumtuiError
+
+if TYPE_CHECKING:
+    from .node.backend import NodeBackend
 
 
 @dataclass(frozen=True)
@@ -22,9 +26,19 @@ class Options:
     verbose: int = 0
     timeout: float = 3.0  # apiserver (connect, read) timeout, seconds
     public_name: str = "example.com"  # the public name DNS checks resolve
-    # Training without root: a JSON NodeState file stands in for the live node
-    # (node probes read it, node actions edit it). None on a real node.
-    recorded_node: str | None = None
+    # The one way in to the node (DESIGN §3), chosen once at start-up. None: the
+    # kernel (`netns`, files under `host_root`); the CLI's `--node-file` and
+    # training choose another (ciliumtui.training.recorded).
+    backend: NodeBackend | None = None
+
+    @property
+    def node_backend(self) -> NodeBackend:
+        """What probes read and node actions change."""
+        if self.backend is not None:
+            return self.backend
+        from .node.backend import KernelBackend
+
+        return KernelBackend(self)
 
     def host_path(self, path: str) -> Path:
         """`path` (absolute, as on the node) read under --host-root."""

@@ -48,8 +48,11 @@ def is_cilium_route(table: str, dev: str | None) -> bool:
     return str(table) in CILIUM_TABLES or (dev is not None and is_cilium_link(dev))
 
 
-def is_cilium_ip_rule(fwmark: str | None, table: str | None) -> bool:
-    return fwmark == CILIUM_FWMARK and str(table) == "2004"
+def is_cilium_ip_rule(fwmark: str | None, table: str | None, invert: bool = False) -> bool:
+    """The agent's proxy rule `fwmark 0x200/0xf00 lookup 2004`, the table read as a
+    number (`ip -N`: a name in rt_tables means nothing). An inverted rule (`not
+    fwmark …`) is never Cilium's: the agent never installs one."""
+    return not invert and fwmark == CILIUM_FWMARK and str(table) == "2004"
 
 
 def is_cilium_cni_file(name: str) -> bool:

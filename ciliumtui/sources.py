@@ -107,15 +107,14 @@ async def in_daemon_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 async def _collect_net(opts: Options, probes: Probes) -> tuple[list[Link], list[Route]]:
-    from .node.links import probe_links
-    from .node.routes import probe_routes
     from .probe import guarded
 
+    node = opts.node_backend
     no_links: list[Link] = []
     no_routes: list[Route] = []
     links, routes = await asyncio.gather(
-        guarded(probes, "links", probe_links(opts.netns), no_links, timeout=10.0),
-        guarded(probes, "routes", probe_routes(opts.netns), no_routes, timeout=10.0),
+        guarded(probes, "links", node.links(), no_links, timeout=10.0),
+        guarded(probes, "routes", node.routes(), no_routes, timeout=10.0),
     )
     return links, routes
 
@@ -123,7 +122,7 @@ async def _collect_net(opts: Options, probes: Probes) -> tuple[list[Link], list[
 async def _collect_node(opts: Options, probes: Probes) -> NodeState:
     from .node import collect_node
 
-    return await collect_node(opts, probes)
+    return await collect_node(opts.node_backend, probes)
 
 
 # Started by `prefetch_node` before the UI is even imported; consumed once.
@@ -202,6 +201,8 @@ class ProbeSource:
         return await in_daemon_thread(work)
 
     def events(self) -> AsyncIterator[Any] | None:
+        if not self.opts.node_backend.live:
+            return None  # no kernel behind the node's backend: nothing to watch
         return netlink_events(self.opts.netns)
 
     watch_seconds = 60  # server-side timeout of one pod watch request (then it re-watches)

@@ -37,7 +37,7 @@ def sample_cilium_rule_lines() -> int:
 
 async def snapshot(netns, root):
     probes: dict[str, ProbeStatus] = {}
-    node = await collect_node(Options(netns=netns, host_root=str(root)), probes)
+    node = await collect_node(Options(netns=netns, host_root=str(root)).node_backend, probes)
     return node, probes
 
 
@@ -158,7 +158,7 @@ async def test_host_and_agent_read_under_host_root(cilium_node):
 
 async def test_missing_namespace_is_recorded_not_raised():
     probes: dict[str, ProbeStatus] = {}
-    node = await collect_node(Options(netns="nd-does-not-exist"), probes)
+    node = await collect_node(Options(netns="nd-does-not-exist").node_backend, probes)
     for name in ("links", "routes", "rules", "netfilter"):
         assert not probes[name].ok
         assert "nd-does-not-exist" in probes[name].error

@@ -60,6 +60,7 @@ def test_json_snapshot_shows_what_the_fixture_built(cilium_node):
             "iif": None,
             "oif": None,
             "cilium": True,
+            "invert": False,
         }
     ]
     assert data["node"]["host"]["k3s"]["cluster_dns"] == "10.43.0.10"

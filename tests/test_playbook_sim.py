@@ -116,7 +116,8 @@ def test_dry_run_and_read_only_touch_neither_node_nor_cluster(tmp_path):
         res = run(w, "cleanup", "--dry-run")
         assert res.returncode == 0, res.stdout + res.stderr
         assert "dry-run, would run:" in res.stdout
-        assert f"$ ip link delete cilium_host in netns {ns}" in res.stdout
+        assert f"$ ip -n {ns} -force -batch - <<'EOF'\nlink set " in res.stdout
+        assert "\nlink set cilium_host group " in res.stdout
         assert "kubectl -n kube-system delete pod cilium-" in res.stdout
         assert "kubectl -n default delete pod web-7d9f8-abcde" in res.stdout
         res = run(w, "cleanup", "--read-only", "--yes")

@@ -166,7 +166,8 @@ def test_post_reboot_recorded_node_in_process() -> None:
 
     with TrainingEnv("post-reboot", root=False) as env:
         assert env.mode == "recorded" and env.opts.netns is None
-        path = env.opts.recorded_node
+        assert isinstance(env.opts.backend, recorded.RecordedBackend)
+        path = env.opts.backend.path
         assert recorded.has_debris(path)
         session = solve(env)
         assert env.fixed
@@ -238,7 +239,7 @@ def test_train_headless_as_nobody_recorded_mode(request) -> None:
             env={**env, "CILIUMTUI_STATE_DIR": state}, cwd=home,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr
-        assert "(recorded node: simulated)" in done.stdout
+        assert "# recorded node: simulated" in done.stdout
         rest, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

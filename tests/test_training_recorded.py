@@ -53,7 +53,9 @@ def test_recorded_state_matches_a_built_node(make_netns, tmp_path: Path, scenari
     build_node(scenario, ns)
     build_host_root(scenario, tmp_path)
     probes: dict = {}
-    live = asyncio.run(collect_node(Options(netns=ns, host_root=str(tmp_path)), probes))
+    live = asyncio.run(
+        collect_node(Options(netns=ns, host_root=str(tmp_path)).node_backend, probes)
+    )
     rec = recorded.recorded_node_state(scenario)
     assert _links(rec) == _links(live)
     assert _routes(rec) == _routes(live)
@@ -74,31 +76,59 @@ def test_recorded_state_matches_a_built_node(make_netns, tmp_path: Path, scenari
     assert "stale-cilium-interfaces" in ids[0] or scenario_id != "post-reboot"
 
 
-def test_recorded_node_through_the_probe_hook(tmp_path: Path) -> None:
+def test_recorded_node_through_its_backend(tmp_path: Path) -> None:
     """collect_node reads the file (no kernel), the probes are reported ok."""
     path = tmp_path / "node.json"
     recorded.save_node(path, recorded.recorded_node_state(load_scenario("post-reboot")))
+    backend = recorded.RecordedBackend(str(path))
     probes: dict = {}
-    node = asyncio.run(collect_node(Options(recorded_node=str(path)), probes))
+    node = asyncio.run(collect_node(backend, probes))
     assert probes["links"].ok and probes["netfilter"].ok
     assert any(lk.name == "cilium_vxlan" for lk in node.links)
     assert not node.agent.alive
 
     path.write_text("{not json")
     probes = {}
-    node = asyncio.run(collect_node(Options(recorded_node=str(path)), probes))
-    assert not probes["recorded"].ok and "not JSON" in probes["recorded"].error
+    node = asyncio.run(collect_node(backend, probes))
+    assert not probes["links"].ok and "not JSON" in probes["links"].error
     assert node.links == []
 
 
-def test_recorded_actions_edit_only_ciliums_state(tmp_path: Path) -> None:
+async def _run(backend: recorded.RecordedBackend, playbook: str, **kw) -> tuple:
+    from ciliumtui.engine.loader import load_playbook, resolve_inputs
+    from ciliumtui.engine.runner import Runner
+
+    pb = load_playbook(playbook)
+    events: list = []
+    runner = Runner(
+        pb,
+        Options(node="k3s-node1", backend=backend),
+        resolve_inputs(pb, {}, "k3s-node1"),
+        on_event=events.append,
+        **kw,
+    )
+    return await runner.run(), events
+
+
+async def test_the_real_engine_cleans_only_ciliums_state_on_the_recorded_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cleanup-node through the real engine (no root, no kernel): the plans are the
+    kernel's commands, and the backend applies exactly them to the file."""
+    monkeypatch.setenv("CILIUMTUI_STATE_DIR", str(tmp_path / "state"))
     path = tmp_path / "node.json"
     recorded.save_node(path, recorded.recorded_node_state(load_scenario("post-reboot")))
-    lines: list[str] = []
-    assert recorded.run_links(path, lines.append).changed
-    assert recorded.run_netfilter(path, lines.append).changed
-    assert recorded.run_ip_state(path, lines.append).changed
-    assert all(recorded.SIMULATED in line for line in lines)
+    backend = recorded.RecordedBackend(str(path), host_root=str(tmp_path / "root"))
+    result, events = await _run(backend, "cleanup-node", dry_run=True)
+    assert result.status == "planned"
+    plans = {e.step_id: e.plan for e in events if e.kind == "step_planned"}
+    assert plans["delete-links"][0].startswith("ip -force -batch - <<'EOF'\nlink set cilium_")
+    assert plans["purge-iptables"][1].startswith("iptables-nft-restore --noflush -w <<'EOF'\n*")
+    assert all(recorded.SIMULATED in p[-1] for p in plans.values())
+    assert recorded.has_debris(path)  # a dry run changes nothing
+
+    result, events = await _run(backend, "cleanup-node", assume_yes=True)
+    assert result.status == "ok", result
     node = recorded.load_node(path)
     names = {lk.name for lk in node.links}
     assert not any(lk.cilium for lk in node.links)
@@ -107,8 +137,42 @@ def test_recorded_actions_edit_only_ciliums_state(tmp_path: Path) -> None:
     chains = {c.name for d in node.netfilter for t in d.tables for c in t.chains}
     assert "USER-INPUT" in chains and any(c.startswith("KUBE-") for c in chains)
     assert not any(r.table == "2004" for r in node.routes)
+    assert not any(r.cilium for r in node.rules)
     assert not recorded.has_debris(path)
-    assert recorded.plan_links(path) == ["no Cilium links present"]
+
+    # Nothing left: every step has nothing to do (an empty plan).
+    result, events = await _run(backend, "cleanup-node", dry_run=True)
+    assert [e.plan for e in events if e.kind == "step_planned"] == [[], [], []]
+
+
+async def test_recorded_backups_restore_what_cleanup_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CILIUMTUI_STATE_DIR", str(tmp_path / "state"))
+    path = tmp_path / "node.json"
+    recorded.save_node(path, recorded.recorded_node_state(load_scenario("post-reboot")))
+    before = recorded.load_node(path)
+    backend = recorded.RecordedBackend(str(path))
+    result, _ = await _run(backend, "cleanup-node", assume_yes=True)
+    assert result.status == "ok", result
+    pb = tmp_path / "restore.yaml"
+    pb.write_text(
+        "id: restore-all\nsteps:\n"
+        "  - {id: ipt, action: netfilter.restore, risk: high, "
+        f"params: {{dir: {result.backups['purge-iptables']}}}}}\n"
+        "  - {id: ip, action: iproute.restore, risk: high, "
+        f"params: {{dir: {result.backups['cleanup-ip-rules']}}}}}\n"
+    )
+    result, _ = await _run(backend, str(pb), assume_yes=True)
+    assert result.status == "ok", result
+    after = recorded.load_node(path)
+    assert _netfilter(after) == _netfilter(before)
+    assert {(r.priority, r.fwmark, r.table) for r in after.rules} == {
+        (r.priority, r.fwmark, r.table) for r in before.rules
+    }
+    assert {(r.dst, r.table) for r in after.routes if r.table == "2004"} == {
+        (r.dst, r.table) for r in before.routes if r.table == "2004"
+    }
 
 
 # ------------------------------------------------------------------ scoring

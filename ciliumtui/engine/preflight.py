@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +69,8 @@ def root_refusal(pb: Playbook, opts: Options) -> str | None:
     """Why this playbook cannot change this node without root (None when it can)."""
     if opts.read_only or os.geteuid() == 0:
         return None
-    if _recorded(opts):
-        return None  # training without root: node actions edit the recorded node file
+    if not opts.node_backend.needs_root:
+        return None  # a backend that changes no kernel (DESIGN §3), e.g. a recorded node
     rooted = [s for s in _all(pb) if REGISTRY[s.action].needs_root]
     if Path(opts.host_root).resolve() != Path("/") and all(
         REGISTRY[s.action].host_files_only for s in rooted
@@ -90,12 +89,13 @@ def _all(pb: Playbook) -> list[Step]:
     return steps + [s.undo for s in steps if s.undo is not None]
 
 
-def tools_needed(step: Step) -> list[str]:
-    """The executables a step's action runs, from its `requires` and params."""
+def tools_needed(step: Step) -> list[tuple[str, str | None, int | None]]:
+    """The executables a step's action runs, from its `requires` and params:
+    (tool, iptables backend, family) — the backend and family for iptables tools."""
     cls = REGISTRY[step.action]
-    out = []
+    out: list[tuple[str, str | None, int | None]] = []
     if "ip" in cls.requires:
-        out.append("ip")
+        out.append(("ip", None, None))
     if "iptables" in cls.requires:
         params = with_defaults(
             cls, {k: v for k, v in step.params.items() if k not in step.templated}
@@ -105,22 +105,23 @@ def tools_needed(step: Step) -> list[str]:
         for b in backends:
             for f in families:
                 prefix = "ip6tables" if str(f) == "6" else "iptables"
-                out += [f"{prefix}-{b}-save", f"{prefix}-{b}-restore"]
+                fam = 6 if str(f) == "6" else 4
+                out += [(f"{prefix}-{b}-save", b, fam), (f"{prefix}-{b}-restore", b, fam)]
     return out
 
 
-def _recorded(opts: Options) -> bool:
-    # The one seam for a node that is not a kernel (training's recorded node): it needs
-    # neither root nor tools. (The node helper's NodeBackend replaces this attribute.)
-    return bool(getattr(opts, "recorded_node", None))
-
-
-def tool_missing(opts: Options, tool: str) -> bool:
-    """Is `tool` missing where the node's commands run (this host's PATH; `ip netns
-    exec` runs the host's binaries inside the namespace)?"""
-    if _recorded(opts):
+async def tool_missing(opts: Options, tool: str, backend: str | None, family: int | None) -> bool:
+    """Is `tool` missing where the node's commands run, when the step needs it? An
+    iptables backend's tools are needed only where that backend has tables: a host
+    that simply does not use one backend is not refused (the node's netfilter rule)."""
+    if opts.node_backend.has_tool(tool):
         return False
-    return shutil.which(tool) is None
+    if backend is None or family is None:
+        return True
+    from ..node.netfilter import cannot_check
+
+    why = await asyncio.to_thread(cannot_check, backend, family, opts.netns, tool)
+    return why is not None
 
 
 async def apiserver_problem(kube: Kube, opts: Options) -> str | None:
@@ -151,7 +152,9 @@ async def unmet(pb: Playbook, opts: Options, kube: Kube) -> dict[str, str]:
     api_checked = False
     for step in _all(pb):
         why = []
-        missing = [t for t in dict.fromkeys(tools_needed(step)) if tool_missing(opts, t)]
+        missing = [
+            t for t, b, f in dict.fromkeys(tools_needed(step)) if await tool_missing(opts, t, b, f)
+        ]
         if missing:
             verb = "is" if len(missing) == 1 else "are"
             why.append(f"{', '.join(missing)} {verb} not installed (not in PATH)")

@@ -1,35 +1,42 @@
 """Node probes: links, routes, ip rules, netfilter, host files, the agent.
 
-`collect_node` runs them concurrently; each goes through probe.guarded, so a
-failing probe leaves its part of NodeState empty and records why in `probes`.
+`collect_node` reads them concurrently through the node's backend (DESIGN §3:
+the kernel, or whatever backend start-up chose); each goes through
+probe.guarded, so a failing probe leaves its part of NodeState empty and records
+why in `probes`. A new probe is one method on NodeBackend (node/backend.py) and
+one line below.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from ..model import AgentState, BpfState, HostInfo, NodeState, ProbeStatus
-from ..options import Options
+from ..model import (
+    AgentState,
+    BpfState,
+    HostInfo,
+    IpRule,
+    Link,
+    NetfilterDump,
+    NodeState,
+    ProbeStatus,
+    Route,
+)
 from ..probe import guarded
-from .agent import AGENT_TIMEOUT, probe_agent
-from .agent_log import read_agent_log
-from .bpf import probe_bpf
-from .host import read_host
-from .links import probe_links
-from .netfilter import probe_netfilter
-from .routes import probe_routes
-from .rules import probe_rules
-from .sysctl import read_rp_filter
+from .agent import AGENT_TIMEOUT
+from .backend import KernelBackend, NodeBackend
 
 NODE_PROBE_TIMEOUT = 20.0  # a hung `ip`/`iptables-save` must not hold the snapshot forever
 
-__all__ = ["collect_node"]
+__all__ = ["KernelBackend", "NodeBackend", "collect_node"]
 
 
-async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeState:
-    if opts.recorded_node:  # training without root: the node is a JSON file (ciliumtui.training)
-        return await _recorded(opts.recorded_node, probes)
-    ns = opts.netns
+async def collect_node(backend: NodeBackend, probes: dict[str, ProbeStatus]) -> NodeState:
+    b, t = backend, NODE_PROBE_TIMEOUT
+    no_dumps: tuple[list[NetfilterDump], str | None] = ([], None)
+    no_links: list[Link] = []
+    no_routes: list[Route] = []
+    no_rules: list[IpRule] = []
     # netfilter first: iptables-save of a big rule set is the long pole, start it earliest.
     (
         (netfilter, kube_backend),
@@ -42,21 +49,15 @@ async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeSta
         log,
         bpf,
     ) = await asyncio.gather(
-        guarded(probes, "netfilter", probe_netfilter(ns), ([], None), timeout=NODE_PROBE_TIMEOUT),
-        guarded(probes, "links", probe_links(ns), [], timeout=NODE_PROBE_TIMEOUT),
-        guarded(probes, "routes", probe_routes(ns), [], timeout=NODE_PROBE_TIMEOUT),
-        guarded(probes, "rules", probe_rules(ns), [], timeout=NODE_PROBE_TIMEOUT),
-        guarded(probes, "host", lambda: read_host(opts), HostInfo(), timeout=NODE_PROBE_TIMEOUT),
-        guarded(probes, "agent", probe_agent(opts), AgentState(), timeout=AGENT_TIMEOUT + 1.0),
-        guarded(probes, "rp_filter", lambda: read_rp_filter(ns), {}, timeout=NODE_PROBE_TIMEOUT),
-        guarded(probes, "agent_log", lambda: read_agent_log(opts.host_root), ([], None), timeout=5),
-        guarded(
-            probes,
-            "bpf",
-            probe_bpf(ns, opts.host_path("/")),
-            BpfState(),
-            timeout=NODE_PROBE_TIMEOUT,
-        ),
+        guarded(probes, "netfilter", b.netfilter(), no_dumps, timeout=t),
+        guarded(probes, "links", b.links(), no_links, timeout=t),
+        guarded(probes, "routes", b.routes(), no_routes, timeout=t),
+        guarded(probes, "rules", b.rules(), no_rules, timeout=t),
+        guarded(probes, "host", b.host(), HostInfo(), timeout=t),
+        guarded(probes, "agent", b.agent(), AgentState(), timeout=AGENT_TIMEOUT + 1.0),
+        guarded(probes, "rp_filter", b.rp_filter(), {}, timeout=t),
+        guarded(probes, "agent_log", b.agent_log(), ([], None), timeout=5),
+        guarded(probes, "bpf", b.bpf(), BpfState(), timeout=t),
     )
     agent.last_log, agent.last_log_path = log
     return NodeState(
@@ -70,14 +71,3 @@ async def collect_node(opts: Options, probes: dict[str, ProbeStatus]) -> NodeSta
         rp_filter=rp,
         bpf=bpf,
     )
-
-
-async def _recorded(path: str, probes: dict[str, ProbeStatus]) -> NodeState:
-    from ..training.recorded import load_node
-
-    node = await guarded(probes, "recorded", lambda: load_node(path), None)
-    if node is None:  # the error is in probes["recorded"]; the node looks empty
-        return NodeState()
-    for name in ("netfilter", "links", "routes", "rules", "host", "agent"):
-        probes[name] = ProbeStatus(True)
-    return node

@@ -4,7 +4,7 @@ GET /v1/healthz over the unix socket (/var/run/cilium/cilium.sock) works when th
 apiserver does not. The answer is summarised into model.AgentHealth.
 
 pid liveness: with --host-root "/" the pid is looked up in /proc. Under any other
-host root (a prepared directory, training, tests) the pidfile was written by
+host root (a prepared directory: a simulated node, tests) the pidfile was written by
 something on this machine, so the pid counts as alive only if os.kill(pid, 0)
 succeeds. Note that on a real node the agent runs in its own pid namespace, so
 the pidfile's number is a hint; the API answering is the real sign of life.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import shutil
+import subprocess
 from typing import Literal
 
 from ..errors import CiliumtuiError
@@ -27,6 +28,85 @@ SAVE_BINARIES: dict[tuple[Backend, int], str] = {
     ("legacy", 6): "ip6tables-legacy-save",
     ("nft", 6): "ip6tables-nft-save",
 }
+
+# The tables iptables (either backend) knows; iptables-nft makes nft tables of these
+# names in the ip/ip6 families (a native `table inet x` is not iptables').
+IPTABLES_TABLES = frozenset({"filter", "nat", "mangle", "raw", "security"})
+_NFPROTO = {4: 2, 6: 10}  # NFPROTO_IPV4, NFPROTO_IPV6
+
+
+def save_tool(backend: str, family: int) -> str:
+    return f"{'iptables' if family == 4 else 'ip6tables'}-{backend}-save"
+
+
+def restore_tool(backend: str, family: int) -> str:
+    return f"{'iptables' if family == 4 else 'ip6tables'}-{backend}-restore"
+
+
+def _tables_here(backend: str, family: int) -> list[str]:
+    """Tables of one backend in the calling thread's network namespace (blocking)."""
+    if backend == "legacy":
+        # x_tables lists the legacy tables instantiated in this namespace; no file:
+        # the ip(6)_tables module is not loaded, so there are none.
+        name = "ip_tables_names" if family == 4 else "ip6_tables_names"
+        try:
+            with open(f"/proc/thread-self/net/{name}") as fh:
+                return sorted({x.strip() for x in fh if x.strip()})
+        except FileNotFoundError:
+            return []
+    from pyroute2.nftables.main import NFTables
+
+    nft = NFTables()
+    try:
+        return sorted(
+            {
+                str(t.get_attr("NFTA_TABLE_NAME"))
+                for t in nft.get_tables()
+                if t["nfgen_family"] == _NFPROTO[family]
+                and t.get_attr("NFTA_TABLE_NAME") in IPTABLES_TABLES
+            }
+        )
+    finally:
+        nft.close()
+
+
+def _legacy_tables(family: int, netns: str | None) -> list[str]:
+    from ..netns import in_netns
+
+    try:
+        return in_netns(netns, lambda: _tables_here("legacy", family))
+    except Exception:  # cannot tell: let iptables-legacy-save answer
+        return ["?"]
+
+
+def cannot_check(
+    backend: str, family: int, netns: str | None, tool: str | None = None
+) -> str | None:
+    """Why a backend whose save tool is missing cannot be checked; None when it has no tables.
+
+    Cilium's agent brings its own iptables, so a host often lacks one backend's
+    tools while that backend holds Cilium's rules: that is never "nothing there".
+    The tables are read without the tool (/proc for legacy, nftables netlink for
+    nft), so a host that simply does not use a backend is not an error. Blocking.
+    """
+    from ..netns import in_netns
+
+    tool = tool or save_tool(backend, family)
+    try:
+        tables = in_netns(netns, lambda: _tables_here(backend, family))
+    except Exception as exc:  # netlink refused, no such namespace: cannot tell
+        return (
+            f"cannot check {backend} IPv{family}: {tool} is not installed and its tables "
+            f"could not be listed ({exc})"
+        )
+    if not tables:
+        return None
+    return (
+        f"cannot check {backend} IPv{family}: {tool} is not installed, but this node has "
+        f"{backend} IPv{family} tables ({', '.join(tables)}); install it (package iptables) "
+        "and run again"
+    )
+
 
 # Chains the kube-proxy/kubelet canaries (and the iptables-wrapper) look for.
 _KUBE_HINTS = ("KUBE-IPTABLES-HINT", "KUBE-PROXY-CANARY")
@@ -75,13 +155,14 @@ def parse_rule(chain: str, line: str, _owned: dict[str, bool] | None = None) -> 
         cilium = is_cilium_rule(chain, target)
     else:
         # Memoised ownership per chain/target name: 20,000 rules use a few hundred names.
-        cilium = _owned.get(chain)
-        if cilium is None:
-            cilium = _owned[chain] = is_cilium_chain(chain)
-        if not cilium and target is not None:
-            cilium = _owned.get(target)
-            if cilium is None:
-                cilium = _owned[target] = is_cilium_chain(target)
+        known = _owned.get(chain)
+        if known is None:
+            known = _owned[chain] = is_cilium_chain(chain)
+        if not known and target is not None:
+            known = _owned.get(target)
+            if known is None:
+                known = _owned[target] = is_cilium_chain(target)
+        cilium = known
     return NfRule(chain=chain, spec=line, target=target, comment=comment, cilium=cilium)
 
 
@@ -117,43 +198,65 @@ class SaveParser:
     def _lines(self, lines: list[str]) -> None:
         table = self._table
         owned = self._owned
+        known = owned.get
         rules = table.rules if table is not None else None
-        for raw in lines:
-            line = raw.strip()
+        add = rules.append if rules is not None else None
+        rule = NfRule
+        for line in lines:
             if not line:
                 continue
             head = line[0]
+            if head == " " or line[-1] in " \r":
+                line = line.strip()
+                if not line:
+                    continue
+                head = line[0]
             if head == "-":
-                # The hot path (20,000 rules): kept inline, no per-rule helper calls.
-                if rules is None or not (line.startswith("-A ") or line.startswith("-I ")):
+                # The hot path (20,000 rules): kept inline, no per-rule helper calls but
+                # for the rare comment with an escaped quote.
+                if add is None or line[1] not in "AI" or line[2] != " ":
                     continue
                 sp = line.find(" ", 3)
                 chain = line[3:sp] if sp > 0 else line[3:]
                 comment = None
-                if "--comment " in line:
-                    comment, start, end = _comment(line)
-                    tail = line[end:]
-                    if " -j " not in tail and " -g " not in tail:
-                        # Nothing after the comment: never read a target out of the comment text.
-                        line_for_target = line[:start] + tail
-                    else:
-                        line_for_target = line
-                else:
-                    line_for_target = line
-                i = max(line_for_target.rfind(" -j "), line_for_target.rfind(" -g "))
+                i = line.find("--comment ")
                 if i < 0:
+                    at, rest = 0, line
+                else:
+                    j = i + 10
+                    if line.startswith('"', j):
+                        k = line.find('"', j + 1)
+                        if k > 0 and line[k - 1] != "\\":
+                            comment, end = line[j + 1 : k], k + 1
+                        else:
+                            comment, _, end = _comment(line)
+                    else:
+                        end = line.find(" ", j)
+                        end = len(line) if end < 0 else end
+                        comment = line[j:end]
+                    # The target follows the comment match; if nothing does, it came
+                    # before it: never read a target out of the comment text.
+                    at, rest = (
+                        (end, line)
+                        if " -j " in line[end:] or " -g " in line[end:]
+                        else (0, line[:i])
+                    )
+                t = rest.rfind(" -j ")
+                g = rest.rfind(" -g ")
+                t = g if g > t else t
+                if t < at:
                     target = None
                 else:
-                    e = line_for_target.find(" ", i + 4)
-                    target = line_for_target[i + 4 :] if e < 0 else line_for_target[i + 4 : e]
-                cilium = owned.get(chain)
+                    e = rest.find(" ", t + 4)
+                    target = rest[t + 4 :] if e < 0 else rest[t + 4 : e]
+                cilium = known(chain)
                 if cilium is None:
                     cilium = owned[chain] = is_cilium_chain(chain)
                 if not cilium and target is not None:
-                    cilium = owned.get(target)
+                    cilium = known(target)
                     if cilium is None:
                         cilium = owned[target] = is_cilium_chain(target)
-                rules.append(NfRule(chain, line, target, comment, cilium))
+                add(rule(chain, line, target, comment, cilium))
             elif head == "#":
                 continue
             elif head == ":":
@@ -166,10 +269,11 @@ class SaveParser:
             elif head == "*":
                 table = NfTable(name=line[1:])
                 rules = table.rules
+                add = rules.append
                 self.dump.tables.append(table)
             elif line == "COMMIT":
                 table = None
-                rules = None
+                rules = add = None
         self._table = table
 
 
@@ -180,7 +284,35 @@ def parse_save(text: str, backend: Backend, family: int) -> NetfilterDump:
     return parser.close()
 
 
+async def _stream_prefetched(proc: subprocess.Popen[bytes], parser: SaveParser) -> tuple[int, str]:
+    """Read a save the CLI started early (ciliumtui.prefetch), parsing as it prints."""
+    assert proc.stdout is not None and proc.stderr is not None
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 20)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), proc.stdout
+    )
+    err_task = asyncio.ensure_future(asyncio.to_thread(proc.stderr.read))
+    try:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while chunk := await reader.read(1 << 18):
+            parser.feed(decoder.decode(chunk))
+        parser.feed(decoder.decode(b"", final=True))
+        err = await err_task
+        return await asyncio.to_thread(proc.wait), err.decode(errors="replace")
+    finally:
+        transport.close()
+        if proc.poll() is None:  # cancelled (timeout): never leave the save running
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+
+
 async def _stream_save(argv: list[str], parser: SaveParser) -> tuple[int, str]:
+    from ..prefetch import take
+
+    early = take(argv)
+    if early is not None:
+        return await _stream_prefetched(early, parser)
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
@@ -210,7 +342,14 @@ async def save(backend: Backend, family: int, netns: str | None) -> NetfilterDum
     # Looked up here, not inferred from `ip netns exec`'s error (which also says
     # "No such file" when the namespace is missing).
     if shutil.which(binary) is None:
-        return NetfilterDump(backend, family, available=False, error=f"{binary}: command not found")
+        why = await asyncio.to_thread(cannot_check, backend, family, netns, binary)
+        return NetfilterDump(
+            backend, family, available=False, error=why or f"{binary}: command not found"
+        )
+    if backend == "legacy" and not await asyncio.to_thread(_legacy_tables, family, netns):
+        # What iptables-legacy-save would print: nothing. Reading the namespace's table
+        # list costs ~0.3 ms; `ip netns exec … iptables-legacy-save` ~10 ms per family.
+        return NetfilterDump(backend, family)
     parser = SaveParser(backend, family)
     try:
         rc, err = await asyncio.wait_for(
@@ -260,7 +399,7 @@ def kube_backend(dumps: list[NetfilterDump]) -> str | None:
 async def probe_netfilter(netns: str | None) -> tuple[list[NetfilterDump], str | None]:
     """All four dumps, concurrently, plus the kube backend.
 
-    Raises (so the probe is recorded as failed) only when no dump could be read at all.
+    Raises (so the probe is reported as failed) only when no dump could be read at all.
     """
     dumps = list(
         await asyncio.gather(*(save(backend, family, netns) for (backend, family) in SAVE_BINARIES))

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Route
 from ..ownership import is_cilium_route
-from .ipjson import ip_json
+from .ipjson import PROTOCOLS, ROUTE_TYPES, SCOPES, TABLE_NAMES, ip_json
 
 
 def route_family(item: dict[str, Any]) -> int:
@@ -39,12 +39,20 @@ def route_mtu(item: dict[str, Any]) -> int | None:
 
 
 def parse_routes(data: list[dict[str, Any]], family: int | None = None) -> list[Route]:
-    """`ip -j route` output -> Routes; family None: a mixed dump, decided per route."""
+    """`ip -N -j route` output -> Routes; family None: a mixed dump, decided per route.
+
+    Tables are numbers (a name from rt_tables means nothing), except the kernel's
+    main/local/default; types, scopes and protocols get their usual names back.
+    """
     routes: list[Route] = []
-    owned: dict[tuple[str, str | None], bool] = {}  # memoised: 10,000 routes, few devices
+    append = routes.append
+    # Memoised per (table, dev): 10,000 routes use a few devices and tables.
+    owned: dict[tuple[str, str | None], bool] = {}
+    tables, protocols, scopes, kinds = TABLE_NAMES.get, PROTOCOLS.get, SCOPES.get, ROUTE_TYPES.get
     fixed = family
     for item in data:
-        dst = item.get("dst")
+        get = item.get
+        dst = get("dst")
         if not dst:
             continue
         if fixed:
@@ -53,31 +61,36 @@ def parse_routes(data: list[dict[str, Any]], family: int | None = None) -> list[
             family = 6
         else:
             family = route_family(item) if dst == "default" else 4
-        if dst != "default" and "/" not in dst:
+        if "/" not in dst and dst != "default":
             # `ip -j` prints host routes without a prefix length; the model always has one.
             dst += "/32" if family == 4 else "/128"
-        table = str(item.get("table", "main"))  # `ip -j` omits the table for main
-        dev = item.get("dev")
-        cilium = owned.get((table, dev))
+        table = get("table")  # `ip -j` omits the table for main
+        table = "main" if table is None else tables(table, table)
+        dev = get("dev")
+        key = (table, dev)
+        cilium = owned.get(key)
         if cilium is None:
-            cilium = owned[(table, dev)] = is_cilium_route(table, dev)
-        metric = item.get("metric")
-        routes.append(
-            Route(
-                dst,
-                family,
-                table,
-                dev,
-                item.get("gateway"),
-                item.get("protocol"),
-                item.get("scope"),
-                item.get("type", "unicast"),
-                item.get("prefsrc"),
-                int(metric) if metric is not None else None,
-                cilium,
-                route_mtu(item) if "metrics" in item else None,
-            )
+            cilium = owned[key] = is_cilium_route(table, dev)
+        metric = get("metric")
+        protocol: Any = get("protocol")  # None stays None: the maps have no None key
+        scope: Any = get("scope")
+        kind: Any = get("type")
+        route = Route(
+            dst,
+            family,
+            table,
+            dev,
+            get("gateway"),
+            protocols(protocol, protocol),
+            scopes(scope, scope),
+            "unicast" if kind is None else kinds(kind, kind),
+            get("prefsrc"),
+            None if metric is None else int(metric),
+            cilium,
         )
+        if "metrics" in item:  # [{"mtu": 1450}, ...]: the route's mtu (tunnel overhead)
+            route.mtu = route_mtu(item)
+        append(route)
     return routes
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..model import IpRule
 from ..ownership import is_cilium_ip_rule
-from .ipjson import ip_json
+from .ipjson import RULE_ACTIONS, ip_json, table_name
 
 
 def _prefix(value: str | None, length: Any) -> str | None:
@@ -17,6 +17,7 @@ def _prefix(value: str | None, length: Any) -> str | None:
 
 
 def parse_rules(data: list[dict[str, Any]], family: int) -> list[IpRule]:
+    """`ip -N -j rule` output -> IpRules (tables by number; `not` kept as invert)."""
     rules: list[IpRule] = []
     for item in data:
         fwmark = item.get("fwmark")
@@ -24,6 +25,9 @@ def parse_rules(data: list[dict[str, Any]], family: int) -> list[IpRule]:
             # `ip -j` splits "fwmark 0x200/0xf00" into fwmark + fwmask; ownership wants them joined.
             fwmark = f"{fwmark}/{item['fwmask']}"
         table = item.get("table")
+        table = table_name(table) if table is not None else None
+        action = item.get("action")
+        invert = "not" in item  # `ip -j` prints "not": null for an inverted selector
         rules.append(
             IpRule(
                 priority=int(item.get("priority", 0)),
@@ -31,11 +35,12 @@ def parse_rules(data: list[dict[str, Any]], family: int) -> list[IpRule]:
                 src=_prefix(item.get("src"), item.get("srclen")),
                 dst=_prefix(item.get("dst"), item.get("dstlen")),
                 fwmark=fwmark,
-                table=str(table) if table is not None else None,
-                action=item.get("action"),
+                table=table,
+                action=RULE_ACTIONS.get(action, action) if action is not None else None,
                 iif=item.get("iif"),
                 oif=item.get("oif"),
-                cilium=is_cilium_ip_rule(fwmark, table),
+                cilium=is_cilium_ip_rule(fwmark, table, invert),
+                invert=invert,
             )
         )
     return rules

@@ -331,7 +331,11 @@ class TrainingEnv:
             netns=self.netns,
             host_root=str(self.host_root),
             agent_socket=str(sock),
-            recorded_node=str(self.recorded_node) if self.recorded_node else None,
+            backend=(
+                recorded.RecordedBackend(str(self.recorded_node), host_root=str(self.host_root))
+                if self.recorded_node
+                else None
+            ),
         )
 
     def _write_owner(self, bpf_cgroup: str | None = None) -> None:
@@ -424,8 +428,8 @@ class TrainingEnv:
             flags += ["--netns", o.netns]
         if o.agent_socket:
             flags += ["--agent-socket", o.agent_socket]
-        if o.recorded_node:
-            flags += ["--recorded-node", o.recorded_node]
+        if self.recorded_node:
+            flags += ["--node-file", str(self.recorded_node)]
         return flags
 
     def env_vars(self) -> dict[str, str]:
@@ -568,7 +572,6 @@ def relay_datapath(scenario: dict[str, Any], netns: str) -> None:
     from ..sim.node_builder import (
         ip_batch,
         iptables_texts,
-        restore,
         run_ip_batch,
         upstream_batch,
         upstream_netns,
@@ -616,17 +619,21 @@ def relay_datapath(scenario: dict[str, Any], netns: str) -> None:
     if has_upstream:
         # The new pod ends come up; CoreDNS answers through its (new) veth and address.
         run_ip_batch(upstream, upstream_batch(scenario), force=True)
-    # iptables: Cilium's old chains out (whole tables, atomically), its fresh ones in
+    # iptables: Cilium's old chains out (incrementally, --noflush), its fresh ones in
     # (--noflush): the kube-proxy rules stay as they were, like on a real node.
-    from ..engine.actions.netfilter import purge_text, restore_input
+    from ..engine.actions.netfilter import purge_input
 
     own = copy.deepcopy(scenario)
     own["network"] = {**(own.get("network") or {}), "kube_iptables": "none", "decoys": False}
     for backend, text in iptables_texts(own).items():
         saved = _run(["ip", "netns", "exec", netns, f"iptables-{backend}-save"], "reading iptables")
-        changed = [t for t in purge_text(saved) if t.changed]
-        if changed:
-            restore(netns, backend, restore_input(changed))
+        purge = purge_input(saved.encode())
+        if purge:
+            _run(
+                ["ip", "netns", "exec", netns, f"iptables-{backend}-restore", "--noflush", "-w"],
+                "removing Cilium's old iptables rules",
+                stdin=purge.decode(),
+            )
         _run(
             ["ip", "netns", "exec", netns, f"iptables-{backend}-restore", "--noflush"],
             "laying Cilium's iptables rules",

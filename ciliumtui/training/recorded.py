@@ -1,9 +1,9 @@
 """A recorded node: training without root.
 
 Without root there is no network namespace to build a scenario's node in, so the
-node is a JSON file holding a NodeState (`Options.recorded_node`). The node
-probes read it instead of probing (ciliumtui.node.collect_node), and the
-node-mutating actions edit it instead of the kernel (link.delete,
+node is a JSON file holding a NodeState, and its RecordedBackend is the node's
+backend (`Options.backend`, the CLI's `--node-file`): the node probes read it,
+and the node actions' commands change it instead of the kernel (link.delete,
 netfilter.purge, iproute.cilium-cleanup, k3s.hook).
 
 `recorded_node_state(scenario)` is pure: it mirrors what
@@ -20,10 +20,10 @@ import ipaddress
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..model import (
     SCHEMA_VERSION,
@@ -39,21 +39,17 @@ from ..model import (
     NodeState,
     Route,
 )
+from ..node.backend import COMMAND_TIMEOUT, Command
 from ..ownership import (
-    CILIUM_TABLES,
     is_cilium_bpf_pin,
-    is_cilium_chain,
-    is_cilium_ip_rule,
     is_cilium_link,
     is_cilium_route,
 )
-
-if TYPE_CHECKING:
-    from ..engine.actions.base import ActionResult
+from . import recorded_commands as commands
 
 PIDFILE = "/var/run/cilium/cilium.pid"
 SOCKET = "/var/run/cilium/cilium.sock"
-SIMULATED = "(recorded node: simulated)"
+SIMULATED = "recorded node: simulated"
 
 
 # ------------------------------------------------------------------ building
@@ -375,72 +371,6 @@ def load_node(path: str | Path) -> NodeState:
     return snap.node
 
 
-# ------------------------------------------------------------------ actions
-
-
-def cilium_link_names(path: str | Path) -> list[str]:
-    return [link.name for link in load_node(path).links if link.cilium]
-
-
-def delete_cilium_links(path: str | Path) -> list[str]:
-    """link.delete all-cilium: the links, their veth peers, their addresses and routes."""
-    node = load_node(path)
-    gone = {link.name for link in node.links if link.cilium}
-    # Deleting one end of a veth deletes the other (health-ep, pod<hex>).
-    gone |= {link.peer for link in node.links if link.name in gone and link.peer}
-    node.links = [link for link in node.links if link.name not in gone]
-    node.routes = [r for r in node.routes if r.dev not in gone]
-    save_node(path, node)
-    return sorted(n for n in gone if is_cilium_link(n))
-
-
-def cilium_netfilter_counts(path: str | Path) -> list[tuple[str, int, int, int]]:
-    """(backend, family, Cilium chains, Cilium rules) per dump that holds any."""
-    out = []
-    for d in load_node(path).netfilter:
-        chains, rules = len(d.cilium_chains), d.cilium_rule_count
-        if chains or rules:
-            out.append((d.backend, d.family, chains, rules))
-    return out
-
-
-def purge_netfilter(path: str | Path) -> tuple[int, int]:
-    """netfilter.purge: drop Cilium's chains and rules in every dump; (chains, rules) removed."""
-    node = load_node(path)
-    chains = rules = 0
-    for dump in node.netfilter:
-        for table in dump.tables:
-            keep_chains = [c for c in table.chains if not is_cilium_chain(c.name)]
-            keep_rules = [r for r in table.rules if not r.cilium]
-            chains += len(table.chains) - len(keep_chains)
-            rules += len(table.rules) - len(keep_rules)
-            table.chains, table.rules = keep_chains, keep_rules
-    save_node(path, node)
-    return chains, rules
-
-
-def cilium_ip_state(path: str | Path) -> list[str]:
-    """iproute.cilium-cleanup's plan: the ip rule and tables 2004/2005 routes present."""
-    node = load_node(path)
-    lines = [
-        f"ip -{r.family} rule del priority {r.priority} fwmark {r.fwmark} table {r.table}"
-        for r in node.rules
-        if is_cilium_ip_rule(r.fwmark, r.table)
-    ]
-    tables = sorted({(r.family, r.table) for r in node.routes if r.table in CILIUM_TABLES})
-    lines += [f"ip -{fam} route flush table {t}" for fam, t in tables]
-    return lines
-
-
-def cleanup_ip_state(path: str | Path) -> list[str]:
-    lines = cilium_ip_state(path)
-    node = load_node(path)
-    node.rules = [r for r in node.rules if not is_cilium_ip_rule(r.fwmark, r.table)]
-    node.routes = [r for r in node.routes if r.table not in CILIUM_TABLES]
-    save_node(path, node)
-    return lines
-
-
 def set_stop_hook(path: str | Path, installed: bool = True) -> None:
     node = load_node(path)
     if node.host.k3s is not None:
@@ -471,66 +401,121 @@ def relay_fixed(path: str | Path, scenario: dict[str, Any], pid: int) -> None:
     save_node(path, fresh)
 
 
-# ------------------------------------------------ the actions' recorded-node side
-# Each node-mutating action calls these when `opts.recorded_node` is set; the
-# runner still enforces confirmation, backups and the journal around them.
+# ------------------------------------------------------------------ the backend
 
 
-def backup_file(path: str | Path, directory: Path) -> list[Path]:
-    """The whole recorded node as it was before the step (the backup a restore would use)."""
-    import shutil
+@dataclass(frozen=True)
+class RecordedBackend:
+    """The NodeBackend of a recorded node (DESIGN §3): training without root.
 
-    directory.mkdir(parents=True, exist_ok=True)
-    return [Path(shutil.copy(path, directory / "recorded-node.json"))]
+    Probes read the file's NodeState. Node actions hand it the very commands the
+    kernel backend would run — their plans are the same — and it applies them to
+    the file (ciliumtui.training.recorded_commands); host files (the k3s drop-in)
+    are written under `host_root` and the recorded host facts follow.
+    """
 
-
-def plan_links(path: str | Path) -> list[str]:
-    names = cilium_link_names(path)
-    return [f"ip link delete {n} {SIMULATED}" for n in names] or ["no Cilium links present"]
-
-
-def run_links(path: str | Path, out: Callable[[str], None]) -> ActionResult:
-    from ..engine.actions.base import ActionResult
-
-    gone = delete_cilium_links(path)
-    out(
-        f"deleted {len(gone)} links: {', '.join(gone[:12])} {SIMULATED}"
-        if gone
-        else f"no Cilium links to delete {SIMULATED}"
-    )
-    return ActionResult(ok=True, rc=0, changed=bool(gone), data={"deleted": gone, "refused": []})
-
-
-def plan_netfilter(path: str | Path) -> list[str]:
-    lines = [
-        f"{b} IPv{f}: remove {c} CILIUM_* chains and {r} rules {SIMULATED}"
-        for b, f, c, r in cilium_netfilter_counts(path)
-    ]
-    return lines or ["no Cilium chains or rules"]
-
-
-def run_netfilter(path: str | Path, out: Callable[[str], None]) -> ActionResult:
-    from ..engine.actions.base import ActionResult
-
-    chains, rules = purge_netfilter(path)
-    out(f"removed {chains} chains, {rules} rules {SIMULATED}")
-    return ActionResult(
-        ok=True,
-        rc=0,
-        changed=bool(chains or rules),
-        data={"removed_rules": rules, "removed_chains": chains},
+    path: str
+    host_root: str = "/"
+    live: bool = False  # no kernel: no netlink events
+    needs_root: bool = False  # changes only a file
+    # link groups marked by `ip link set X group G` until `ip link delete group G`
+    _groups: dict[int, set[str]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
     )
 
+    def _node(self) -> NodeState:
+        return load_node(self.path)
 
-def plan_ip_state(path: str | Path) -> list[str]:
-    lines = [f"{x} {SIMULATED}" for x in cilium_ip_state(path)]
-    return lines or ["no Cilium ip rule or table 2004/2005 routes present"]
+    # ----------------------------------------------------------------- reads
+    async def links(self) -> list[Link]:
+        return self._node().links
 
+    async def routes(self) -> list[Route]:
+        return self._node().routes
 
-def run_ip_state(path: str | Path, out: Callable[[str], None]) -> ActionResult:
-    from ..engine.actions.base import ActionResult
+    async def rules(self) -> list[IpRule]:
+        return self._node().rules
 
-    lines = cleanup_ip_state(path)
-    for line in lines or ["no Cilium ip rule or table 2004/2005 routes present"]:
-        out(f"{line} {SIMULATED}")
-    return ActionResult(ok=True, rc=0, changed=bool(lines), data={"removed": len(lines)})
+    async def netfilter(self) -> tuple[list[NetfilterDump], str | None]:
+        node = self._node()
+        return node.netfilter, node.kube_backend
+
+    async def host(self) -> HostInfo:
+        return self._node().host
+
+    async def agent(self) -> AgentState:
+        return self._node().agent
+
+    async def rp_filter(self) -> dict[str, int]:
+        return self._node().rp_filter
+
+    async def agent_log(self) -> tuple[list[str], str | None]:
+        agent = self._node().agent
+        return agent.last_log, agent.last_log_path
+
+    async def bpf(self) -> BpfState:
+        return self._node().bpf
+
+    async def iptables_save(self, backend: str, family: int) -> bytes | None:
+        for dump in self._node().netfilter:
+            if dump.backend == backend and dump.family == family and dump.available:
+                return commands.render_save(dump)
+        return None
+
+    async def link_group(self, group: int) -> set[str]:
+        names = {link.name for link in self._node().links}
+        return self._groups.get(group, set()) & names
+
+    def has_tool(self, name: str) -> bool:
+        return True  # every simulated command is there
+
+    # ---------------------------------------------------------------- writes
+    def argv(self, command: Command) -> list[str]:
+        return list(command.argv)  # the node's own commands, as on the node itself
+
+    def plan_notes(self) -> list[str]:
+        return [f"# {SIMULATED}: these commands change the file {self.path}, not a kernel"]
+
+    async def run(self, command: Command, timeout: float = COMMAND_TIMEOUT) -> bytes:
+        argv = list(command.argv)
+        tool = argv[0] if argv else ""
+        if argv == ["systemctl", "daemon-reload"]:
+            return b""  # nothing to reload: the recorded host facts follow the file write
+        node = self._node()
+        if tool == "ip":
+            commands.ip(node, argv, command.stdin, self._groups)
+        elif tool.startswith(("iptables-", "ip6tables-")) and tool.endswith("-restore"):
+            dump = self._dump(node, tool)
+            commands.restore(dump, command.stdin or b"", "--noflush" in argv, tool)
+        elif tool.startswith(("iptables-", "ip6tables-")) and tool.endswith("-save"):
+            return commands.render_save(self._dump(node, tool))
+        else:
+            raise commands.not_simulated(argv)
+        save_node(self.path, node)
+        return b""
+
+    @staticmethod
+    def _dump(node: NodeState, tool: str) -> NetfilterDump:
+        family = 6 if tool.startswith("ip6") else 4
+        backend = "legacy" if "-legacy-" in tool else "nft"
+        for dump in node.netfilter:
+            if dump.backend == backend and dump.family == family:
+                return dump
+        dump = NetfilterDump(backend, family)  # type: ignore[arg-type]
+        node.netfilter.append(dump)
+        return dump
+
+    def host_path(self, path: str) -> Path:
+        return Path(self.host_root) / path.lstrip("/")
+
+    async def write_host_file(self, path: str, data: bytes) -> Path:
+        from ..node.host import has_stop_hook
+
+        target = self.host_path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.ciliumtui-tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        if "/systemd/system/k3s" in path and has_stop_hook([data.decode(errors="replace")]):
+            set_stop_hook(self.path, True)  # what the probe would now read on a real node
+        return target

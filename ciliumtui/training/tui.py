@@ -4,32 +4,19 @@ A subclass, so the dashboard, wizards and probes are exactly the trainee's real
 tools. Hooks: the briefing on mount, `h` next hint, `ctrl+g` give up (after
 asking), `:env` the scenario's kubeconfig and flags, findings
 opened are noted (time to root cause), and every wizard run is watched: when a
-verify run passes, the debrief opens. In recorded mode the links/routes fast path
-reads the recorded node and there are no netlink events (no kernel state to watch).
+verify run passes, the debrief opens. In recorded mode the probes read the recorded node through its backend and there
+are no netlink events (no kernel state to watch).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from textual.binding import Binding
 
 from ..app import CiliumtuiApp
-from ..model import Finding, Link, Route
-from ..sources import ProbeSource
+from ..model import Finding
 from .session import TrainingSession
-
-
-class RecordedSource(ProbeSource):
-    """ProbeSource for a recorded node: no kernel reads, no netlink events."""
-
-    async def net(self, probes: Any) -> tuple[list[Link], list[Route]]:
-        node = await self.node(probes)
-        return node.links, node.routes
-
-    def events(self) -> AsyncIterator[Any] | None:
-        return None
 
 
 def mode_line(session: TrainingSession) -> str:
@@ -48,8 +35,6 @@ class TrainingApp(CiliumtuiApp):
 
     def __init__(self, session: TrainingSession, **kwargs: Any) -> None:
         opts = session.env.opts
-        if opts.recorded_node and "source" not in kwargs:
-            kwargs["source"] = RecordedSource(opts)
         kwargs.setdefault("runner_factory", self._runner_factory)
         super().__init__(opts, **kwargs)
         self.session = session
@@ -123,12 +108,9 @@ class TrainingApp(CiliumtuiApp):
 
         def watch(event: Any) -> None:  # runner thread
             on_event(event)
-            if (
-                event.kind == "run_finished"
-                and event.status == "ok"
-                and playbook.id == "verify"
-                and not dry_run
-            ):
+            # Any run that ends ok may have verified the fix: `verify` itself, or a fixing
+            # playbook whose last step is its own verify (session.verify_passed decides).
+            if event.kind == "run_finished" and event.status == "ok" and not dry_run:
                 self.call_from_thread(self._verify_finished)
 
         return default_runner_factory(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ... import yamlspec as ys
 from ...model import Finding
@@ -36,6 +36,9 @@ _PARAM_TYPES: dict[str, ys.Type] = {
     "duration": ys.Duration(),
     "any": ys.AnyValue(),
 }
+
+if TYPE_CHECKING:
+    from ...node.backend import NodeBackend
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,11 @@ class ActionContext:
     @property
     def netns(self) -> str | None:
         return self.opts.netns
+
+    @property
+    def backend(self) -> NodeBackend:
+        """The one way in to the node (DESIGN §3): node actions read and write through it."""
+        return self.opts.node_backend
 
     @property
     def backup_dir(self) -> Path:

@@ -11,10 +11,11 @@ import shlex
 import shutil
 from pathlib import Path
 
-from ... import netns
+from ...node.backend import Command, CommandFailed, shell_text
 from .base import Action, ActionContext, ActionResult, Param, register
 
 DROPIN_NAME = "10-ciliumtui-cleanup.conf"
+RELOAD = Command(("systemctl", "daemon-reload"), where="host")
 
 
 def default_command() -> list[str]:
@@ -45,17 +46,20 @@ class K3sHook(Action):
         "command": Param("list", help="cleanup argv (default: ciliumtui run cleanup-node --yes)"),
     }
 
-    def _path(self, ctx: ActionContext) -> Path:
+    def _node_path(self, ctx: ActionContext) -> str:
         unit = ctx.params.get("unit") or "k3s.service"
-        return ctx.opts.host_path(f"/etc/systemd/system/{unit}.d/{DROPIN_NAME}")
+        return f"/etc/systemd/system/{unit}.d/{DROPIN_NAME}"
+
+    def _path(self, ctx: ActionContext) -> Path:
+        return ctx.backend.host_path(self._node_path(ctx))
 
     def _text(self, ctx: ActionContext) -> str:
         return dropin_text([str(c) for c in ctx.params.get("command") or default_command()])
 
     def _reload_reason(self, ctx: ActionContext) -> str | None:
         """Why daemon-reload is skipped, or None when it will run."""
-        if Path(ctx.opts.host_root).resolve() != Path("/"):
-            return f"host root is {ctx.opts.host_root}, not this system"
+        if Path(ctx.backend.host_root).resolve() != Path("/"):
+            return f"host root is {ctx.backend.host_root}, not this system"
         if not Path("/run/systemd/system").is_dir():
             return "systemd is not running here"
         return None
@@ -63,13 +67,18 @@ class K3sHook(Action):
     async def plan(self, ctx: ActionContext) -> list[str]:
         path = self._path(ctx)
         if path.is_file() and path.read_text() == self._text(ctx):
-            return [f"{path}: already installed (nothing to do)"]
-        lines = [f"write {path}:"] + ["    " + x for x in self._text(ctx).splitlines()]
+            return []  # already installed: nothing to do
+        # What runs writes exactly these bytes (atomically: a temp file renamed over it).
+        q = shlex.quote
+        write = f"mkdir -p {q(str(path.parent))} && cat > {q(str(path))} <<'EOF'\n"
+        write += self._text(ctx) + "EOF"
         why = self._reload_reason(ctx)
-        lines.append(
-            "systemctl daemon-reload" if why is None else f"skip systemctl daemon-reload ({why})"
+        reload = (
+            shell_text(ctx.backend.argv(RELOAD))
+            if why is None
+            else f"# skipped: systemctl daemon-reload ({why})"
         )
-        return lines
+        return [write, reload, *ctx.backend.plan_notes()]
 
     async def backup(self, ctx: ActionContext) -> list[Path]:
         path = self._path(ctx)
@@ -84,27 +93,15 @@ class K3sHook(Action):
         if path.is_file() and path.read_text() == text:
             ctx.out(f"{path}: already installed")
             return ActionResult(ok=True, rc=0, changed=False, data={"path": str(path)})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)  # atomic: systemd never reads half a file
-        ctx.out(f"wrote {path}")
-        if ctx.opts.recorded_node:  # training without root: the node's host facts are a JSON file
-            from ...training import recorded
-
-            recorded.set_stop_hook(ctx.opts.recorded_node, True)
-            ctx.out(f"stop hook recorded {recorded.SIMULATED}")
+        written = await ctx.backend.write_host_file(self._node_path(ctx), text.encode())
+        ctx.out(f"wrote {written}")
         why = self._reload_reason(ctx)
         if why is None:
-            res = await netns.run(["systemctl", "daemon-reload"], timeout=30)
-            ctx.out(f"systemctl daemon-reload: exit {res.rc}")
-            if res.rc != 0:
-                return ActionResult(
-                    ok=False,
-                    rc=res.rc,
-                    changed=True,
-                    message=f"systemctl daemon-reload failed: {res.stderr.strip()}",
-                )
+            try:
+                await ctx.backend.run(RELOAD, timeout=30)
+            except CommandFailed as exc:
+                return ActionResult(ok=False, rc=exc.rc, changed=True, message=str(exc))
+            ctx.out("systemctl daemon-reload: done")
         else:
             ctx.out(f"skipped systemctl daemon-reload: {why}")
         return ActionResult(ok=True, rc=0, changed=True, data={"path": str(path)})

@@ -1,43 +1,37 @@
-"""link.delete: remove Cilium's network links (cilium_host, cilium_net, lxc…) with pyroute2.
+"""link.delete: remove Cilium's network links (cilium_host, cilium_net, lxc…).
 
 Only names ownership.is_cilium_link accepts are ever deleted (a Cilium veth's
 other end, which Cilium created with it, goes with it: the plan says so).
+
+Deleting links one by one costs the kernel an RCU grace period each (~20 ms per
+veth). Instead the links are moved into a fresh link group (one `ip -batch`) and
+the group is deleted with ONE `ip link delete group G`, which the kernel
+unregisters as a batch. Between the two the group is read back: it must hold
+only the links marked, else they are put back and nothing is deleted.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import errno
+import dataclasses
 import json
 import random
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from ... import netns
 from ...errors import CiliumtuiError
+from ...model import Link
+from ...node.backend import Command, CommandFailed, render
 from ...ownership import is_cilium_link
 from .base import Action, ActionContext, ActionResult, Param, register
 
 
-async def ip_json(ctx_netns: str | None, *args: str) -> Any:
-    res = await netns.run(["ip", "-j", *args], netns=ctx_netns, timeout=30)
-    if res.rc != 0:
-        raise CiliumtuiError(f"ip -j {' '.join(args)}: {res.stderr.strip() or f'exit {res.rc}'}")
-    return json.loads(res.stdout or "[]")
-
-
-def choose_links(
-    links: list[dict[str, Any]], wanted: str | list[str]
-) -> tuple[list[str], list[str]]:
-    """(names to delete, notes) from `ip -j link` output and the links param.
+def choose_links(links: list[Link], wanted: str | list[str]) -> tuple[list[str], list[str]]:
+    """(names to delete, notes) from the node's links and the links param.
 
     Only names ownership.is_cilium_link accepts are chosen. A Cilium veth's other
-    end (a pod's eth0, or a peer in this namespace) was created by Cilium with it
-    and goes with it; the notes say so.
+    end in this namespace (Link.peer is only set then) goes with it; the notes say so.
     """
-    by_name = {link.get("ifname"): link for link in links if link.get("ifname")}
+    by_name = {link.name: link for link in links}
     if wanted == "all-cilium":
         names = [n for n in by_name if is_cilium_link(n)]
     else:
@@ -48,68 +42,25 @@ def choose_links(
             notes.append(f"# {name}: not a Cilium link, refused")
             continue
         delete.append(name)
-        link = by_name[name]
-        peer = link.get("link")
-        # `link` names the peer when it lives in this namespace (else link_netnsid is set)
-        if peer and "link_netnsid" not in link and peer in by_name and not is_cilium_link(peer):
+        peer = by_name[name].peer
+        if peer and peer in by_name and not is_cilium_link(peer):
             notes.append(f"# {name}: its veth peer {peer} goes with it")
     return delete, notes
 
 
-def _free_group(links: list[dict[str, Any]]) -> int:
-    used = {link.get("group") for link in links}
-    while True:
-        group = random.randint(100_000, 2**31 - 1)
-        if group not in used and str(group) not in used:
-            return group
+def free_group() -> int:
+    """A link group number no one uses (groups of a fresh node are all 0)."""
+    return random.randint(100_000, 2**31 - 1)
 
 
-def _delete_in_thread(ns: str | None, names: list[str], group: int) -> tuple[list[str], list[str]]:
-    """Runs in a worker thread: a sync IPRoute cannot be built on a running loop.
+def mark(names: list[str], group: int) -> Command:
+    # -force: a link that vanished meanwhile (a veth's peer) does not stop the rest.
+    body = "".join(f"link set {n} group {group}\n" for n in names)
+    return Command(("ip", "-force", "-batch", "-"), body.encode())
 
-    Deleting links one by one costs the kernel an RCU grace period each (~20 ms per
-    veth). Instead the links are moved into a fresh link group and the group is
-    deleted with ONE RTM_DELLINK, which the kernel unregisters as a batch.
-    """
-    from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
 
-    marked, gone = [], []
-    kwargs: dict[str, Any] = {"netns": ns, "flags": 0} if ns else {}
-    with IPRoute(**kwargs) as ipr:
-        for name in names:
-            try:
-                ipr.link("set", ifname=name, group=group)
-                marked.append(name)
-            except NetlinkError as exc:
-                if exc.code in (errno.ENODEV, errno.ENOENT):
-                    gone.append(name)  # e.g. the peer of a veth deleted just before
-                else:
-                    raise CiliumtuiError(f"marking link {name} for deletion: {exc}") from None
-        if not marked:
-            return [], gone
-        # Safety: the group must hold exactly the links we marked before it is deleted.
-        # (`ip -j link show group N` prints {} for every link outside the group.)
-        res = subprocess.run(
-            netns.ns_argv(ns, ["ip", "-j", "link", "show", "group", str(group)]),
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        members = (
-            {x["ifname"] for x in json.loads(res.stdout or "[]") if x.get("ifname")}
-            if res.returncode == 0
-            else None
-        )
-        if members is None or not members <= set(marked):
-            for name in marked:  # put them back; delete nothing
-                with contextlib.suppress(NetlinkError):
-                    ipr.link("set", ifname=name, group=0)
-            raise CiliumtuiError(
-                f"link group {group} holds links that are not ours: {sorted(members or [])}"
-            )
-        ipr.link("del", group=group)
-    return marked, gone
+def delete_group(group: int) -> Command:
+    return Command(("ip", "link", "delete", "group", str(group)))
 
 
 @register
@@ -126,8 +77,11 @@ class LinkDelete(Action):
         "links": Param("any", default="all-cilium", help="all-cilium, or a list of link names")
     }
 
+    def __init__(self) -> None:
+        self._planned: tuple[list[str], int] | None = None
+
     @classmethod
-    def check_params(cls, params: dict) -> list[tuple[str, str]]:
+    def check_params(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
         links = params.get("links")
         if isinstance(links, str) and "{{" in links:
             return []
@@ -141,61 +95,72 @@ class LinkDelete(Action):
         return []
 
     async def _choose(self, ctx: ActionContext) -> tuple[list[str], list[str]]:
-        links = await ip_json(ctx.netns, "-d", "link", "show")
-        return choose_links(links, ctx.params.get("links", "all-cilium"))
+        return choose_links(await ctx.backend.links(), ctx.params.get("links", "all-cilium"))
 
     async def plan(self, ctx: ActionContext) -> list[str]:
-        if ctx.opts.recorded_node:  # training without root: the node is a JSON file
-            from ...training import recorded
-
-            return recorded.plan_links(ctx.opts.recorded_node)
         delete, notes = await self._choose(ctx)
-        where = f" in netns {ctx.netns}" if ctx.netns else ""
-        lines = [f"ip link delete {n}{where}" for n in delete] or ["no Cilium links present"]
-        return lines + notes
+        if not delete:
+            return []
+        group = free_group()
+        self._planned = (delete, group)
+        check = f"# between the two the group is read back: only these {len(delete)} links"
+        return render(ctx.backend, [mark(delete, group), delete_group(group)], [check, *notes])
 
     async def backup(self, ctx: ActionContext) -> list[Path]:
         """Links cannot be put back, but what they were is kept as evidence."""
-        if ctx.opts.recorded_node:
-            from ...training import recorded
-
-            return recorded.backup_file(ctx.opts.recorded_node, ctx.backup_dir)
         ctx.backup_dir.mkdir(parents=True, exist_ok=True)
         out = []
-        for fname, args in (
-            ("links.json", ("-d", "link", "show")),
-            ("addresses.json", ("addr", "show")),
-            ("routes.json", ("route", "show", "table", "all")),
-        ):
-            data = await ip_json(ctx.netns, *args)
+        for fname, read in (("links.json", ctx.backend.links), ("routes.json", ctx.backend.routes)):
             path = ctx.backup_dir / fname
-            path.write_text(json.dumps(data, indent=1))
+            path.write_text(json.dumps([dataclasses.asdict(x) for x in await read()], indent=1))
             out.append(path)
         return out
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        if ctx.opts.recorded_node:
-            from ...training import recorded
-
-            return recorded.run_links(ctx.opts.recorded_node, ctx.out)
-        delete, notes = await self._choose(ctx)
-        for line in notes:
-            ctx.out(line)
+        if self._planned is not None:  # exactly what the plan showed
+            (delete, group), self._planned = self._planned, None
+        else:
+            delete, notes = await self._choose(ctx)
+            for line in notes:
+                ctx.out(line)
+            group = free_group()
         if not delete:
             ctx.out("no Cilium links to delete")
-            return ActionResult(ok=True, rc=0, data={"deleted": []})
-        links = await ip_json(ctx.netns, "link", "show")
-        deleted, gone = await asyncio.to_thread(
-            _delete_in_thread, ctx.netns, delete, _free_group(links)
-        )
+            return ActionResult(ok=True, rc=0, data={"deleted": [], "gone": []})
+        node = ctx.backend
+        try:
+            await node.run(mark(delete, group))
+        except CommandFailed as exc:  # some vanished meanwhile: the group says what is left
+            ctx.out(f"(marking: {exc})")
+        members = await node.link_group(group)
+        if not members <= set(delete):
+            # Not ours (a group number someone else uses): put them back, delete nothing.
+            back = "".join(f"link set {n} group 0\n" for n in sorted(members & set(delete)))
+            if back:
+                await node.run(Command(("ip", "-force", "-batch", "-"), back.encode()))
+            raise CiliumtuiError(
+                f"link group {group} holds links that are not ours: {sorted(members - set(delete))}"
+            )
+        failed: CommandFailed | None = None
+        if members:
+            try:
+                await node.run(delete_group(group))
+            except CommandFailed as exc:  # e.g. "No such device": they went meanwhile
+                failed = exc
+        left = await node.link_group(group)
+        if left:
+            why = f" ({failed})" if failed else ""
+            raise CiliumtuiError(
+                f"still present after `link delete group {group}`: {sorted(left)}{why}"
+            )
+        deleted = [n for n in delete if n in members]
+        gone = [n for n in delete if n not in members]
         ctx.out(
-            f"deleted {len(deleted)} links: {', '.join(deleted[:12])}{' …' if len(deleted) > 12 else ''}"
+            f"deleted {len(deleted)} links: {', '.join(deleted[:12])}"
+            + (" …" if len(deleted) > 12 else "")
         )
         if gone:
             ctx.out(f"already gone (veth peers): {', '.join(gone)}")
         return ActionResult(
-            ok=True,
-            rc=0,
-            changed=bool(deleted),
-            data={"deleted": deleted, "gone": gone},
+            ok=True, rc=0, changed=bool(deleted), data={"deleted": deleted, "gone": gone}
         )

@@ -1,50 +1,147 @@
-"""iproute.cilium-cleanup: the ip rule `fwmark 0x200/0xf00 lookup 2004` and tables 2004/2005.
+"""iproute.cilium-cleanup / iproute.restore: the ip rule `fwmark 0x200/0xf00 lookup 2004`
+and the routes of tables 2004/2005.
 
-Reads `ip -j rule` / `ip -j route show table N` first and deletes only what is
-there, in one `ip -batch` per family.
+Rules and routes are read numerically (`ip -N`: a name for 2004 in rt_tables means
+nothing) and only what ownership.py calls Cilium's is removed — never an inverted
+(`not …`) rule. The plan is the `ip -batch` that runs, line for line.
+
+The kernel finds the rule to delete by the selectors given and ignores `not`, so
+when another rule shares the Cilium rule's priority, mark and table the delete
+could hit that one instead: then the step refuses it and says so.
+
+Backups are `ip -batch` files that put back exactly what was removed:
+    ip [-n NETNS] -4 -force -batch <backup dir>/iproute-v4.batch   (and -6)
+or the `iproute.restore` action (`backup_of: STEP` or `dir:`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ... import netns
 from ...errors import CiliumtuiError
-from ...ownership import CILIUM_TABLES, is_cilium_ip_rule
-from .base import Action, ActionContext, ActionResult, register
-from .links import ip_json
+from ...model import IpRule, Route
+from ...node.backend import Command, CommandFailed, NodeBackend, render
+from ...ownership import CILIUM_TABLES
+from .base import Action, ActionContext, ActionResult, Param, register
+
+FAMILIES = (4, 6)
 
 
-def _fwmark(rule: dict[str, Any]) -> str | None:
-    mark = rule.get("fwmark")
-    if mark is None:
-        return None
-    mask = rule.get("fwmask")
-    return f"{mark}/{mask}" if mask else str(mark)
+def rule_selector(rule: IpRule) -> str:
+    """`priority P [not] [from S] [to D] [fwmark F] [iif I] [oif O]` of a rule."""
+    parts = [f"priority {rule.priority}"]
+    if rule.invert:
+        parts.append("not")
+    if rule.src and rule.src != "all":
+        parts.append(f"from {rule.src}")
+    if rule.dst and rule.dst != "all":
+        parts.append(f"to {rule.dst}")
+    if rule.fwmark:
+        parts.append(f"fwmark {rule.fwmark}")
+    if rule.iif:
+        parts.append(f"iif {rule.iif}")
+    if rule.oif:
+        parts.append(f"oif {rule.oif}")
+    return " ".join(parts)
 
 
-async def find(ns: str | None) -> dict[int, list[str]]:
-    """family -> `ip -batch` lines that remove Cilium's rules and routes."""
-    out: dict[int, list[str]] = {}
-    for fam in (4, 6):
-        flag = "-4" if fam == 4 else "-6"
-        lines = []
-        for rule in await ip_json(ns, flag, "rule", "show"):
-            if is_cilium_ip_rule(_fwmark(rule), str(rule.get("table"))):
-                lines.append(
-                    f"rule del priority {rule.get('priority')} fwmark {_fwmark(rule)} table {rule.get('table')}"
-                )
-        # One dump of every table (asking for a table that does not exist is an error).
-        tables = {
-            str(r.get("table")) for r in await ip_json(ns, flag, "route", "show", "table", "all")
-        }
-        for table in sorted(CILIUM_TABLES & tables):
-            lines.append(f"route flush table {table}")
-        if lines:
-            out[fam] = lines
-    return out
+def rule_add(rule: IpRule) -> str:
+    what = f"table {rule.table}" if rule.table else (rule.action or "")
+    return f"rule add {rule_selector(rule)} {what}".rstrip()
+
+
+def route_add(route: Route) -> str:
+    """`route replace …` that puts `route` back (replace: idempotent)."""
+    parts = ["route replace"]
+    if route.type and route.type != "unicast":
+        parts.append(route.type)
+    parts.append(route.dst)
+    for key, value in (
+        ("via", route.gateway),
+        ("dev", route.dev),
+        ("table", route.table),
+        ("proto", route.protocol),
+        ("scope", route.scope),
+        ("src", route.prefsrc),
+        ("metric", route.metric),
+        ("mtu", route.mtu),
+    ):
+        if value is not None:
+            parts.append(f"{key} {value}")
+    return " ".join(parts)
+
+
+@dataclass
+class Found:
+    """Per family: Cilium's rules and tables present, and rules it must not delete."""
+
+    rules: dict[int, list[IpRule]] = field(default_factory=dict)
+    tables: dict[int, list[str]] = field(default_factory=dict)
+    routes: dict[int, list[Route]] = field(default_factory=dict)
+    ambiguous: list[str] = field(default_factory=list)
+
+    def batch(self, fam: int) -> list[str]:
+        lines = [f"rule del {rule_selector(r)} table {r.table}" for r in self.rules.get(fam, [])]
+        return lines + [f"route flush table {t}" for t in self.tables.get(fam, [])]
+
+    def commands(self) -> list[Command]:
+        # -force: an entry that vanished meanwhile does not stop the rest (checked after).
+        return [
+            Command(("ip", f"-{fam}", "-force", "-batch", "-"), ("\n".join(lines) + "\n").encode())
+            for fam in FAMILIES
+            if (lines := self.batch(fam))
+        ]
+
+    def restore_batch(self, fam: int) -> str:
+        lines = [rule_add(r) for r in self.rules.get(fam, [])]
+        lines += [route_add(r) for r in self.routes.get(fam, [])]
+        return "".join(f"{x}\n" for x in lines)
+
+
+def find(rules: list[IpRule], routes: list[Route]) -> Found:
+    """What of Cilium's is there (pure)."""
+    found = Found()
+    for r in rules:
+        if not r.cilium or r.invert:
+            continue
+        twins = [
+            o
+            for o in rules
+            if o is not r
+            and not o.cilium
+            and (o.family, o.priority, o.fwmark, o.table)
+            == (r.family, r.priority, r.fwmark, r.table)
+        ]
+        if twins:
+            found.ambiguous.append(
+                f"ip -{r.family} rule {rule_selector(r)} table {r.table}: another rule has the "
+                f"same priority, mark and table ({rule_selector(twins[0])} table {twins[0].table}) "
+                "and the kernel could delete that one instead; delete it by hand"
+            )
+            continue
+        found.rules.setdefault(r.family, []).append(r)
+    for route in routes:
+        if route.table in CILIUM_TABLES:
+            found.routes.setdefault(route.family, []).append(route)
+            tables = found.tables.setdefault(route.family, [])
+            if route.table not in tables:
+                tables.append(route.table)
+    for fam in found.tables:
+        found.tables[fam].sort()
+    return found
+
+
+async def read(node: NodeBackend) -> Found:
+    return find(await node.rules(), await node.routes())
+
+
+def _leftover(found: Found) -> list[str]:
+    return [f"ip -{fam} {line}" for fam in FAMILIES for line in found.batch(fam)]
 
 
 @register
@@ -59,55 +156,134 @@ class CiliumRouteCleanup(Action):
     default_risk = "high"
     params = {}
 
-    async def plan(self, ctx: ActionContext) -> list[str]:
-        if ctx.opts.recorded_node:  # training without root: the node is a JSON file
-            from ...training import recorded
+    def __init__(self) -> None:
+        self._planned: Found | None = None
 
-            return recorded.plan_ip_state(ctx.opts.recorded_node)
-        found = await find(ctx.netns)
-        if not found:
-            return ["no Cilium ip rule or table 2004/2005 routes present"]
-        return [f"ip -{fam} {line}" for fam, lines in found.items() for line in lines]
+    async def plan(self, ctx: ActionContext) -> list[str]:
+        self._planned = found = await read(ctx.backend)
+        notes = [f"# refused: {x}" for x in found.ambiguous]
+        return render(ctx.backend, found.commands(), notes)
 
     async def backup(self, ctx: ActionContext) -> list[Path]:
-        if ctx.opts.recorded_node:
-            from ...training import recorded
-
-            return recorded.backup_file(ctx.opts.recorded_node, ctx.backup_dir)
+        found = await read(ctx.backend)
         ctx.backup_dir.mkdir(parents=True, exist_ok=True)
-        data = {}
-        for fam in ("-4", "-6"):
-            data[f"rules{fam}"] = await ip_json(ctx.netns, fam, "rule", "show")
-            data[f"routes{fam}"] = await ip_json(ctx.netns, fam, "route", "show", "table", "all")
+        out = []
+        for fam in FAMILIES:
+            path = ctx.backup_dir / f"iproute-v{fam}.batch"
+            path.write_text(found.restore_batch(fam))
+            out.append(path)
+        evidence = {
+            "rules": [dataclasses.asdict(r) for fam in FAMILIES for r in found.rules.get(fam, [])],
+            "routes": [
+                dataclasses.asdict(r) for fam in FAMILIES for r in found.routes.get(fam, [])
+            ],
+        }
         path = ctx.backup_dir / "ip-rules-routes.json"
-        path.write_text(json.dumps(data, indent=1))
-        return [path]
+        path.write_text(json.dumps(evidence, indent=1))
+        return [*out, path]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        if ctx.opts.recorded_node:
-            from ...training import recorded
-
-            return recorded.run_ip_state(ctx.opts.recorded_node, ctx.out)
-        found = await find(ctx.netns)
-        for fam, lines in found.items():
-            # -force: keep going when an entry vanished meanwhile; what remains is checked below.
-            await netns.run(
-                ["ip", f"-{fam}", "-force", "-batch", "-"],
-                netns=ctx.netns,
-                stdin=("\n".join(lines) + "\n").encode(),
-                timeout=30,
-            )
-            for line in lines:
-                ctx.out(f"ip -{fam} {line}")
-        left = await find(ctx.netns)
+        found = self._planned if self._planned is not None else await read(ctx.backend)
+        self._planned = None
+        errors = []
+        for cmd in found.commands():
+            try:
+                await ctx.backend.run(cmd)
+            except CommandFailed as exc:  # -force went on; what is left is checked below
+                errors.append(str(exc))
+            for line in (cmd.stdin or b"").decode().splitlines():
+                ctx.out(f"ip {cmd.argv[1]} {line}")
+        left = _leftover(await read(ctx.backend))
         if left:
-            rest = "; ".join(f"ip -{fam} {x}" for fam, xs in left.items() for x in xs)
-            raise CiliumtuiError(f"still present after cleanup: {rest}")
-        if not found:
+            raise CiliumtuiError(
+                f"still present after cleanup: {'; '.join(left)}"
+                + (f" ({'; '.join(errors)})" if errors else "")
+            )
+        if found.ambiguous:
+            raise CiliumtuiError("; ".join(found.ambiguous))
+        removed = sum(len(found.batch(fam)) for fam in FAMILIES)
+        if not removed:
             ctx.out("no Cilium ip rule or table 2004/2005 routes present")
-        return ActionResult(
-            ok=True,
-            rc=0,
-            changed=bool(found),
-            data={"removed": sum(len(v) for v in found.values())},
-        )
+        return ActionResult(ok=True, rc=0, changed=bool(removed), data={"removed": removed})
+
+
+@register
+class IprouteRestore(Action):
+    name = "iproute.restore"
+    summary = "put back the ip rule and table 2004/2005 routes an iproute.cilium-cleanup removed"
+    mutates = True
+    needs_root = True
+    default_risk = "high"
+    params = {
+        "backup_of": Param("str", help="id of the step whose backup to restore"),
+        "dir": Param("str", help="a backup directory (instead of backup_of)"),
+    }
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        if not params.get("backup_of") and not params.get("dir"):
+            return [("backup_of", "give backup_of (a step id) or dir")]
+        return []
+
+    def _dir(self, ctx: ActionContext) -> Path:
+        if ctx.params.get("dir"):
+            return Path(ctx.params["dir"])
+        step = ctx.params["backup_of"]
+        return ctx.backups.get(step, ctx.run_dir / "backups" / step)
+
+    def _commands(self, ctx: ActionContext) -> list[Command]:
+        d = self._dir(ctx)
+        files = [(fam, d / f"iproute-v{fam}.batch") for fam in FAMILIES]
+        if not any(p.is_file() for _, p in files):
+            raise CiliumtuiError(f"no ip rule/route backup (iproute-v4.batch) in {d}")
+        return [
+            Command(("ip", f"-{fam}", "-force", "-batch", str(p)))
+            for fam, p in files
+            if p.is_file() and p.read_text().strip()
+        ]
+
+    async def plan(self, ctx: ActionContext) -> list[str]:
+        return render(ctx.backend, self._commands(ctx))
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        cmds = self._commands(ctx)
+        errors = []
+        for cmd in cmds:
+            try:
+                await ctx.backend.run(cmd)
+            except CommandFailed as exc:  # e.g. "File exists": checked below
+                errors.append(str(exc))
+            ctx.out(shlex.join(ctx.backend.argv(cmd)))
+        missing = await _missing(ctx.backend, cmds)
+        if missing:
+            raise CiliumtuiError(
+                f"not back after the restore: {'; '.join(missing)}"
+                + (f" ({'; '.join(errors)})" if errors else "")
+            )
+        return ActionResult(ok=True, rc=0, changed=bool(cmds))
+
+
+async def _missing(node: NodeBackend, cmds: list[Command]) -> list[str]:
+    """Backup lines whose rule or route is not on the node."""
+    rules = {(r.family, r.priority, r.fwmark, r.table) for r in await node.rules()}
+    routes = {(r.family, r.dst, r.table) for r in await node.routes()}
+    missing = []
+    for cmd in cmds:
+        fam = int(cmd.argv[1][1:])
+        for line in Path(cmd.argv[-1]).read_text().splitlines():
+            words = line.split()
+            opts = dict(zip(words, words[1:], strict=False))  # each word -> the next
+            if line.startswith("rule add"):
+                key = (fam, int(opts["priority"]), opts.get("fwmark"), opts.get("table"))
+                if key not in rules:
+                    missing.append(line)
+            elif line.startswith("route replace"):
+                dst = words[3] if words[2] in _TYPES else words[2]
+                dst = dst if dst == "default" or "/" in dst else f"{dst}/{32 if fam == 4 else 128}"
+                if (fam, dst, opts.get("table")) not in routes:
+                    missing.append(line)
+    return missing
+
+
+_TYPES = {"local", "broadcast", "anycast", "multicast", "blackhole", "unreachable", "prohibit"}
+_TYPES |= {"throw", "nat", "unicast"}

@@ -1,12 +1,17 @@
 """shell / shell.read: run one argv (never through a shell), inside --netns by default.
 
-The argv is the plan: shown exactly before it runs. `shell` counts as mutating;
-`shell.read` is for commands the playbook author vouches only read.
+The argv is the plan: shown exactly as it runs (through the node's backend).
+`shell` counts as mutating; `shell.read` is for commands the playbook author
+vouches only read. `in_netns: false` runs it on the host (helm, kubectl).
 """
 
 from __future__ import annotations
 
-from ... import netns
+import contextlib
+import json
+from typing import Any
+
+from ...node.backend import Command, CommandFailed, render
 from .base import Action, ActionContext, ActionResult, Param, register
 
 
@@ -18,42 +23,38 @@ class _Shell(Action):
     }
 
     @classmethod
-    def check_params(cls, params: dict) -> list[tuple[str, str]]:
+    def check_params(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
         argv = params.get("argv")
         if isinstance(argv, list) and not argv:
             return [("argv", "must not be empty")]
         return []
 
-    def _argv(self, ctx: ActionContext) -> list[str]:
-        argv = [str(a) for a in ctx.params["argv"]]
-        return netns.ns_argv(ctx.netns if ctx.params.get("in_netns", True) else None, argv)
+    def _command(self, ctx: ActionContext) -> Command:
+        argv = tuple(str(a) for a in ctx.params["argv"])
+        return Command(argv, where="netns" if ctx.params.get("in_netns", True) else "host")
 
     async def plan(self, ctx: ActionContext) -> list[str]:
-        import shlex
-
-        return [shlex.join(self._argv(ctx))]
+        return render(ctx.backend, [self._command(ctx)])
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        argv = [str(a) for a in ctx.params["argv"]]
-        ns = ctx.netns if ctx.params.get("in_netns", True) else None
-        res = await netns.run(argv, netns=ns, timeout=3600)
-        for line in (res.stdout + res.stderr).splitlines()[-50:]:
-            ctx.out(line)
-        ok = res.rc == 0 or not ctx.params.get("check", True)
-        data = {"rc": res.rc, "stdout": res.stdout, "stderr": res.stderr}
+        rc, err = 0, ""
         try:
-            import json
-
-            data["json"] = json.loads(res.stdout)
-        except ValueError:
-            pass
+            out = (await ctx.backend.run(self._command(ctx), timeout=3600)).decode(errors="replace")
+        except CommandFailed as exc:
+            rc, out, err = exc.rc, exc.stdout, exc.stderr
+        for line in (out + err).splitlines()[-50:]:
+            ctx.out(line)
+        ok = rc == 0 or not ctx.params.get("check", True)
+        data: dict[str, Any] = {"rc": rc, "stdout": out, "stderr": err}
+        with contextlib.suppress(ValueError):
+            data["json"] = json.loads(out)
         return ActionResult(
             ok=ok,
-            rc=res.rc,
-            stdout=res.stdout,
+            rc=rc,
+            stdout=out,
             data=data,
             changed=self.mutates,
-            message="" if ok else f"exit {res.rc}",
+            message="" if ok else f"exit {rc}: {err.strip()[-300:]}",
         )
 
 

@@ -1,0 +1,323 @@
+"""One way in to the node (DESIGN §3): the NodeBackend, and the kernel one.
+
+Probes read the node through a backend and node actions change it through the
+same backend, chosen once at start-up (`Options.backend`). The kernel backend
+is this network namespace (or `--netns`) with host files under `--host-root`.
+Other backends plug in from outside (e.g. a node kept in a file, whose changes
+are simulated); nothing here knows which exist.
+
+Writes are `Command`s: an argv (and its stdin) as it would run on the node
+itself. The backend places it (`ip -n NS …`, `ip netns exec NS …`), and an
+action's plan prints exactly that placed argv — so what the operator approves is
+what runs. The kernel backend runs node commands with `sh` (its argv handling,
+and ErrorReturnCode keeps the command's stderr for the message); the probes'
+hot read paths keep plain asyncio subprocesses (`sh` costs ~5 ms more per
+command, measured in benchmarks/bench_purge.py's notes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from ..errors import CiliumtuiError
+
+if TYPE_CHECKING:
+    from ..model import AgentState, BpfState, HostInfo, IpRule, Link, NetfilterDump, Route
+    from ..options import Options
+
+COMMAND_TIMEOUT = 60.0  # seconds; a restore of 20,000 rules takes ~0.3 s
+
+
+@dataclass(frozen=True)
+class Command:
+    """One node command: argv as on the node itself, and what it reads on stdin.
+
+    `where="netns"`: a network command, run inside the node's namespace;
+    `"host"`: a host command (systemctl), never moved into a namespace.
+    """
+
+    argv: tuple[str, ...]
+    stdin: bytes | None = None
+    where: Literal["netns", "host"] = "netns"
+
+
+class CommandFailed(CiliumtuiError):
+    """A node command exited non-zero: the argv, the exit code and its stderr, one line."""
+
+    def __init__(
+        self, argv: Sequence[str], rc: int, stderr: bytes | str, stdout: bytes | str = b""
+    ) -> None:
+        err = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
+        self.argv = list(argv)
+        self.rc = rc
+        self.stderr = err
+        self.stdout = stdout.decode(errors="replace") if isinstance(stdout, bytes) else stdout
+        why = " / ".join(x.strip() for x in err.strip().splitlines()[-3:] if x.strip())
+        super().__init__(f"{shlex.join(self.argv)}: exit {rc}" + (f": {why}" if why else ""))
+
+
+def shell_text(argv: Sequence[str], stdin: bytes | None = None) -> str:
+    """The command as one pasteable shell text (stdin as a quoted here-doc).
+
+    Bytes that are not UTF-8 show as \\xNN escapes: a terminal cannot show them
+    (the bytes that run are the command's stdin, exactly).
+    """
+    line = shlex.join(argv)
+    if stdin is None:
+        return line
+    body = stdin.decode("utf-8", "backslashreplace").rstrip("\n")
+    return f"{line} <<'EOF'\n{body}\nEOF"
+
+
+def render(
+    backend: NodeBackend, commands: Sequence[Command], notes: Sequence[str] = ()
+) -> list[str]:
+    """Plan lines: each command exactly as the backend runs it, the action's notes
+    ("# …"), then the backend's. Nothing to run and nothing to say: [] (nothing to do)."""
+    if not commands and not notes:
+        return []
+    lines = [shell_text(backend.argv(c), c.stdin) for c in commands]
+    return lines + list(notes) + backend.plan_notes()
+
+
+class NodeBackend(Protocol):
+    """Reads (for probes and actions) and writes (for actions) of one node."""
+
+    @property
+    def host_root(self) -> str:
+        """Node paths are read and written under this root."""
+        ...
+
+    @property
+    def live(self) -> bool:
+        """The kernel is behind it: netlink events can be watched."""
+        ...
+
+    @property
+    def needs_root(self) -> bool:
+        """Changing this node needs root."""
+        ...
+
+    # ----------------------------------------------------------------- reads
+    async def links(self) -> list[Link]: ...
+
+    async def routes(self) -> list[Route]: ...
+
+    async def rules(self) -> list[IpRule]: ...
+
+    async def netfilter(self) -> tuple[list[NetfilterDump], str | None]: ...
+
+    async def host(self) -> HostInfo: ...
+
+    async def agent(self) -> AgentState: ...
+
+    async def rp_filter(self) -> dict[str, int]:
+        """IPv4 rp_filter of all, default and every device, as read in the node's netns."""
+        ...
+
+    async def agent_log(self) -> tuple[list[str], str | None]:
+        """The agent's last fatal/error log lines from disk, and the node path read."""
+        ...
+
+    async def bpf(self) -> BpfState:
+        """The BPF programs attached to devices and cgroups, and the bpffs pins."""
+        ...
+
+    async def iptables_save(self, backend: str, family: int) -> bytes | None:
+        """`iptables-save` bytes exactly as printed; None when this backend has no
+        tables here. CiliumtuiError when it may have tables that cannot be read
+        (its save tool is missing): never a silent "nothing there"."""
+        ...
+
+    async def link_group(self, group: int) -> set[str]:
+        """Names of the links in link group `group`."""
+        ...
+
+    def has_tool(self, name: str) -> bool: ...
+
+    # ---------------------------------------------------------------- writes
+    def argv(self, command: Command) -> list[str]:
+        """The exact argv that runs `command` on this node (what a plan prints)."""
+        ...
+
+    def plan_notes(self) -> list[str]:
+        """Notes ("# …") a plan of this backend's commands ends with."""
+        ...
+
+    async def run(self, command: Command, timeout: float = COMMAND_TIMEOUT) -> bytes:
+        """Run it; its stdout. CommandFailed on a non-zero exit, CiliumtuiError when it
+        cannot run (missing binary, timeout)."""
+        ...
+
+    def host_path(self, path: str) -> Path:
+        """A node path (absolute, as on the node) under the host root."""
+        ...
+
+    async def write_host_file(self, path: str, data: bytes) -> Path:
+        """Replace the host file at node path `path` atomically; the real path written."""
+        ...
+
+
+def _kernel_argv(netns: str | None, command: Command) -> list[str]:
+    argv = list(command.argv)
+    if netns is None or command.where == "host":
+        return argv
+    if argv and argv[0] == "ip":
+        # `ip -n NS` enters the namespace itself: cheaper than `ip netns exec`
+        # (no mount namespace) and the same command an operator would type.
+        return ["ip", "-n", netns, *argv[1:]]
+    return ["ip", "netns", "exec", netns, *argv]
+
+
+async def run_argv(argv: Sequence[str], stdin: bytes | None, timeout: float) -> bytes:
+    """Run argv with `sh`; stdout bytes. CommandFailed carries its stderr.
+
+    Started in the background and waited for in a worker thread: sh's own async
+    mode and its default line-sized reads made a 2 MB iptables-save 2.5-3x slower
+    than a plain subprocess (2.06 s vs 0.69 s, loaded machine); this way with 64 KiB
+    reads it is on a par (0.34-0.71 s vs 0.40-0.71 s, same runs).
+    """
+    import sh
+
+    argv = list(argv)
+    try:
+        cmd = sh.Command(argv[0])
+    except sh.CommandNotFound:
+        raise CiliumtuiError(f"{argv[0]}: command not found") from None
+    running = cmd(
+        *argv[1:],
+        _in=stdin,
+        _bg=True,
+        _bg_exc=False,
+        _return_cmd=True,
+        _tty_out=False,
+        _out_bufsize=1 << 16,
+        _err_bufsize=1 << 16,
+        _timeout=timeout,
+    )
+    try:
+        await asyncio.to_thread(running.wait)
+    except sh.ErrorReturnCode as exc:
+        raise CommandFailed(argv, exc.exit_code, exc.stderr, exc.stdout) from None
+    except sh.TimeoutException:
+        raise CiliumtuiError(f"{shlex.join(argv)}: timed out after {timeout:g}s") from None
+    except asyncio.CancelledError:
+        # The caller gave up (a step's timeout): never leave the command running.
+        if running.process.is_alive()[0]:
+            running.process.kill()
+        raise
+    out = running.stdout
+    return out if isinstance(out, bytes) else str(out).encode()
+
+
+@dataclass(frozen=True)
+class KernelBackend:
+    """The running kernel: `opts.netns` (None: this namespace), files under opts.host_root."""
+
+    opts: Options
+    live: bool = True
+    needs_root: bool = True
+
+    @property
+    def netns(self) -> str | None:
+        return self.opts.netns
+
+    @property
+    def host_root(self) -> str:
+        return self.opts.host_root
+
+    # ----------------------------------------------------------------- reads
+    async def links(self) -> list[Link]:
+        from .links import probe_links
+
+        return await probe_links(self.netns)
+
+    async def routes(self) -> list[Route]:
+        from .routes import probe_routes
+
+        return await probe_routes(self.netns)
+
+    async def rules(self) -> list[IpRule]:
+        from .rules import probe_rules
+
+        return await probe_rules(self.netns)
+
+    async def netfilter(self) -> tuple[list[NetfilterDump], str | None]:
+        from .netfilter import probe_netfilter
+
+        return await probe_netfilter(self.netns)
+
+    async def host(self) -> HostInfo:
+        from .host import read_host
+
+        return await asyncio.to_thread(read_host, self.opts)
+
+    async def agent(self) -> AgentState:
+        from .agent import probe_agent
+
+        return await probe_agent(self.opts)
+
+    async def rp_filter(self) -> dict[str, int]:
+        from .sysctl import read_rp_filter
+
+        return await asyncio.to_thread(read_rp_filter, self.netns)
+
+    async def agent_log(self) -> tuple[list[str], str | None]:
+        from .agent_log import read_agent_log
+
+        return await asyncio.to_thread(read_agent_log, self.host_root)
+
+    async def bpf(self) -> BpfState:
+        from .bpf import probe_bpf
+
+        return await probe_bpf(self.netns, self.opts.host_path("/"))
+
+    async def iptables_save(self, backend: str, family: int) -> bytes | None:
+        from .netfilter import cannot_check, save_tool
+
+        tool = save_tool(backend, family)
+        if not self.has_tool(tool):
+            why = await asyncio.to_thread(cannot_check, backend, family, self.netns)
+            if why:
+                raise CiliumtuiError(why)
+            return None
+        return await self.run(Command((tool,)))
+
+    async def link_group(self, group: int) -> set[str]:
+        import json
+
+        out = await self.run(Command(("ip", "-N", "-j", "link", "show", "group", str(group))))
+        # `ip -j link show group N` prints {} for every link outside the group.
+        return {x["ifname"] for x in json.loads(out or b"[]") if x.get("ifname")}
+
+    def has_tool(self, name: str) -> bool:
+        # Looked up here, not inferred from `ip netns exec`'s error (which also says
+        # "No such file" when the namespace is missing).
+        return shutil.which(name) is not None
+
+    # ---------------------------------------------------------------- writes
+    def argv(self, command: Command) -> list[str]:
+        return _kernel_argv(self.netns, command)
+
+    def plan_notes(self) -> list[str]:
+        return []
+
+    async def run(self, command: Command, timeout: float = COMMAND_TIMEOUT) -> bytes:
+        return await run_argv(self.argv(command), command.stdin, timeout)
+
+    def host_path(self, path: str) -> Path:
+        return self.opts.host_path(path)
+
+    async def write_host_file(self, path: str, data: bytes) -> Path:
+        target = self.host_path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.ciliumtui-tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)  # atomic: a reader (systemd) never sees half a file
+        return target
