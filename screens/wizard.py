@@ -429,6 +429,8 @@ class WizardScreen(Screen[None]):
 
     def _on_event(self, ev: Event) -> None:
         self.events.append(ev)
+        if not self.is_mounted:
+            return  # the operator left (e.g. `x` opened the next playbook): nothing to draw
         kind = ev.kind
         if kind == "run_started":
             self._log(

@@ -11,8 +11,11 @@ import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+
+from ciliumtui.options import Options
 
 # The simulated Cilium node fixtures (cilium_node, node_factory).
 pytest_plugins = ["fixtures_node"]
@@ -74,3 +77,15 @@ def make_netns() -> Iterator[Callable[[str], str]]:
         # build_node lays what a node talks to into `<name>.upstream`: it goes too.
         for ns in (f"{name}.upstream", name):
             subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+
+
+@pytest.fixture
+def recorded_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Options]:
+    """The post-reboot node as a recorded file (its backend: no root, no kernel) with
+    its simulated cluster: wizards and playbooks run the real engine on it (DESIGN §3).
+    The run state goes to a private state dir."""
+    from ciliumtui.training.env import TrainingEnv
+
+    monkeypatch.setenv("CILIUMTUI_STATE_DIR", str(tmp_path / "state"))
+    with TrainingEnv("post-reboot", root=False) as env:
+        yield env.opts

@@ -27,6 +27,7 @@ from tui_fixtures import (
 
 from ciliumtui.app import CiliumtuiApp
 from ciliumtui.model import Finding
+from ciliumtui.options import Options
 from ciliumtui.tui import commands
 from ciliumtui.widgets.findings import FindingsPanel, tree
 from ciliumtui.widgets.table_panel import Column, fit_cell, fit_widths
@@ -135,12 +136,12 @@ async def test_y_copies_the_selected_findings_evidence_and_command() -> None:
 
 
 async def test_export_writes_the_wizards_plan_as_a_script_and_screendump_an_svg(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    recorded_node: Options, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_tui_wizard import FakeRunner
-
+    """The real engine's dry run on the recorded post-reboot node: `:export` writes the
+    plan's commands as a script, `:screendump` an SVG."""
     monkeypatch.chdir(tmp_path)
-    app = CiliumtuiApp(opts(), post_reboot_source(), live=False, runner_factory=FakeRunner)
+    app = CiliumtuiApp(recorded_node, post_reboot_source(), live=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         app.execute_command("export")
@@ -156,8 +157,8 @@ async def test_export_writes_the_wizards_plan_as_a_script_and_screendump_an_svg(
         await pilot.press("colon", *"export plan.sh", "enter")  # the prompt works here too
         await pilot.pause()
         script = (tmp_path / "plan.sh").read_text()
-        assert script.startswith("#!/bin/sh") and "plan of delete-links" in script
-        assert "# step purge-iptables" in script
+        assert script.startswith("#!/bin/sh") and "link delete group" in script
+        assert "# step purge-iptables" in script and "iptables-nft-restore --noflush" in script
         app.execute_command(f"screendump {tmp_path / 'shot.svg'}")
         assert (tmp_path / "shot.svg").read_text().lstrip().startswith("<svg")
 
@@ -237,10 +238,10 @@ async def test_finding_detail_is_live_shows_last_log_and_links() -> None:
         )
 
 
-async def test_inputs_form_validates_with_the_engine_and_suggests_the_pool() -> None:
-    from test_tui_wizard import FakeRunner
-
-    app = CiliumtuiApp(opts(), post_reboot_source(), live=False, runner_factory=FakeRunner)
+async def test_inputs_form_validates_with_the_engine_and_suggests_the_pool(
+    recorded_node: Options,
+) -> None:
+    app = CiliumtuiApp(recorded_node, post_reboot_source(), live=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         app.start_wizard("pod-cidr-change")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,16 +115,6 @@ def test_confirm_screen_uses_the_engines_acceptance_rule() -> None:
 
 
 # ------------------------------------------- the real engine, recorded node
-
-
-@pytest.fixture
-def recorded_node(state_dir: Path) -> Iterator[Options]:
-    """The post-reboot node as a recorded file (its backend: no root, no kernel) with
-    its simulated cluster: the wizards run the real engine on it (DESIGN §3)."""
-    from ciliumtui.training.env import TrainingEnv
-
-    with TrainingEnv("post-reboot", root=False) as env:
-        yield env.opts
 
 
 async def test_wizard_asks_before_mutating_steps_and_shows_result_and_next(
@@ -381,11 +370,30 @@ async def test_quit_during_a_run_needs_a_second_press(recorded_node: Options) ->
     assert app.return_value == 0
 
 
-async def test_a_wait_step_shows_elapsed_limit_and_what_it_waits_on_and_a_aborts() -> None:
-    app = CiliumtuiApp(opts(), healthy_source(), live=False, runner_factory=SlowRunner)
+WAITS_FOREVER = """\
+id: waits
+title: A wait that never ends
+steps:
+  - id: wait
+    phase: verify
+    title: Nothing with this label ever becomes Ready
+    action: pod.wait-ready
+    params: {namespace: kube-system, selector: app=never-ready, timeout: 30}
+    timeout: 35
+"""
+
+
+async def test_a_wait_step_shows_elapsed_limit_and_what_it_waits_on_and_a_aborts(
+    recorded_node: Options, tmp_path: Path
+) -> None:
+    """The real engine's pod.wait-ready against the simulated cluster: the wizard shows
+    elapsed / limit and what it waits on, and `a` aborts the run."""
+    playbook = tmp_path / "waits.yaml"
+    playbook.write_text(WAITS_FOREVER)
+    app = CiliumtuiApp(recorded_node, healthy_source(), live=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        app.start_wizard("verify")  # its first step is pod.wait-ready (k8s-app=cilium, 30 s)
+        app.start_wizard(str(playbook))
         await pilot.pause()
         wizard = app.screen
         assert isinstance(wizard, WizardScreen)
@@ -393,7 +401,7 @@ async def test_a_wait_step_shows_elapsed_limit_and_what_it_waits_on_and_a_aborts
         await wait_for(pilot, lambda: wizard.query_one("#wizard-wait").display)
         await pilot.pause(1.2)
         line = str(wizard.query_one("#wizard-wait").render())
-        assert "waiting on k8s-app=cilium in kube-system to be Ready" in line
+        assert "waiting on app=never-ready in kube-system to be Ready" in line, line
         assert "/ 30s limit" in line and "a: abort" in line
         assert wizard.active_bindings["a"].enabled
         await pilot.press("a")
@@ -409,13 +417,13 @@ async def test_decline_then_s_resumes_on_the_real_engine_with_the_node_name_type
     """The real Runner on the recorded post-reboot node (no root needed): decline the
     first change, `s` resumes the same journaled run from that step (the diagnose step
     is not run again), then the destructive step is confirmed by typing the node name."""
+    from ciliumtui.sources import ProbeSource
     from ciliumtui.training.env import TrainingEnv
-    from ciliumtui.training.tui import RecordedSource
 
     with TrainingEnv("post-reboot", root=False) as env:
         for key, value in env.env_vars().items():
             monkeypatch.setenv(key, value)
-        app = CiliumtuiApp(env.opts, RecordedSource(env.opts), live=False)
+        app = CiliumtuiApp(env.opts, ProbeSource(env.opts), live=False)
         node = env.opts.node_name
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(app, pilot)
