@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -484,6 +485,7 @@ class CiliumRestartAgents(Action):
         pods = sorted(await self._pods(ctx), key=_pod_node)
         pods.sort(key=lambda p: _pod_node(p) == ctx.node)
         done = []
+        started = time.monotonic()
         for p in pods:
             meta, node = p["metadata"], _pod_node(p)
             await _delete_pod(ctx, api, meta["namespace"], meta["name"])
@@ -498,4 +500,6 @@ class CiliumRestartAgents(Action):
                     findings=out.findings,
                 )
             done.append(node)
+        if done:
+            ctx.out(f"{len(done)} agents restarted in {time.monotonic() - started:.0f}s")
         return ActionResult(ok=True, changed=bool(done), data={"restarted": done})
