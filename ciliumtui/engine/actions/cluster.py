@@ -484,7 +484,7 @@ class CiliumRestartAgents(Action):
         api = k.CoreV1Api(_client(ctx))
         pods = sorted(await self._pods(ctx), key=_pod_node)
         pods.sort(key=lambda p: _pod_node(p) == ctx.node)
-        done = []
+        done: list[str] = []
         started = time.monotonic()
         for p in pods:
             meta, node = p["metadata"], _pod_node(p)

@@ -68,7 +68,8 @@ def rewrite(corefile: str, upstreams: list[str], zone: str = ".") -> tuple[str, 
             out.append(line)
             continue
         words = m.group("rest").split()
-        targets, tail = [], []
+        targets: list[str] = []
+        tail: list[str] = []
         for i, w in enumerate(words):
             if w == "{" or w.startswith("{"):
                 tail = words[i:]

@@ -34,7 +34,9 @@ SYMPTOMS: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_SYMPTOMS = ("pods-failing-on-node",)
 PROGRESS_EVERY = 15.0  # seconds between "still waiting" lines when nothing changes
-DIAGNOSE_LIMIT = 20.0  # seconds a diagnosis inside a wait may take
+# Seconds a diagnosis inside a wait may take: playbooks give a wait step ~20 s more than
+# its own limit, so the explanation of a timeout still fits in the step.
+DIAGNOSE_LIMIT = 15.0
 EVIDENCE_SHOWN = 3
 
 
@@ -63,6 +65,15 @@ class PodView:
         return self.reason == "CrashLoopBackOff" or (
             self.restarts > 0 and not self.ready and self.last is not None
         )
+
+    def state(self) -> str:
+        """Why it is not running, in a few words: "CrashLoopBackOff, 2 restarts, last: Error, exit 1"."""
+        parts = [self.reason or self.phase]
+        if self.restarts:
+            parts.append(f"{self.restarts} restart{'s' if self.restarts != 1 else ''}")
+        if self.last:
+            parts.append(f"last: {self.last}")
+        return ", ".join(parts)
 
     def describe(self) -> str:
         parts = [self.ref.split("/", 1)[-1], self.phase]
@@ -172,12 +183,14 @@ def explanation(findings: Sequence[Finding], symptoms: Sequence[str]) -> tuple[s
         fix = f"→ playbook {f.playbook}" if f.playbook else "(no playbook: see its evidence)"
         lines.append(f"explained by {f.id}: {f.title} {fix}")
         lines += [f"  {e}" for e in f.evidence[:EVIDENCE_SHOWN]]
-    if symptom is not None:
-        lines += [f"  {e}" for e in symptom.evidence if "log" in e.lower()][:EVIDENCE_SHOWN]
+    logs = [e for e in symptom.evidence if "log" in e.lower()] if symptom is not None else []
+    if symptom is not None and logs:
+        lines.append(f"{symptom.id}:")
+        lines += [f"  {e}" for e in logs[-EVIDENCE_SHOWN:]]
     ids = ", ".join(f.id for f in roots)
     if playbooks:
         runs = " then ".join(f"`ciliumtui run {p}`" for p in playbooks)
-        return f"explained by {ids}: run {runs} instead", lines
+        return f"explained by {ids} — run {runs} instead", lines
     return f"explained by {ids} (no playbook fixes it: see its evidence)", lines
 
 
@@ -232,7 +245,7 @@ class Waiter:
             self.ctx.out(progress_line(elapsed, self.timeout, self.what, views))
             self._last, self._said = sig, now
 
-    async def _explain(self, views: list[PodView], head: str, *, early: bool) -> WaitOutcome | None:
+    async def _explain(self, head: str, *, early: bool) -> WaitOutcome | None:
         findings = await diagnose(self.ctx) if self.symptoms else None
         if findings is None:
             return None if early else WaitOutcome(False, message=head)
@@ -250,7 +263,6 @@ class Waiter:
     async def run(self) -> WaitOutcome:
         start = time.monotonic()
         diagnosed_crash = False
-        views: list[PodView] = []
         while True:
             pods = await self.list_pods()
             ready = self.done(pods)
@@ -263,16 +275,19 @@ class Waiter:
             crashing = [v for v in views if v.crashing and not v.terminating]
             if crashing and not diagnosed_crash and self.symptoms:
                 diagnosed_crash = True
-                self.ctx.out(f"{crashing[0].ref} is crash-looping: diagnosing why")
-                head = f"{crashing[0].describe()}: crash-looping after {elapsed:.0f}s"
-                early = await self._explain(views, head, early=True)
+                pod = crashing[0]
+                self.ctx.out(f"{pod.ref} is crash-looping: diagnosing why")
+                head = f"{pod.ref.split('/', 1)[-1]} crash-loops ({pod.state()})"
+                early = await self._explain(head, early=True)
                 if early is not None:
                     return early
             left = self.timeout - (time.monotonic() - start)
             if left <= 0:
-                states = "; ".join(v.describe() for v in views) or "no pod"
+                states = (
+                    "; ".join(f"{v.ref.split('/', 1)[-1]}: {v.state()}" for v in views) or "no pod"
+                )
                 head = f"not Ready after {self.timeout:g}s ({states})"
-                out = await self._explain(views, head, early=False)
+                out = await self._explain(head, early=False)
                 assert out is not None
                 return out
             await self.pause(min(left, 30.0))
