@@ -45,7 +45,7 @@ class Traces:
 async def find_traces(ctx: ActionContext) -> Traces:
     import asyncio
 
-    from ...checks.k3s import FLANNEL_LINKS, FLANNEL_SUBNET_ENV
+    from ...checks.k3s import FLANNEL_LINKS, FLANNEL_SUBNET_ENV  # type: ignore[attr-defined,unused-ignore]
     from ...node.cni import read_cni
 
     links = await ip_json(ctx.netns, "-d", "link", "show")
