@@ -401,7 +401,15 @@ class CiliumNodeDelete(Action):
 
     async def plan(self, ctx: ActionContext) -> list[str]:
         names = await self._targets(ctx)
-        return [f"kubectl delete ciliumnode {n}" for n in names] or ["# no stale CiliumNodes"]
+        if names:
+            return [f"kubectl delete ciliumnode {n}" for n in names]
+        if ctx.dry_run:
+            # a pool that an earlier step changes makes the old pool's CiliumNodes stale
+            return [
+                "# no CiliumNode lies outside the pool configured now (after a pool change: "
+                "those of the old pool, known once it is made)"
+            ]
+        return ["# no stale CiliumNodes"]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         from kubernetes import client as k
