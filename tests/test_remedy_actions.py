@@ -330,3 +330,27 @@ async def test_k3s_config_writes_a_drop_in_on_a_server_and_nothing_on_an_agent(t
         out = [e.message for e in events if e.kind == "step_output"]
         assert any("belong to the server" in (m or "") for m in out), out
         assert not (agent / "etc/rancher/k3s/config.yaml.d").exists()
+
+
+def test_pool_plan_moves_a_family_only_when_it_is_in_the_way():
+    from ciliumtui.cidr import net
+    from ciliumtui.engine.actions.pools import choose
+
+    dual = [net("10.0.0.0/8"), net("fd00::/104")]
+    hit = [{"pool": "10.0.0.0/8", "kind": "node-network", "with": "10.0.0.0/22",
+            "evidence": "eth0 10.0.3.7/22 lies inside pool 10.0.0.0/8"}]  # fmt: skip
+    new, lines = choose(4, dual, hit, None, "172.16.0.0/16")
+    assert new == "172.16.0.0/16"
+    assert lines == [
+        "IPv4 pool 10.0.0.0/8: eth0 10.0.3.7/22 lies inside pool 10.0.0.0/8",
+        "new IPv4 pool: 172.16.0.0/16 (the suggested free range)",
+    ]
+    # the IPv6 pool overlaps nothing: it stays, whatever the planner proposes
+    assert choose(6, dual, [], None, "fd7a::/104") == (
+        None,
+        ["IPv6 pool fd00::/104 overlaps nothing in use: kept"],
+    )
+    assert choose(6, [net("10.42.0.0/16")], [], None, "fd7a::/104") == (None, [])  # no v6 pool
+    assert choose(4, dual, [], "172.30.0.0/16", None)[0] == "172.30.0.0/16"  # the operator's
+    with pytest.raises(Exception, match="--input pool=CIDR"):
+        choose(4, dual, hit, None, None)

@@ -110,6 +110,7 @@ def run(w, tmp_path: Path, bin_dir: Path | None, *args: str) -> subprocess.Compl
     env = {
         "PATH": f"{bin_dir}:{path}" if bin_dir else path,
         "CILIUMTUI_STATE_DIR": str(tmp_path / "state"),
+        "HOME": str(tmp_path),  # kubectl (run by the stand-in helm) keeps its cache there
         "HELM_STUB_LOG": str(tmp_path / "helm.log"),
         "HELM_STUB_STATE": str(tmp_path / "helm-state.json"),
     }
@@ -219,6 +220,15 @@ def test_without_helm_or_without_the_release_the_configmap_is_patched(tmp_path):
             """'{"data":{"cluster-pool-ipv4-cidr":"172.16.0.0/16"}}'"""
         )
         assert not [c for c in helm_calls(tmp_path) if c[0] == "upgrade"]
+        # a pool the operator gives must be free (eth0 is 10.0.3.7/22): refused, nothing changed
+        before = w.sim.mutations
+        res = run(
+            w, tmp_path, None, "pod-cidr-change", "--yes", "--input", "pool=10.0.2.0/23", "--json"
+        )
+        st = {e["step_id"]: e for e in events(res) if e["kind"] == "step_finished"}
+        assert res.returncode == 1 and st["plan-pool"]["status"] == "failed"
+        assert "10.0.2.0/23 overlaps what is in use" in st["plan-pool"]["message"]
+        assert w.sim.mutations == before
         # and with no helm at all (PATH without it): the same path, said so
         res = run(
             w, tmp_path, None, "pod-cidr-change", "--yes", "--input", "pool=172.30.0.0/16", "--json"

@@ -34,6 +34,7 @@ def dry_run(w, tmp_path, bin_dir=None) -> list[dict]:
         env={
             "PATH": f"{bin_dir}:{path}" if bin_dir else path,
             "CILIUMTUI_STATE_DIR": str(tmp_path / "state"),
+            "HOME": str(tmp_path),  # kubectl (run by the stand-in helm) keeps its cache there
             "HELM_STUB_LOG": str(tmp_path / "helm.log"),
             "HELM_STUB_STATE": str(tmp_path / "helm-state.json"),
         },

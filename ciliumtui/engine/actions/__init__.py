@@ -18,6 +18,7 @@ from . import (  # noqa: F401
     links,
     mtu,
     netfilter,
+    pools,
     routes,
     shell,
     sysctl,
