@@ -1,7 +1,8 @@
 """pod-cidr-change with and without helm, on the default-pod-cidr-overlap node.
 
-Real: the network namespace node, the simulated cluster (kubectl and the client
-talk to it), the CLI as a subprocess. A MOCK, because real helm and a chart
+Real: the training world (ciliumtui.training.env.TrainingEnv: the network namespace
+node, the simulated cluster kubectl and the client talk to, the node's datapath
+following the new pool once the fix lands), the CLI as a subprocess. A MOCK, because real helm and a chart
 repository cannot run here: a stand-in `helm` executable on PATH that records
 every argv and answers `helm status`, `helm get values` and `helm repo list` the
 way helm 3 does for a Cilium 1.18.4 release; its `upgrade` does what the chart
@@ -16,10 +17,13 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sim_helpers import node_world
 
 pytestmark = pytest.mark.root
 
@@ -105,11 +109,31 @@ def install_stub(tmp_path: Path, *, absent: bool = False) -> tuple[Path, Path]:
     return bin_dir, state
 
 
-def run(w, tmp_path: Path, bin_dir: Path | None, *args: str) -> subprocess.CompletedProcess:
+@dataclass
+class World:
+    env: Any
+    sim: Any
+    kubeconfig: str
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "ciliumtui", *args, *self.env.cli_flags()]
+
+
+@contextmanager
+def world(name: str, tmp_path: Path, monkeypatch) -> Iterator[World]:
+    from ciliumtui.training.env import TrainingEnv
+
+    monkeypatch.setenv("CILIUMTUI_STATE_DIR", str(tmp_path / "operator-state"))
+    with TrainingEnv(name, root=True) as env:
+        assert env.sim is not None
+        yield World(env, env.sim, str(env.opts.kubeconfig))
+
+
+def run(w: World, tmp_path: Path, bin_dir: Path | None, *args: str) -> subprocess.CompletedProcess:
     path = "/usr/sbin:/usr/bin:/sbin:/bin"
     env = {
+        **w.env.env_vars(),
         "PATH": f"{bin_dir}:{path}" if bin_dir else path,
-        "CILIUMTUI_STATE_DIR": str(tmp_path / "state"),
         "HOME": str(tmp_path),  # kubectl (run by the stand-in helm) keeps its cache there
         "HELM_STUB_LOG": str(tmp_path / "helm.log"),
         "HELM_STUB_STATE": str(tmp_path / "helm-state.json"),
@@ -133,9 +157,9 @@ def helm_calls(tmp_path: Path) -> list[list[str]]:
     return [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
 
 
-def test_with_helm_the_release_is_upgraded_with_exactly_the_printed_line(tmp_path):
+def test_with_helm_the_release_is_upgraded_with_exactly_the_printed_line(tmp_path, monkeypatch):
     bin_dir, state = install_stub(tmp_path)
-    with node_world("default-pod-cidr-overlap", tmp_path / "w", prefix="rh") as w:
+    with world("default-pod-cidr-overlap", tmp_path, monkeypatch) as w:
         res = run(w, tmp_path, bin_dir, "pod-cidr-change", "--yes", "--json")
         evs = events(res)
         st = steps(evs)
@@ -202,9 +226,9 @@ def test_the_printed_helm_line_pastes_into_any_shell(tmp_path, shell):
     assert json.loads(done.stdout)[-1].endswith("={172.16.0.0/16,172.17.0.0/16}")
 
 
-def test_without_helm_or_without_the_release_the_configmap_is_patched(tmp_path):
+def test_without_helm_or_without_the_release_the_configmap_is_patched(tmp_path, monkeypatch):
     bin_dir, _ = install_stub(tmp_path, absent=True)  # helm present, no cilium release
-    with node_world("default-pod-cidr-overlap", tmp_path / "w", prefix="rh") as w:
+    with world("default-pod-cidr-overlap", tmp_path, monkeypatch) as w:
         res = run(w, tmp_path, bin_dir, "pod-cidr-change", "--dry-run", "--json")
         evs = events(res)
         assert res.returncode == 0, res.stdout[-3000:]
