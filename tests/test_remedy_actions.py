@@ -354,3 +354,20 @@ def test_pool_plan_moves_a_family_only_when_it_is_in_the_way():
     assert choose(4, dual, [], "172.30.0.0/16", None)[0] == "172.30.0.0/16"  # the operator's
     with pytest.raises(Exception, match="--input pool=CIDR"):
         choose(4, dual, hit, None, None)
+
+
+async def test_coredns_forward_on_k3s_follows_the_resolv_conf_the_kubelet_hands_coredns(tmp_path):
+    """k3s takes /run/systemd/resolve/resolv.conf itself when /etc/resolv.conf names
+    only the stub: no loop, nothing to change. A `resolv-conf: /etc/resolv.conf` in
+    its config (a hardening template) brings the loop back: then it is fixed."""
+    root = tmp_path / "host"
+    _stub_host(root)
+    _k3s_host(root, "k3s.service", "/usr/local/bin/k3s server")
+    with _sim(tmp_path, "healthy") as sim:
+        _coredns_cm(sim, tmp_path)
+        result, events = await run_steps(sim, tmp_path, FORWARD, str(root), dry_run=True)
+        assert result.steps["fix"] == "skipped", planned(events) if events else None
+        (root / "etc/rancher/k3s/config.yaml").write_text("resolv-conf: /etc/resolv.conf\n")
+        result, events = await run_steps(sim, tmp_path, FORWARD, str(root), dry_run=True)
+        assert result.steps["fix"] == "planned"
+        assert "# +    forward . 192.168.1.1 1.1.1.1 {" in planned(events)

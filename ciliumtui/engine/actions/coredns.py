@@ -49,13 +49,28 @@ def is_loopback(target: str) -> bool:
         return False
 
 
-def loops(target: str) -> bool:
-    """A forward target that can lead back to CoreDNS: a loopback address, or a
-    resolv.conf file (the node's, with its stub)."""
-    return is_loopback(target) or target.startswith("/")
+def loops(target: str, resolv_loops: bool = True) -> bool:
+    """A forward target that leads back to CoreDNS: a loopback address, or a
+    resolv.conf file when the one CoreDNS gets names only loopback (`resolv_loops`)."""
+    return is_loopback(target) or (target.startswith("/") and resolv_loops)
 
 
-def rewrite(corefile: str, upstreams: list[str], zone: str = ".") -> tuple[str, list[str]]:
+def kubelet_resolv(k3s: bool, resolv_conf: str | None, etc: list[str], resolved: list[str]) -> str:
+    """The node file CoreDNS gets as its /etc/resolv.conf (dnsPolicy Default: the
+    kubelet's resolv-conf): the one set (k3s `resolv-conf`, a kubelet-arg), else
+    /etc/resolv.conf — except on k3s when that names only loopback and
+    systemd-resolved's file has servers: k3s then takes that one itself (a plain
+    kubelet does not)."""
+    if resolv_conf:
+        return resolv_conf
+    if k3s and etc and all(is_loopback(s) for s in etc) and resolved:
+        return RESOLVED
+    return "/etc/resolv.conf"
+
+
+def rewrite(
+    corefile: str, upstreams: list[str], zone: str = ".", resolv_loops: bool = True
+) -> tuple[str, list[str]]:
     """(new Corefile, the old forward lines replaced): each `forward ZONE …` whose
     targets loop gets `upstreams` instead; targets that do not loop, and the
     options after them (`{ … }`, `policy …` inside the block), stay."""
@@ -75,10 +90,10 @@ def rewrite(corefile: str, upstreams: list[str], zone: str = ".") -> tuple[str, 
                 tail = words[i:]
                 break
             targets.append(w)
-        if not any(loops(t) for t in targets):
+        if not any(loops(t, resolv_loops) for t in targets):
             out.append(line)
             continue
-        kept = [t for t in targets if not loops(t)]
+        kept = [t for t in targets if not loops(t, resolv_loops)]
         new_targets = list(dict.fromkeys([*upstreams, *kept]))
         new = f"{m.group('indent')}forward {zone} {' '.join([*new_targets, *tail])}"
         if sep:
@@ -152,8 +167,25 @@ class CorednsForward(Action):
         if not old:
             raise CiliumtuiError(f"{ref.label} has no {COREFILE}")
         ups, src = await self._upstreams(ctx)
-        new, changed = rewrite(old, ups)
+        new, changed = rewrite(old, ups, resolv_loops=await self._resolv_loops(ctx))
         return ref, obj, old, new, changed, src, ups
+
+    async def _resolv_loops(self, ctx: ActionContext) -> bool:
+        """Does the resolv.conf CoreDNS reads name only loopback (the loop)?"""
+        from ...node import hostfs
+        from ...node.host import parse_resolv, read_k3s
+
+        root = ctx.opts.host_root
+
+        def servers() -> list[str]:
+            k3s = read_k3s(ctx.opts)
+            etc = parse_resolv(hostfs.read_text(root, "/etc/resolv.conf") or "")
+            resolved = parse_resolv(hostfs.read_text(root, RESOLVED) or "")
+            path = kubelet_resolv(k3s is not None, k3s.resolv_conf if k3s else None, etc, resolved)
+            return parse_resolv(hostfs.read_text(root, path) or "")
+
+        found = await asyncio.to_thread(servers)
+        return bool(found) and all(is_loopback(x) for x in found)
 
     async def plan(self, ctx: ActionContext) -> list[str]:
         ref, _obj, old, new, changed, src, ups = await self._change(ctx)
