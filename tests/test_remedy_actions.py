@@ -371,3 +371,5 @@ async def test_coredns_forward_on_k3s_follows_the_resolv_conf_the_kubelet_hands_
         result, events = await run_steps(sim, tmp_path, FORWARD, str(root), dry_run=True)
         assert result.steps["fix"] == "planned"
         assert "# +    forward . 192.168.1.1 1.1.1.1 {" in planned(events)
+    # the pool given is the one configured: nothing moves
+    assert choose(4, dual, [], "10.0.0.0/8", None)[0] is None

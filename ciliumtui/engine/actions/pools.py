@@ -34,6 +34,9 @@ def choose(
     mine = [n for n in configured if n.version == family]
     shown = " ".join(map(str, mine)) or "none"
     lines = [f"{name} pool {shown}: {c['evidence']}" for c in conflicts]
+    if given and [str(n) for n in mine] == [str(netmath.net(given))]:
+        lines.append(f"{name} pool {shown}: kept (the pool given is the one configured)")
+        return None, lines
     if given:
         lines.append(f"new {name} pool: {given} (given)")
         return given, lines
