@@ -354,6 +354,8 @@ def test_pool_plan_moves_a_family_only_when_it_is_in_the_way():
     assert choose(4, dual, [], "172.30.0.0/16", None)[0] == "172.30.0.0/16"  # the operator's
     with pytest.raises(Exception, match="--input pool=CIDR"):
         choose(4, dual, hit, None, None)
+    # the pool given is the one configured: nothing moves
+    assert choose(4, dual, [], "10.0.0.0/8", None)[0] is None
 
 
 async def test_coredns_forward_on_k3s_follows_the_resolv_conf_the_kubelet_hands_coredns(tmp_path):
@@ -371,5 +373,3 @@ async def test_coredns_forward_on_k3s_follows_the_resolv_conf_the_kubelet_hands_
         result, events = await run_steps(sim, tmp_path, FORWARD, str(root), dry_run=True)
         assert result.steps["fix"] == "planned"
         assert "# +    forward . 192.168.1.1 1.1.1.1 {" in planned(events)
-    # the pool given is the one configured: nothing moves
-    assert choose(4, dual, [], "10.0.0.0/8", None)[0] is None
