@@ -373,3 +373,39 @@ async def test_coredns_forward_on_k3s_follows_the_resolv_conf_the_kubelet_hands_
         result, events = await run_steps(sim, tmp_path, FORWARD, str(root), dry_run=True)
         assert result.steps["fix"] == "planned"
         assert "# +    forward . 192.168.1.1 1.1.1.1 {" in planned(events)
+
+
+async def test_lb_pool_move_is_all_or_nothing(tmp_path, monkeypatch):
+    """Two pools to move, the second PATCH refused: the first goes back. (The refusal
+    is injected for that one object: the sim's faults refuse every request alike.)"""
+    from ciliumtui.engine.actions import kubeobj
+    from ciliumtui.errors import CiliumtuiError
+
+    sc = {
+        "cluster": {
+            "lb_pools": [
+                {"kind": "IPAddressPool", "name": "a", "cidrs": ["10.42.200.0/24"]},
+                {"kind": "IPAddressPool", "name": "b", "cidrs": ["10.42.201.0/24"]},
+            ]
+        }
+    }
+    real = kubeobj.patch
+
+    async def refuse_b(ctx, ref, body, patch_type="merge"):
+        if ref.name == "b" and patch_type == "merge":
+            raise CiliumtuiError("apiserver refused patch ipaddresspool b (422)")
+        return await real(ctx, ref, body, patch_type)
+
+    monkeypatch.setattr(kubeobj, "patch", refuse_b)
+    with _sim(tmp_path, sc) as sim:
+        body = MOVE.replace("{avoid: [192.168.1.0/24, 10.43.0.0/16, 10.0.0.0/24]}", "{}")
+        result, events = await run_steps(sim, tmp_path, body, assume_yes=True)
+        assert result.status == "failed"
+        msg = finished(events)["move"].message
+        assert (
+            "ipaddresspool metallb-system/b" in msg
+            and "put back: ipaddresspool metallb-system/a" in msg
+        )
+        for name, cidr in (("a", "10.42.200.0/24"), ("b", "10.42.201.0/24")):
+            got = sim.store.get("metallb.io/v1beta1/IPAddressPool", "metallb-system", name)
+            assert got["spec"]["addresses"] == [cidr]

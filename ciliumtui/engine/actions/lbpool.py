@@ -197,9 +197,31 @@ class LbPoolMove(Action):
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         moves, _ = await self._moves(ctx)
-        moved = []
+        moved: list[dict[str, Any]] = []
+        done: list[Move] = []
         for m in moves:
-            await kubeobj.patch(ctx, m.ref, m.body)
+            try:
+                await kubeobj.patch(ctx, m.ref, m.body)
+            except CiliumtuiError as exc:
+                # One step, all or nothing: the pools moved so far go back (the runner's
+                # rollback covers the steps before this one, not this one's half).
+                undone = await self._put_back(ctx, done)
+                raise CiliumtuiError(f"{m.ref.label}: {exc}; {undone}") from None
+            done.append(m)
             ctx.out(f"{m.ref.label}: {', '.join(m.old)} -> {m.new}")
             moved.append({"pool": m.ref.label, "from": m.old, "to": m.new})
         return ActionResult(ok=True, changed=bool(moved), data={"moved": moved})
+
+    async def _put_back(self, ctx: ActionContext, done: list[Move]) -> str:
+        if not done:
+            return "nothing was changed"
+        back = []
+        for m in done:
+            saved = ctx.backup_dir / kubeobj.backup_name(m.ref)
+            try:
+                ref, obj = kubeobj.load_backup(saved)
+                await kubeobj.patch(ctx, ref, kubeobj.restore_body(ref, obj), "json")
+                back.append(m.ref.label)
+            except CiliumtuiError as exc:
+                ctx.out(f"could not put {m.ref.label} back: {exc} (backup {saved})")
+        return f"put back: {', '.join(back) or 'none'}"
