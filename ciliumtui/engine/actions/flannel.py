@@ -4,24 +4,26 @@ bridge), its CNI config (it can win the CNI dir) and /run/flannel/subnet.env.
 
 What is flannel's: the links k3s-killall.sh deletes and flannel's lease file
 (`checks.k3s`, the same facts the finding reads), and CNI configs whose plugins
-or name say flannel. Cilium's links and configs are never touched. Files are
-copied into the step's backup first; what the links were is written there too
-(a link cannot be restored from a file: flannel recreates its own when it runs).
+or name say flannel. Cilium's links and configs are never touched. Links are
+read and deleted through the NodeBackend (the kernel, or training's recorded
+node); files are copied into the step's backup first; what the links were is
+written there too (a link cannot be restored from a file: flannel recreates its
+own when it runs).
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ... import netns
 from ...model import CniFile
 from ...ownership import is_cilium_link
 from . import hostfiles
 from .base import Action, ActionContext, ActionResult, register
-from .links import ip_json
 
 
 def is_flannel_cni(f: CniFile) -> bool:
@@ -39,22 +41,30 @@ def is_flannel_cni(f: CniFile) -> bool:
 class Traces:
     links: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # node paths
-    link_details: list[dict] = field(default_factory=list)
+    link_details: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _backend(ctx: ActionContext) -> Any:
+    """The node the commands go to (ActionContext.backend: the kernel, or training's
+    recorded node, which applies the same `ip link delete`)."""
+    return ctx.backend  # type: ignore[attr-defined,unused-ignore]
+
+
+def delete_link(name: str) -> Any:
+    from ...node.backend import Command  # type: ignore[import-not-found,unused-ignore]
+
+    return Command(("ip", "link", "delete", name))
 
 
 async def find_traces(ctx: ActionContext) -> Traces:
-    import asyncio
-
     from ...checks.k3s import FLANNEL_LINKS, FLANNEL_SUBNET_ENV  # type: ignore[attr-defined,unused-ignore]
     from ...node.cni import read_cni
 
-    links = await ip_json(ctx.netns, "-d", "link", "show")
     out = Traces()
-    for link in links:
-        name = str(link.get("ifname") or "")
-        if name in FLANNEL_LINKS and not is_cilium_link(name):
-            out.links.append(name)
-            out.link_details.append(link)
+    for link in await _backend(ctx).links():
+        if link.name in FLANNEL_LINKS and not is_cilium_link(link.name):
+            out.links.append(link.name)
+            out.link_details.append(dataclasses.asdict(link))
     k3s = (
         ctx.opts.host_path("/etc/rancher/k3s").is_dir()
         or ctx.opts.host_path("/var/lib/rancher/k3s").is_dir()
@@ -64,11 +74,6 @@ async def find_traces(ctx: ActionContext) -> Traces:
     if hostfiles.read(ctx, FLANNEL_SUBNET_ENV) is not None:
         out.files.append(FLANNEL_SUBNET_ENV)
     return out
-
-
-def ip_delete(ctx: ActionContext, name: str) -> list[str]:
-    """The argv that deletes one link (in --netns: `ip -n NS`): shown and run alike."""
-    return ["ip", *(["-n", ctx.netns] if ctx.netns else []), "link", "delete", name]
 
 
 @register
@@ -81,29 +86,35 @@ class FlannelCleanup(Action):
     requires = frozenset({"ip"})
 
     async def plan(self, ctx: ActionContext) -> list[str]:
+        from ...node.backend import shell_text  # type: ignore[import-not-found,unused-ignore]
+
         t = await find_traces(ctx)
-        lines = [shlex.join(ip_delete(ctx, n)) for n in t.links]
+        backend = _backend(ctx)
+        lines = [shell_text(backend.argv(delete_link(n))) for n in t.links]
         lines += [f"rm -- {hostfiles.shown(ctx, p)}" for p in t.files]
-        if lines:
-            lines.append("# files are copied to the backup first; flannel's pods need a restart")
-        return lines
+        if not lines:
+            return []
+        lines.append("# files are copied to the backup first; flannel's pods need a restart")
+        return [*lines, *backend.plan_notes()]
 
     async def backup(self, ctx: ActionContext) -> list[Path]:
         t = await find_traces(ctx)
         ctx.backup_dir.mkdir(parents=True, exist_ok=True)
         saved = [hostfiles.save_copy(ctx, p, ctx.backup_dir) for p in t.files]
         links = ctx.backup_dir / "flannel-links.json"
-        links.write_text(json.dumps(t.link_details, indent=1) + "\n")
+        links.write_text(json.dumps(t.link_details, indent=1, default=str) + "\n")
         return [*saved, links]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        from ...errors import CiliumtuiError
+        from ...node.backend import CommandFailed  # type: ignore[import-not-found,unused-ignore]
 
         t = await find_traces(ctx)
         for name in t.links:
-            res = await netns.run(ip_delete(ctx, name), timeout=30)
-            if res.rc != 0 and "Cannot find device" not in res.stderr:
-                raise CiliumtuiError(f"ip link delete {name}: {res.stderr.strip() or res.rc}")
+            try:
+                await _backend(ctx).run(delete_link(name), timeout=30)
+            except CommandFailed as exc:
+                if "Cannot find device" not in str(exc):
+                    raise
             ctx.out(f"deleted link {name}")
         for path in t.files:
             hostfiles.remove(ctx, path)
