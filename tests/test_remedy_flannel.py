@@ -96,7 +96,7 @@ def test_flannel_cleanup_removes_flannel_traces_only(make_netns, tmp_path, monke
     )
     assert saved == FLANNEL_CNI
     assert "FLANNEL_MTU=1450" in (backup / "run_flannel_subnet.env").read_text()
-    was = {link["ifname"] for link in json.loads((backup / "flannel-links.json").read_text())}
+    was = {link["name"] for link in json.loads((backup / "flannel-links.json").read_text())}
     assert was == {"flannel.1", "cni0"}
 
     # nothing of flannel's left: nothing to do
