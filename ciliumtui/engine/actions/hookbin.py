@@ -23,6 +23,8 @@ from ...options import Options
 
 CLEANUP = ["run", "cleanup-node", "--yes"]
 FALLBACK = "/usr/local/bin/ciliumtui"
+# Where systemd (>= 239) looks for an Exec*= command given without a path.
+SYSTEMD_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,11 @@ def candidates() -> list[Candidate]:
 
 
 def why_not(opts: Options, exe: str) -> str | None:
-    """Why `exe` cannot run on the node (under its host root); None: it can."""
+    """Why `exe` cannot run on the node (under its host root); None: it can. A bare
+    name is looked for where systemd looks for it."""
+    if "/" not in exe:
+        found = [d for d in SYSTEMD_PATH if why_not(opts, f"{d}/{exe}") is None]
+        return None if found else f"is in none of {', '.join(SYSTEMD_PATH)} on the node"
     if not exe.startswith("/"):
         return "is not an absolute path (systemd needs one)"
     path = opts.host_path(exe)
