@@ -110,6 +110,10 @@ async def test_confirmation_follows_risk(tmp_path, risk, typed, runs):
         body = body.replace("action: shell\n", "action: k3s.hook\n").replace(
             f'params: {{argv: [touch, "{target}"]}}', f"params: {{command: [touch, {target}]}}"
         )
+        touch = tmp_path / "usr/bin/touch"  # the hook's command must exist on the node
+        touch.parent.mkdir(parents=True)
+        touch.write_text("#!/bin/sh\n")
+        touch.chmod(0o755)
     result, _, _ = await go(
         write(tmp_path, body), confirm=confirm, opts=Options(node="node-a", host_root=str(tmp_path))
     )

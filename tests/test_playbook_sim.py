@@ -164,12 +164,28 @@ def test_pod_cidr_change_deletes_stale_ciliumnodes_and_restarts_agents(tmp_path)
         res = run(w, "pod-cidr-change", "--yes", "--json")
         steps = _finished(res)
         status = {k: v["status"] for k, v in steps.items()}
-        assert status["helm-upgrade"] == "skipped"  # printed, not run, without run_helm=true
-        out = "\n".join(steps["suggest-pool"].get("output", []))
-        assert "helm upgrade" in out and "free pool: " in out
+        # the pool (172.20.0.0/16) overlaps nothing: kept, neither helm nor the ConfigMap
+        assert status["helm-upgrade"] == "skipped" and status["patch-cilium-config"] == "skipped"
+        out = "\n".join(steps["plan-pool"].get("output", []))
+        assert "IPv4 pool 172.20.0.0/16 overlaps nothing in use: kept" in out, out
+        assert status["find-helm-release"] == "skipped"  # nothing to apply: no need to ask helm
+        # the operator restarted before the stale CiliumNodes go (it allocates from the
+        # pool it read at start)
+        assert status["restart-operator"] == "ok"
         assert status["delete-stale-ciliumnodes"] == "ok"
         assert status["restart-agents"] == "ok"
         deletes = [p for verb, p in sim.requests if verb == "DELETE"]
         assert any("ciliumnodes/k3s-node1" in p for p in deletes)
-        assert sum("/pods/cilium-" in p for p in deletes) == 2  # both nodes, one at a time
+        assert sum("/pods/cilium-" in p and "operator" not in p for p in deletes) == 2
+        order = [
+            i
+            for i, (verb, p) in enumerate(sim.requests)
+            if "cilium-operator" in p or "ciliumnodes/" in p
+        ]
+        assert "cilium-operator" in sim.requests[order[0]][1]
+        cns = {
+            c["metadata"]["name"]: c["spec"]["ipam"]["podCIDRs"]
+            for c in sim.store.list("cilium.io/v2/CiliumNode")
+        }
+        assert all(c[0].startswith("172.20.") for c in cns.values()), cns
         assert res.returncode == 0, status

@@ -9,7 +9,6 @@ in a subprocess (`ciliumtui run … ` with the flags the env prints).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -58,37 +57,19 @@ def kubectl(env: TrainingEnv, *args: str) -> None:
     )
 
 
-# The fix a trainee makes by hand where the expert path has no playbook for it
-# (the scenario's last hint says so): the helm upgrade's ConfigMap change, the
-# MetalLB pool moved.
-POOL = "172.16.0.0/16"  # what `cidr suggest` proposes for default-pod-cidr-overlap
-
-
-def _helm_pool(env: TrainingEnv) -> None:
-    kubectl(
-        env, "-n", "kube-system", "patch", "configmap", "cilium-config", "--type", "merge",
-        "-p", json.dumps({"data": {"cluster-pool-ipv4-cidr": POOL}}),
-    )  # fmt: skip
-
-
-def _move_lb_pool(env: TrainingEnv) -> None:
-    kubectl(
-        env, "-n", "metallb-system", "patch", "ipaddresspool", "default-pool", "--type", "merge",
-        "-p", json.dumps({"spec": {"addresses": ["192.168.1.240/28"]}}),
-    )  # fmt: skip
-
-
 # scenario -> (risky steps the expert path takes, manual step before the fix playbook, inputs)
 EXPERT: dict[str, tuple[int, Any, dict[str, dict[str, str]]]] = {
     # cleanup: delete-links, purge-iptables, cleanup-ip-rules, restart pod, restart pods
     "agent-crashloop": (5, None, {}),
     "coredns-external-fail": (1, None, {}),  # restart-agent
-    # delete-stale-ciliumnodes + restart-agents (helm-upgrade is skipped: run_helm false)
-    "default-pod-cidr-overlap": (2, _helm_pool, {"pod-cidr-change": {"pool": POOL}}),
-    "stale-ciliumnode-cidr": (2, None, {}),
+    # patch-cilium-config (no helm here), restart-operator, delete-stale-ciliumnodes,
+    # restart-agents, restart-node-pods; the pool is the suggested one (inputs default)
+    "default-pod-cidr-overlap": (5, None, {}),
+    # the pool is kept: restart-operator, delete-stale-ciliumnodes, restart-agents, restart-node-pods
+    "stale-ciliumnode-cidr": (4, None, {}),
     "k3s-no-stop-hook": (0, None, {}),  # the hook is risk low and on the expert path
     "healthy": (0, None, {}),  # nothing to fix: verify alone
-    "metallb-overlap": (0, _move_lb_pool, {}),
+    "metallb-overlap": (1, None, {}),  # lb-pool-move's move-pool
 }
 
 

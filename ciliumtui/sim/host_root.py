@@ -248,9 +248,9 @@ def build_host_root(
                 f"/etc/systemd/system/{unit}.service.d/20-cilium-cleanup.conf",
                 STOP_HOOK_DROPIN,
             )
-            if k3s.get("stop_hook_binary", True):
-                stub = _write(root, STOP_HOOK_BINARY, "#!/bin/sh\nexit 0\n")
-                stub.chmod(0o755)
+        if k3s.get("stop_hook_binary", True):  # ciliumtui is installed, with the hook or without
+            stub = _write(root, STOP_HOOK_BINARY, "#!/bin/sh\nexit 0\n")
+            stub.chmod(0o755)
         for name, doc in (k3s.get("config_d") or {}).items():
             _write(
                 root,

@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
-from . import bpf, cluster, cni, diagnose, k3s, links, netfilter, routes, shell, sysctl  # noqa: F401
+from . import (  # noqa: F401
+    bpf,
+    cluster,
+    cni,
+    configmap,
+    coredns,
+    diagnose,
+    flannel,
+    helm,
+    k3s,
+    k3sconf,
+    kubeobj,
+    lbpool,
+    links,
+    mtu,
+    netfilter,
+    pools,
+    routes,
+    shell,
+    sysctl,
+    workloads,
+)
 from .base import REGISTRY, Action, ActionContext, ActionResult, Param, register
 
 __all__ = ["REGISTRY", "Action", "ActionContext", "ActionResult", "Param", "register", "get_action"]

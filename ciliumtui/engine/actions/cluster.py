@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import CiliumtuiError
 from .base import Action, ActionContext, ActionResult, Param, register
+
+if TYPE_CHECKING:
+    from .waits import WaitOutcome
 
 CILIUM_SELECTOR = "k8s-app=cilium"
 
@@ -116,7 +119,7 @@ class PodDelete(_PodAction):
         pods = await self._pods(ctx)
         if not pods:
             return [
-                f"no pod matches {ctx.params.get('name') or ctx.params.get('selector')} on {ctx.node}"
+                f"# no pod matches {ctx.params.get('name') or ctx.params.get('selector')} on {ctx.node}"
             ]
         return [
             f"kubectl -n {p['metadata']['namespace']} delete pod {p['metadata']['name']}"
@@ -143,12 +146,20 @@ class PodDelete(_PodAction):
 @register
 class PodWaitReady(_PodAction):
     name = "pod.wait-ready"
-    summary = "wait (watch) until a matching pod is Ready (default: this node's cilium pod)"
+    summary = (
+        "wait (watch) until a matching pod is Ready (default: this node's cilium pod), "
+        "reporting progress; on a crash-loop or timeout, the findings that explain it"
+    )
     waits = True
     params = {
         **_PodAction.params,
         "timeout": Param("duration", default=120.0),
         "not_uids": Param("any", help="ignore these pod uids (the pods just deleted)"),
+        "symptoms": Param(
+            "list",
+            help="finding ids about the waited-for pod, whose causes a failed wait names "
+            "(default: from the selector, e.g. cilium-agent-not-ready)",
+        ),
     }
 
     def _ready(self, pods: list[dict], skip: set[str]) -> dict | None:
@@ -157,21 +168,41 @@ class PodWaitReady(_PodAction):
         )
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        timeout = float(ctx.params.get("timeout", 120.0))  # seconds: the loader converted it
-        skip = {str(u) for u in (ctx.params.get("not_uids") or [])}
-        deadline = time.monotonic() + timeout
-        while True:
-            pods = await self._pods(ctx)
-            ready = self._ready(pods, skip)
-            if ready:
-                ref = f"{ready['metadata']['namespace']}/{ready['metadata']['name']}"
-                ctx.out(f"{ref} is Ready")
-                return ActionResult(ok=True, data={"pod": ref, "name": ready["metadata"]["name"]})
-            left = deadline - time.monotonic()
-            if left <= 0:
-                states = ", ".join(f"{p['metadata']['name']} not Ready" for p in pods) or "no pod"
-                return ActionResult(ok=False, message=f"not Ready after {timeout:g}s ({states})")
-            await self._watch(ctx, min(left, 30.0))
+        from .waits import Waiter, symptoms_for
+
+        p = ctx.params
+        timeout = float(p.get("timeout", 120.0))  # seconds: the loader converted it
+        skip = {str(u) for u in (p.get("not_uids") or [])}
+        what = p.get("name") or p.get("selector") or "the pod"
+        if not p.get("name") and p.get("this_node", True):
+            what = f"{what} on {ctx.node}"
+        symptoms = p.get("symptoms")
+        if symptoms is None:
+            symptoms = symptoms_for(None if p.get("name") else p.get("selector"))
+
+        async def fresh() -> list[dict]:
+            return [x for x in await self._pods(ctx) if x["metadata"].get("uid") not in skip]
+
+        out = await Waiter(
+            ctx,
+            what=str(what),
+            timeout=timeout,
+            list_pods=fresh,
+            done=lambda pods: self._ready(pods, skip),
+            pause=lambda s: self._watch(ctx, s),
+            symptoms=[str(x) for x in symptoms],
+        ).run()
+        if out.ok and out.pod is not None:
+            meta = out.pod["metadata"]
+            return ActionResult(
+                ok=True, data={"pod": f"{meta['namespace']}/{meta['name']}", "name": meta["name"]}
+            )
+        return ActionResult(
+            ok=False,
+            message=out.message,
+            findings=out.findings,
+            data={"explained": out.early},
+        )
 
     async def _watch(self, ctx: ActionContext, seconds: float) -> None:
         """Block until a pod event arrives (or `seconds` pass): a watch, not a poll loop."""
@@ -231,7 +262,7 @@ class PodsRestartOnNode(Action):
         lines = [f"kubectl -n {r.split('/')[0]} delete pod {r.split('/')[1]}" for r in c["restart"]]
         lines += [f"# would be lost, NOT deleted (no owner): {r}" for r in c["lost"]]
         lines += [f"# skipped: {r}" for r in c["skipped"]]
-        return lines or [f"no pods on {ctx.node}"]
+        return lines or [f"# no pods on {ctx.node}"]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         from kubernetes import client as k
@@ -350,7 +381,15 @@ class CiliumNodeDelete(Action):
 
     async def plan(self, ctx: ActionContext) -> list[str]:
         names = await self._targets(ctx)
-        return [f"kubectl delete ciliumnode {n}" for n in names] or ["no stale CiliumNodes"]
+        if names:
+            return [f"kubectl delete ciliumnode {n}" for n in names]
+        if ctx.dry_run:
+            # a pool that an earlier step changes makes the old pool's CiliumNodes stale
+            return [
+                "# no CiliumNode lies outside the pool configured now (after a pool change: "
+                "those of the old pool, known once it is made)"
+            ]
+        return ["# no stale CiliumNodes"]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         from kubernetes import client as k
@@ -391,6 +430,31 @@ class CiliumRestartAgents(Action):
         p = ctx.params
         return await _call(_list_pods, ctx, p.get("namespace"), p.get("selector"), False)
 
+    async def _wait(
+        self, ctx: ActionContext, node: str, old_uid: str | None, timeout: float
+    ) -> WaitOutcome:
+        """Until the node's new agent is Ready, reporting progress; for this node's
+        agent a crash-loop or timeout names the findings that explain it (another
+        node's agent is out of this node's probes' sight)."""
+        from .waits import Waiter, symptoms_for
+
+        async def fresh() -> list[dict]:
+            return [
+                x
+                for x in await self._pods(ctx)
+                if _pod_node(x) == node and x["metadata"].get("uid") != old_uid
+            ]
+
+        return await Waiter(
+            ctx,
+            what=f"the new agent on {node}",
+            timeout=timeout,
+            list_pods=fresh,
+            done=lambda pods: next((x for x in pods if pod_ready(x)), None),
+            pause=lambda s: asyncio.sleep(min(s, 0.5)),
+            symptoms=symptoms_for(CILIUM_SELECTOR) if node == ctx.node else (),
+        ).run()
+
     async def plan(self, ctx: ActionContext) -> list[str]:
         pods = sorted(await self._pods(ctx), key=_pod_node)
         # this node last: the operator keeps a working agent here as long as possible
@@ -399,7 +463,7 @@ class CiliumRestartAgents(Action):
             f"kubectl -n {p['metadata']['namespace']} delete pod {p['metadata']['name']}   "
             f"# node {_pod_node(p)}, then wait until its new agent is Ready"
             for p in pods
-        ] or ["no cilium pods found"]
+        ] or ["# no cilium pods found"]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         from kubernetes import client as k
@@ -408,29 +472,22 @@ class CiliumRestartAgents(Action):
         api = k.CoreV1Api(_client(ctx))
         pods = sorted(await self._pods(ctx), key=_pod_node)
         pods.sort(key=lambda p: _pod_node(p) == ctx.node)
-        done = []
+        done: list[str] = []
+        started = time.monotonic()
         for p in pods:
             meta, node = p["metadata"], _pod_node(p)
             await _delete_pod(ctx, api, meta["namespace"], meta["name"])
             ctx.out(f"node {node}: deleted {meta['name']}, waiting for the new agent")
-            deadline = time.monotonic() + timeout
-            while True:
-                fresh = [
-                    x
-                    for x in await self._pods(ctx)
-                    if _pod_node(x) == node and x["metadata"].get("uid") != meta.get("uid")
-                ]
-                ready = next((x for x in fresh if pod_ready(x)), None)
-                if ready:
-                    ctx.out(f"node {node}: {ready['metadata']['name']} Ready")
-                    done.append(node)
-                    break
-                if time.monotonic() > deadline:
-                    return ActionResult(
-                        ok=False,
-                        changed=True,
-                        data={"restarted": done},
-                        message=f"node {node}: new agent not Ready after {timeout:g}s; stopped",
-                    )
-                await asyncio.sleep(0.5)
+            out = await self._wait(ctx, node, meta.get("uid"), timeout)
+            if not out.ok:
+                return ActionResult(
+                    ok=False,
+                    changed=True,
+                    data={"restarted": done, "explained": out.early},
+                    message=f"node {node}: new agent {out.message}; stopped",
+                    findings=out.findings,
+                )
+            done.append(node)
+        if done:
+            ctx.out(f"{len(done)} agents restarted in {time.monotonic() - started:.0f}s")
         return ActionResult(ok=True, changed=bool(done), data={"restarted": done})

@@ -8,7 +8,6 @@ node-only cleanup playbook. Idempotent: an identical drop-in is left alone.
 from __future__ import annotations
 
 import shlex
-import shutil
 from pathlib import Path
 
 from ...node.backend import Command, CommandFailed, shell_text
@@ -18,18 +17,18 @@ DROPIN_NAME = "10-ciliumtui-cleanup.conf"
 RELOAD = Command(("systemctl", "daemon-reload"), where="host")
 
 
-def default_command() -> list[str]:
-    exe = shutil.which("ciliumtui") or "/usr/local/bin/ciliumtui"
-    return [exe, "run", "cleanup-node", "--yes"]
-
-
 def dropin_text(command: list[str]) -> str:
+    # No leading '-': with it systemd counts a failed cleanup (or a missing binary,
+    # status 203/EXEC) as a success and nobody learns the hook never ran. Without it
+    # the unit ends "failed (Result: exit-code)" after the stop, in `systemctl status`
+    # and the journal; the stop itself is not held up (the service is already gone)
+    # and the next start is not blocked.
     return (
         "# Written by ciliumtui (playbook k3s-stop-hook). When k3s stops, remove Cilium's\n"
         "# links, iptables chains/rules and ip rule, so the next start is clean.\n"
-        "# The leading '-' keeps a failed cleanup from failing the unit.\n"
+        "# A failed cleanup marks the unit failed (systemctl status k3s shows it).\n"
         "[Service]\n"
-        f"ExecStopPost=-{shlex.join(command)}\n"
+        f"ExecStopPost={shlex.join(command)}\n"
     )
 
 
@@ -44,6 +43,9 @@ class K3sHook(Action):
     params = {
         "unit": Param("str", default="k3s.service", help="k3s.service or k3s-agent.service"),
         "command": Param("list", help="cleanup argv (default: ciliumtui run cleanup-node --yes)"),
+        "binary": Param(
+            "str", help="the node's ciliumtui (default: the running one, if on the node)"
+        ),
     }
 
     def _node_path(self, ctx: ActionContext) -> str:
@@ -54,7 +56,10 @@ class K3sHook(Action):
         return ctx.backend.host_path(self._node_path(ctx))
 
     def _text(self, ctx: ActionContext) -> str:
-        return dropin_text([str(c) for c in ctx.params.get("command") or default_command()])
+        from .hookbin import hook_command  # an executable that exists on the node, or refused
+
+        p = ctx.params
+        return dropin_text(hook_command(ctx.opts, p.get("binary") or None, p.get("command")))
 
     def _reload_reason(self, ctx: ActionContext) -> str | None:
         """Why daemon-reload is skipped, or None when it will run."""
