@@ -17,10 +17,13 @@ from ..model import ClusterState, K3sInfo, PodInfo, Snapshot
 
 __all__ = ["Space", "relation"]  # re-exported: the address vocabulary lives in ciliumtui.cidr
 
-# Links whose addresses are not "the node's network": loopback (the sim and
-# node-local DNS put service/pod IPs there) and kube-proxy's IPVS dummy (it holds
-# every ClusterIP, which the service-CIDR check covers).
-_NOT_NODE_NETWORK = frozenset({"lo", "kube-ipvs0", "nodelocaldns"})
+# Links whose addresses are not "the node's network": loopback (node-local DNS puts
+# service IPs there), kube-proxy's IPVS dummy (it holds every ClusterIP, which the
+# service-CIDR check covers) and flannel's own devices — another CNI's pod network
+# (k3s-flannel-not-disabled names them; they are not a pool overlap to move away from).
+_NOT_NODE_NETWORK = frozenset(
+    {"lo", "kube-ipvs0", "nodelocaldns", "flannel.1", "flannel-v6.1", "flannel-wg", "cni0"}
+)
 _VERSION_RE = re.compile(r"v?(\d+)\.(\d+)")
 _LAST_LOG_LINES = 3  # the last fatal/error lines shown; the file has the rest
 _LOG_LINE_MAX = 300

@@ -355,7 +355,15 @@ def read_k3s(opts: Options) -> K3sInfo | None:
     )
 
 
-def read_nameservers(opts: Options) -> list[str]:
+def read_nameservers(opts: Options, k3s: K3sInfo | None = None) -> list[str]:
+    """The nameservers the kubelet hands pods with dnsPolicy Default — what CoreDNS's
+    `forward . /etc/resolv.conf` reaches: k3s's `resolv-conf` file when one is set
+    (loopback stubs and all: that is how CoreDNS ends up forwarding to itself), else
+    /etc/resolv.conf, with systemd-resolved's upstreams behind a 127.0.0.53 stub."""
+    if k3s is not None and k3s.resolv_conf:
+        chosen = _read(opts.host_path(k3s.resolv_conf))
+        if chosen is not None:
+            return parse_resolv(chosen)
     servers = parse_resolv(_read(opts.host_path("/etc/resolv.conf")) or "")
     if servers and all(_is_loopback(s) for s in servers):
         # systemd-resolved's stub (127.0.0.53): kubelet/k3s use the real upstreams instead.
@@ -380,7 +388,7 @@ def read_host(opts: Options) -> HostInfo:
         kernel=kernel,
         bpffs_mounted=bpffs,
         cgroup2_mounts=cgroup2,
-        nameservers=read_nameservers(opts),
+        nameservers=read_nameservers(opts, k3s),
         cni_files=cni_files,
         cni_dirs=cni_dirs,
         k3s=k3s,
