@@ -212,12 +212,12 @@ def pools(snap: Snapshot) -> list[Space]:
     k = k3s(snap)
     out = [Space(n, f"k3s cluster-cidr {n}") for n in cidr.nets(k.cluster_cidr if k else [])]
     for r in snap.node.routes:
+        # The cheap tests first: parsing 10,000 routes' CIDRs cost ~0.4 s of a diagnose.
+        if not (r.cilium and r.table == "main" and r.dev == "cilium_host"):
+            continue
         n = cidr.try_net(r.dst)
         if (
-            r.cilium
-            and r.table == "main"
-            and r.dev == "cilium_host"
-            and n is not None
+            n is not None
             and n.prefixlen < n.max_prefixlen
             and not any(cidr.contains(s.net, n) for s in out)
         ):
