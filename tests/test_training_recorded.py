@@ -140,9 +140,11 @@ async def test_the_real_engine_cleans_only_ciliums_state_on_the_recorded_node(
     assert not any(r.cilium for r in node.rules)
     assert not recorded.has_debris(path)
 
-    # Nothing left: every step has nothing to do (an empty plan).
+    # Nothing left: every step has nothing to do (an empty plan: skipped, nothing planned).
     result, events = await _run(backend, "cleanup-node", dry_run=True)
-    assert [e.plan for e in events if e.kind == "step_planned"] == [[], [], []]
+    assert [e.plan for e in events if e.kind == "step_planned"] == []
+    done = [e for e in events if e.kind == "step_finished"]
+    assert done and all((e.data or {}).get("nothing_to_do") for e in done), done
 
 
 async def test_recorded_backups_restore_what_cleanup_removed(
