@@ -70,7 +70,7 @@ def root_refusal(pb: Playbook, opts: Options) -> str | None:
     if opts.read_only or os.geteuid() == 0:
         return None
     if not opts.node_backend.needs_root:
-        return None  # a backend that changes no kernel (DESIGN §3), e.g. a recorded node
+        return None  # a backend that changes no kernel (DESIGN §3), e.g. a node kept in a file
     rooted = [s for s in _all(pb) if REGISTRY[s.action].needs_root]
     if Path(opts.host_root).resolve() != Path("/") and all(
         REGISTRY[s.action].host_files_only for s in rooted

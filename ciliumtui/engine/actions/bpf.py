@@ -132,7 +132,7 @@ def machine_wide(ns: str | None, host_root: Path) -> bool:
     """Whether the bpffs pins and the cgroup root are the node's to clean.
 
     With --netns and the host root left at "/", the namespace is a node laid on this
-    machine (tests, training): its devices are the node's, but /sys/fs/bpf and
+    machine (tests, a simulated node): its devices are the node's, but /sys/fs/bpf and
     /run/cilium/cgroupv2 are this machine's own, and are left alone.
     """
     return ns is None or host_root.resolve() != Path("/")
