@@ -11,6 +11,10 @@ With --netns each query's socket is created inside that namespace
 probe costs one timeout; `query` is the one DNS query function of the project
 (the playbook action dns.resolve uses it too).
 
+The node's own resolvers are asked through the node's backend (DESIGN §3: the one
+way in to the node): the kernel backend sends `query` from --netns, another
+backend (a node kept in a file) answers as that node would.
+
 `DnsProbe` starts what needs no apiserver — the node's resolvers, and the k3s
 config's cluster DNS IP — as soon as a collection starts, in parallel with the
 cluster probes; `finish(cluster)` adds what the cluster told us. So the node's
@@ -26,7 +30,7 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .cluster.deadline import Deadline, in_daemon_thread
 from .cluster.hints import k3s_hints
@@ -34,6 +38,9 @@ from .model import ClusterState, DnsCheck, DnsState, PodInfo, ProbeStatus, Servi
 from .netns import socket_in_netns
 from .options import Options
 from .probe import guarded, one_line
+
+if TYPE_CHECKING:
+    from .node.backend import NodeBackend
 
 DNS_TIMEOUT = 1.5  # seconds per query; CoreDNS answers in ms when it works
 # Below this, a query that gets no answer proves nothing: not asking is honest,
@@ -118,7 +125,7 @@ def query(
     import dns.query
     import dns.rcode
 
-    check = DnsCheck(qname=qname, server=_hostport(target), via=target.via, kind=kind)
+    check = DnsCheck(qname=qname, server=hostport(target), via=target.via, kind=kind)
     try:
         family = (
             socket.AF_INET6 if ipaddress.ip_address(target.server).version == 6 else socket.AF_INET
@@ -155,7 +162,8 @@ def query(
     return check
 
 
-def _hostport(t: DnsTarget) -> str:
+def hostport(t: DnsTarget) -> str:
+    """The server as a check names it: "10.43.0.10:53", "[fd00::a]:53"."""
     return f"[{t.server}]:{t.port}" if ":" in t.server else f"{t.server}:{t.port}"
 
 
@@ -173,7 +181,7 @@ async def run_checks(
     return list(
         await asyncio.gather(
             *(
-                in_daemon_thread(_query_job, q, t, k, netns, timeout)
+                in_daemon_thread(query_job, q, t, k, netns, timeout)
                 for t in targets
                 for q, k in names
             )
@@ -181,8 +189,24 @@ async def run_checks(
     )
 
 
-def _query_job(qname: str, target: DnsTarget, kind: Kind, netns: str | None, t: float) -> DnsCheck:
+def query_job(qname: str, target: DnsTarget, kind: Kind, netns: str | None, t: float) -> DnsCheck:
+    """`query` with positional arguments (for a worker thread)."""
     return query(qname, target, kind=kind, netns=netns, timeout=t)
+
+
+async def ask_node(
+    backend: NodeBackend,
+    targets: list[DnsTarget],
+    names: list[tuple[str, Kind]],
+    *,
+    timeout: float = DNS_TIMEOUT,
+) -> list[DnsCheck]:
+    """`run_checks` for queries sent from the node itself: through its backend."""
+    return list(
+        await asyncio.gather(
+            *(backend.dns_query(q, t, k, timeout) for t in targets for q, k in names)
+        )
+    )
 
 
 def _names(opts: Options, domain: str) -> list[tuple[str, Kind]]:
@@ -193,7 +217,7 @@ Key = tuple[str, str, str, str]
 
 
 def _key(target: DnsTarget, qname: str, kind: str) -> Key:
-    return (_hostport(target), target.via, qname, kind)
+    return (hostport(target), target.via, qname, kind)
 
 
 def _check_key(c: DnsCheck) -> Key:
@@ -238,11 +262,10 @@ class DnsProbe:
         return self.deadline.bound(DNS_TIMEOUT) if self.deadline else DNS_TIMEOUT
 
     async def _node_checks(self, nameservers: list[str] | None) -> list[DnsCheck]:
+        backend = self.opts.node_backend  # the node's resolvers are the node's: ask through it
         if nameservers is None:
-            from .node.host import read_nameservers  # what the host probe reports
-
             try:
-                nameservers = await in_daemon_thread(read_nameservers, self.opts)
+                nameservers = await backend.nameservers()  # what the host probe reports
             except Exception as exc:  # the probe boundary: unreadable is data, not a crash
                 self.probes["node-dns"] = ProbeStatus(False, one_line(exc), 0.0)
                 return []
@@ -250,7 +273,7 @@ class DnsProbe:
         if not targets:
             return []
         names: list[tuple[str, Kind]] = [(self.opts.public_name, "external")]
-        work = run_checks(targets, names, netns=self.opts.netns, timeout=self._timeout())
+        work = ask_node(backend, targets, names, timeout=self._timeout())
         return await guarded(self.probes, "node-dns", work, list[DnsCheck]())
 
     def cancel(self) -> None:

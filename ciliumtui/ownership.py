@@ -114,7 +114,7 @@ def is_cilium_bpf_pin(path: str) -> bool:
         rel = path[len(root) + 1 :].strip("/")
         if ".." in rel.split("/"):
             continue
-        if rel == "cilium" or rel.startswith("cilium/"):
+        if rel.startswith("cilium/"):  # not cilium/ itself: the agent makes it again
             return True
         head, _, base = rel.rpartition("/")
         if head == "tc/globals" and base.startswith("cilium_"):

@@ -18,6 +18,7 @@ from ciliumtui.engine.runner import Runner
 from ciliumtui.errors import CiliumtuiError
 from ciliumtui.model import BpfAttachment, BpfPin, BpfProgram, BpfState
 from ciliumtui.node import bpfsys
+from ciliumtui.node.backend import KernelBackend
 from ciliumtui.node.bpf import read_bpf
 from ciliumtui.options import Options
 
@@ -65,9 +66,14 @@ def _state() -> BpfState:
     )
 
 
+def _kernel(netns: str | None, host_root: str) -> KernelBackend:
+    """The plan's lines are the kernel backend's commands (its argv and host paths)."""
+    return KernelBackend(Options(netns=netns, host_root=host_root))
+
+
 def test_plan_is_exact_ordered_and_never_names_a_decoy():
-    root = Path("/hostroot")
-    lines = [op.line for op in plan_ops(_state(), "ns1", root)]
+    root = _kernel("ns1", "/hostroot")
+    lines = [op.line for op in plan_ops(_state(), root)]
     assert lines == [
         "tc -n ns1 filter del dev eth0 ingress pref 1 handle 0x1 bpf  # cil_from_netdev (id 10)",
         "tc -n ns1 filter del dev eth0 egress chain 2 pref 1 handle 0x1 bpf  # cil_to_netdev (id 12)",
@@ -90,8 +96,10 @@ def test_plan_is_exact_ordered_and_never_names_a_decoy():
         assert decoy not in text
     assert "handle 0x2" not in text and "eth0 xdp" not in text and "link 9" not in text
     # Without a namespace the commands carry no -n.
-    assert plan_ops(_state(), None, Path("/"))[0].line.startswith("tc filter del dev eth0 ingress")
-    assert plan_ops(BpfState(), "ns1", root) == []
+    assert plan_ops(_state(), _kernel(None, "/"))[0].line.startswith(
+        "tc filter del dev eth0 ingress"
+    )
+    assert plan_ops(BpfState(), root) == []
 
 
 def test_a_netns_on_this_machine_leaves_the_machines_pins_and_cgroup_alone():
@@ -99,7 +107,7 @@ def test_a_netns_on_this_machine_leaves_the_machines_pins_and_cgroup_alone():
     assert not machine_wide("ns1", Path("/"))
     state, set_aside = scoped(_state(), wide=False)
     assert set_aside == 1 + 6  # the Cilium cgroup program and the six Cilium-marked pins
-    lines = [op.line for op in plan_ops(state, "ns1", Path("/"))]
+    lines = [op.line for op in plan_ops(state, _kernel("ns1", "/"))]
     assert not [x for x in lines if x.startswith(("rm", "bpftool cgroup"))]
     # the link whose pin is set aside is detached by its id instead
     assert any(x.startswith("bpftool link detach id 7 ") for x in lines)

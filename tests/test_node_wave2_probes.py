@@ -23,7 +23,7 @@ def ip(ns, *args):
 
 async def snapshot(netns, root):
     probes: dict[str, ProbeStatus] = {}
-    node = await collect_node(Options(netns=netns, host_root=str(root)), probes)
+    node = await collect_node(Options(netns=netns, host_root=str(root)).node_backend, probes)
     return node, probes
 
 

@@ -333,7 +333,7 @@ def test_cleanup_removes_exactly_ciliums_objects_of_any_node_mix(make_netns, tmp
                   f'mount --bind {rt} /etc/iproute2/rt_tables && exec "$@"', "sh"]  # fmt: skip
     env = {**os.environ, "CILIUMTUI_STATE_DIR": str(tmp_path / f"state-{ns}")}
     done = subprocess.run(
-        [*prefix, *_cli(ns, env=env).args], env=env, capture_output=True, text=True, timeout=300
+        [*prefix, *_argv(ns)], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -70,7 +70,7 @@ def root_refusal(pb: Playbook, opts: Options) -> str | None:
     if opts.read_only or os.geteuid() == 0:
         return None
     if not opts.node_backend.needs_root:
-        return None  # a backend that changes no kernel (DESIGN §3), e.g. a recorded node
+        return None  # a backend that changes no kernel (DESIGN §3), e.g. a node kept in a file
     rooted = [s for s in _all(pb) if REGISTRY[s.action].needs_root]
     if Path(opts.host_root).resolve() != Path("/") and all(
         REGISTRY[s.action].host_files_only for s in rooted
@@ -110,18 +110,20 @@ def tools_needed(step: Step) -> list[tuple[str, str | None, int | None]]:
     return out
 
 
-async def tool_missing(opts: Options, tool: str, backend: str | None, family: int | None) -> bool:
-    """Is `tool` missing where the node's commands run, when the step needs it? An
-    iptables backend's tools are needed only where that backend has tables: a host
-    that simply does not use one backend is not refused (the node's netfilter rule)."""
+async def tool_missing(
+    opts: Options, tool: str, backend: str | None, family: int | None
+) -> str | None:
+    """Why `tool` is missing where the node's commands run, when the step needs it
+    (None: there, or not needed). An iptables backend's tools are needed only where
+    that backend has tables: a host that simply does not use one backend is not
+    refused (the node's netfilter rule), and the reason names the tables it has."""
     if opts.node_backend.has_tool(tool):
-        return False
+        return None
     if backend is None or family is None:
-        return True
+        return f"{tool} is not installed"
     from ..node.netfilter import cannot_check
 
-    why = await asyncio.to_thread(cannot_check, backend, family, opts.netns, tool)
-    return why is not None
+    return await asyncio.to_thread(cannot_check, backend, family, opts.netns, tool)
 
 
 async def apiserver_problem(kube: Kube, opts: Options) -> str | None:
@@ -152,12 +154,13 @@ async def unmet(pb: Playbook, opts: Options, kube: Kube) -> dict[str, str]:
     api_checked = False
     for step in _all(pb):
         why = []
-        missing = [
-            t for t, b, f in dict.fromkeys(tools_needed(step)) if await tool_missing(opts, t, b, f)
-        ]
+        reasons = {t: await tool_missing(opts, t, b, f) for t, b, f in tools_needed(step)}
+        missing = [t for t, reason in reasons.items() if reason]
         if missing:
             verb = "is" if len(missing) == 1 else "are"
             why.append(f"{', '.join(missing)} {verb} not installed (not in PATH)")
+            # what makes a backend's missing tool matter: the tables it has here
+            why += [r for r in dict.fromkeys(reasons.values()) if r and r.startswith("cannot ")]
         if "apiserver" in REGISTRY[step.action].requires:
             if not api_checked:
                 api, api_checked = await apiserver_problem(kube, opts), True

@@ -37,27 +37,27 @@ async def collect_node(backend: NodeBackend, probes: dict[str, ProbeStatus]) -> 
     no_links: list[Link] = []
     no_routes: list[Route] = []
     no_rules: list[IpRule] = []
+    no_rp: dict[str, int] = {}
+    no_log: tuple[list[str], str | None] = ([], None)
     # netfilter first: iptables-save of a big rule set is the long pole, start it earliest.
+    # Two gathers of at most six, run at once: gather's typed overloads stop at six.
     (
-        (netfilter, kube_backend),
-        links,
-        routes,
-        rules,
-        host,
-        agent,
-        rp,
-        log,
-        bpf,
+        ((netfilter, kube_backend), links, routes, rules, host),
+        (agent, rp, log, bpf),
     ) = await asyncio.gather(
-        guarded(probes, "netfilter", b.netfilter(), no_dumps, timeout=t),
-        guarded(probes, "links", b.links(), no_links, timeout=t),
-        guarded(probes, "routes", b.routes(), no_routes, timeout=t),
-        guarded(probes, "rules", b.rules(), no_rules, timeout=t),
-        guarded(probes, "host", b.host(), HostInfo(), timeout=t),
-        guarded(probes, "agent", b.agent(), AgentState(), timeout=AGENT_TIMEOUT + 1.0),
-        guarded(probes, "rp_filter", b.rp_filter(), {}, timeout=t),
-        guarded(probes, "agent_log", b.agent_log(), ([], None), timeout=5),
-        guarded(probes, "bpf", b.bpf(), BpfState(), timeout=t),
+        asyncio.gather(
+            guarded(probes, "netfilter", b.netfilter(), no_dumps, timeout=t),
+            guarded(probes, "links", b.links(), no_links, timeout=t),
+            guarded(probes, "routes", b.routes(), no_routes, timeout=t),
+            guarded(probes, "rules", b.rules(), no_rules, timeout=t),
+            guarded(probes, "host", b.host(), HostInfo(), timeout=t),
+        ),
+        asyncio.gather(
+            guarded(probes, "agent", b.agent(), AgentState(), timeout=AGENT_TIMEOUT + 1.0),
+            guarded(probes, "rp_filter", b.rp_filter(), no_rp, timeout=t),
+            guarded(probes, "agent_log", b.agent_log(), no_log, timeout=5),
+            guarded(probes, "bpf", b.bpf(), BpfState(), timeout=t),
+        ),
     )
     agent.last_log, agent.last_log_path = log
     return NodeState(

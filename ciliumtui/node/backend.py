@@ -18,6 +18,7 @@ command, measured in benchmarks/bench_purge.py's notes).
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -28,7 +29,17 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from ..errors import CiliumtuiError
 
 if TYPE_CHECKING:
-    from ..model import AgentState, BpfState, HostInfo, IpRule, Link, NetfilterDump, Route
+    from ..dns import DnsTarget, Kind
+    from ..model import (
+        AgentState,
+        BpfState,
+        DnsCheck,
+        HostInfo,
+        IpRule,
+        Link,
+        NetfilterDump,
+        Route,
+    )
     from ..options import Options
 
 COMMAND_TIMEOUT = 60.0  # seconds; a restore of 20,000 rules takes ~0.3 s
@@ -92,6 +103,11 @@ class NodeBackend(Protocol):
     @property
     def host_root(self) -> str:
         """Node paths are read and written under this root."""
+        ...
+
+    @property
+    def netns(self) -> str | None:
+        """The network namespace its network commands run in (None: this one, or none)."""
         ...
 
     @property
@@ -163,15 +179,54 @@ class NodeBackend(Protocol):
         """Replace the host file at node path `path` atomically; the real path written."""
         ...
 
+    # Host files are small local files: the calls below are plain (not awaited), so the
+    # synchronous helpers of engine/actions/hostfiles.py can make them too.
+    def put_host_file(self, path: str, data: bytes) -> Path:
+        """write_host_file, as a plain call."""
+        ...
+
+    def remove_host_file(self, path: str, *, directory: bool = False) -> None:
+        """`rm` (`rmdir` with directory=True) of node path `path` under the host root.
+        FileNotFoundError when it is gone already; OSError as the kernel says (EBUSY:
+        a mount point, ENOTEMPTY: a directory with something left in it)."""
+        ...
+
+    def rename_host_file(self, src: str, dst: str) -> None:
+        """`mv -n src dst` (node paths): CiliumtuiError when dst exists, nothing overwritten."""
+        ...
+
+    # ------------------------------------------- bpf(2): no shell command does these
+    async def detach_bpf_program(self, hook: str, target: str, prog_id: int) -> None:
+        """BPF_PROG_DETACH of exactly program `prog_id`: from a tcx hook (`tcx-ingress`,
+        `tcx-egress`) of device `target`, or a cgroup hook (`cgroup:connect4` ...) of the
+        cgroup at node path `target`. OSError as the kernel says."""
+        ...
+
+    async def detach_bpf_link(self, link_id: int) -> bool:
+        """BPF_LINK_DETACH of link `link_id`; False when there is no such link."""
+        ...
+
+    # ---------------------------------------------------- the node's own resolvers
+    async def nameservers(self) -> list[str]:
+        """The node's resolvers, as the host probe reports them (HostInfo.nameservers)."""
+        ...
+
+    async def dns_query(
+        self, qname: str, target: DnsTarget, kind: Kind, timeout: float
+    ) -> DnsCheck:
+        """One DNS query sent from the node (as ciliumtui.dns.query does it from the
+        node's netns): the outcome, never an exception."""
+        ...
+
 
 def _kernel_argv(netns: str | None, command: Command) -> list[str]:
     argv = list(command.argv)
     if netns is None or command.where == "host":
         return argv
-    if argv and argv[0] == "ip":
-        # `ip -n NS` enters the namespace itself: cheaper than `ip netns exec`
-        # (no mount namespace) and the same command an operator would type.
-        return ["ip", "-n", netns, *argv[1:]]
+    if argv and argv[0] in ("ip", "tc"):
+        # `ip -n NS` / `tc -n NS` enter the namespace themselves: cheaper than `ip netns
+        # exec` (no mount namespace) and the same command an operator would type.
+        return [argv[0], "-n", netns, *argv[1:]]
     return ["ip", "netns", "exec", netns, *argv]
 
 
@@ -315,9 +370,56 @@ class KernelBackend:
         return self.opts.host_path(path)
 
     async def write_host_file(self, path: str, data: bytes) -> Path:
-        target = self.host_path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.ciliumtui-tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)  # atomic: a reader (systemd) never sees half a file
-        return target
+        return self.put_host_file(path, data)
+
+    def put_host_file(self, path: str, data: bytes) -> Path:
+        return replace_file(self.host_path(path), data)
+
+    def remove_host_file(self, path: str, *, directory: bool = False) -> None:
+        (os.rmdir if directory else os.unlink)(self.host_path(path))
+
+    def rename_host_file(self, src: str, dst: str) -> None:
+        rename_no_replace(self.host_path(src), self.host_path(dst))
+
+    async def detach_bpf_program(self, hook: str, target: str, prog_id: int) -> None:
+        from .bpf_detach import detach_program
+
+        root = self.host_path("/")
+        await asyncio.to_thread(detach_program, self.netns, root, hook, target, prog_id)
+
+    async def detach_bpf_link(self, link_id: int) -> bool:
+        from .bpf_detach import detach_link
+
+        return await asyncio.to_thread(detach_link, link_id)
+
+    async def nameservers(self) -> list[str]:
+        from ..cluster.deadline import in_daemon_thread
+        from .host import read_nameservers
+
+        return await in_daemon_thread(read_nameservers, self.opts)
+
+    async def dns_query(
+        self, qname: str, target: DnsTarget, kind: Kind, timeout: float
+    ) -> DnsCheck:
+        # A daemon thread per query (ciliumtui.dns.run_checks says why); the socket is
+        # made in the node's netns by the one DNS query function.
+        from ..cluster.deadline import in_daemon_thread
+        from ..dns import query_job
+
+        return await in_daemon_thread(query_job, qname, target, kind, self.netns, timeout)
+
+
+def replace_file(target: Path, data: bytes) -> Path:
+    """Write `target` atomically: a reader (systemd, the runtime) never sees half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.ciliumtui-tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return target
+
+
+def rename_no_replace(source: Path, target: Path) -> None:
+    """`mv -n`: refuses (CiliumtuiError) when target exists; never overwrites it."""
+    if target.exists() or target.is_symlink():
+        raise CiliumtuiError(f"{target} exists: not overwritten")
+    os.rename(source, target)

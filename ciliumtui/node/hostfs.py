@@ -1,6 +1,6 @@
 """Files of the node under --host-root: symlinks resolved inside the root, bounded reads.
 
-A prepared host root (tests, training, a node's disk mounted elsewhere) holds
+A prepared host root (tests, a simulated node, a node's disk mounted elsewhere) holds
 absolute symlinks such as `/etc/sysctl.d/99-sysctl.conf -> /etc/sysctl.conf`;
 followed by the kernel they would leave the root and read THIS machine's file.
 `resolve` follows them the way the node would see them, inside the root.

@@ -293,15 +293,21 @@ def host_facts(scenario: dict[str, Any]) -> HostInfo:
     node and a built one can never disagree. Paths are node paths, not the temp dir's."""
     import tempfile
 
+    with tempfile.TemporaryDirectory(prefix="ciliumtui-host-") as tmp:
+        build_host_root(scenario, Path(tmp))
+        return read_host_facts(Path(tmp))
+
+
+def read_host_facts(root: Path) -> HostInfo:
+    """The real host probe's HostInfo of the files under `root`, with node paths (a
+    recorded node's host facts, read again after a change to its files)."""
     from ..node.host import read_host
     from ..options import Options
 
-    with tempfile.TemporaryDirectory(prefix="ciliumtui-host-") as tmp:
-        build_host_root(scenario, Path(tmp))
-        info = read_host(Options(host_root=tmp))
-        if info.k3s is not None:
-            for attr in ("unit_file", "kubeconfig"):
-                value = getattr(info.k3s, attr)
-                if value:
-                    setattr(info.k3s, attr, "/" + str(Path(value).relative_to(tmp)))
+    info = read_host(Options(host_root=str(root)))
+    if info.k3s is not None:
+        for attr in ("unit_file", "kubeconfig"):
+            value = getattr(info.k3s, attr)
+            if value:
+                setattr(info.k3s, attr, "/" + str(Path(value).relative_to(root)))
     return info

@@ -11,7 +11,8 @@ The node is chosen once, at start-up (`choose_node`):
   `env.notice` says what it would take, e.g. `apt-get install iptables`): the same
   host root and simulated cluster (on loopback), and the node is a recorded
   NodeState JSON file (ciliumtui.training.recorded) that the probes read and the
-  node actions edit.
+  node actions edit; the file also records what the node's resolvers answer, so
+  the node's own DNS checks ask the recorded world, never this machine's network.
 
 The world reacts to the fix. When the simulator applies the scenario's `on_fix`
 (e.g. the agent pod on this node was recreated), the env makes the node look the
@@ -31,7 +32,8 @@ a dedicated child cgroup at <host root>/run/cilium/cgroupv2; the programs on the
 node's devices die with its namespace. An agent restart does not count while
 Cilium's programs or pins stay (the restarted agent cannot reach the apiserver
 through them), and the fixed scenario's `network.bpf` (a live agent's own
-programs) is laid with the datapath. A scenario fixed by a k3s restart
+programs) is laid with the datapath. A recorded node keeps the same BPF state in
+its file, where bpf.cleanup's commands remove it. A scenario fixed by a k3s restart
 (`k3s-restart` trigger) registers a look at the node with the simulator: the
 k3s config disables flannel and flannel.1 (which holds UDP 8472) is gone.
 
@@ -310,7 +312,7 @@ class TrainingEnv:
         else:
             self._write_owner()
             self.recorded_node = self.tmpdir / "recorded-node.json"
-            recorded.save_node(self.recorded_node, recorded.recorded_node_state(scenario))
+            recorded.record_node(self.recorded_node, scenario)  # and what its resolvers answer
         sim = _TrainingSim(scenario, netns=self.netns, tmpdir=self.tmpdir / "sim")
         sim.env = self
         sim.on_fix_hooks.append(self._on_fix)
@@ -448,9 +450,8 @@ class TrainingEnv:
         return self.has_debris()
 
     def has_debris(self) -> bool:
-        """Cilium links, CILIUM_* chains or (netns mode) Cilium BPF programs or pins on
-        the node (while no agent owns them). A recorded node's BPF state is not
-        counted: bpf.cleanup does not edit a recorded node (yet)."""
+        """Cilium links, CILIUM_* chains or Cilium BPF programs or pins on the node
+        (while no agent owns them), on a recorded node as in a namespace."""
         if self.recorded_node is not None:
             return recorded.has_debris(self.recorded_node)
         if self.netns is None:
@@ -471,11 +472,14 @@ class TrainingEnv:
         return False
 
     def bpf_debris(self) -> list[str]:
-        """Cilium's BPF programs and pins on the netns node, one line each."""
-        if self.netns is None or self.host_root is None:
-            return []
+        """Cilium's BPF programs and pins on the node, one line each."""
         from ..engine.actions.bpf import remaining
         from ..node.bpf import read_bpf
+
+        if self.recorded_node is not None:
+            return remaining(recorded.load_node(self.recorded_node).bpf)
+        if self.netns is None or self.host_root is None:
+            return []
 
         return remaining(read_bpf(self.netns, self.host_root))
 

@@ -4,7 +4,12 @@ Without root there is no network namespace to build a scenario's node in, so the
 node is a JSON file holding a NodeState, and its RecordedBackend is the node's
 backend (`Options.backend`, the CLI's `--node-file`): the node probes read it,
 and the node actions' commands change it instead of the kernel (link.delete,
-netfilter.purge, iproute.cilium-cleanup, k3s.hook).
+netfilter.purge, iproute.cilium-cleanup, bpf.cleanup, sysctl.rp-filter, k3s.hook).
+Host files (CNI configs, drop-ins) are real files under the backend's host root,
+and the recorded host facts are read again from there after each change. Beside
+the NodeState the file keeps the world around the node (key "simulated": what its
+resolvers answer, ciliumtui.training.recorded_dns), so its DNS queries are
+answered as the built node's would be.
 
 `recorded_node_state(scenario)` is pure: it mirrors what
 `ciliumtui.sim.node_builder.build_node` + `ciliumtui.sim.host_root.build_host_root`
@@ -23,8 +28,9 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..errors import CiliumtuiError
 from ..model import (
     SCHEMA_VERSION,
     AgentState,
@@ -32,6 +38,7 @@ from ..model import (
     BpfPin,
     BpfProgram,
     BpfState,
+    DnsCheck,
     HostInfo,
     IpRule,
     Link,
@@ -46,6 +53,10 @@ from ..ownership import (
     is_cilium_route,
 )
 from . import recorded_commands as commands
+from . import recorded_dns
+
+if TYPE_CHECKING:
+    from ..dns import DnsTarget, Kind
 
 PIDFILE = "/var/run/cilium/cilium.pid"
 SOCKET = "/var/run/cilium/cilium.sock"
@@ -345,13 +356,37 @@ def recorded_node_state(scenario: dict[str, Any]) -> NodeState:
 # ------------------------------------------------------------------ the file
 
 
-def save_node(path: str | Path, node: NodeState) -> None:
-    """Write atomically: the TUI may read while an action edits."""
+WORLD_KEY = "simulated"  # beside the NodeState's keys (which a snapshot loader ignores)
+
+
+def save_node(path: str | Path, node: NodeState, world: dict[str, Any] | None = None) -> None:
+    """Write atomically: the TUI may read while an action edits. `world` (what the
+    node's resolvers answer, recorded_dns.simulated_world): None keeps the file's."""
     path = Path(path)
+    if world is None:
+        world = load_world(path)
+    data = dataclasses.asdict(node)
+    if world is not None:
+        data[WORLD_KEY] = world
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".recorded-")
     with os.fdopen(fd, "w") as fh:
-        json.dump(dataclasses.asdict(node), fh)
+        json.dump(data, fh)
     os.replace(tmp, path)
+
+
+def load_world(path: str | Path) -> dict[str, Any] | None:
+    """The world the file records around its node; None when it records none."""
+    try:
+        world = json.loads(Path(path).read_text()).get(WORLD_KEY)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return world if isinstance(world, dict) else None
+
+
+def record_node(path: str | Path, scenario: dict[str, Any]) -> None:
+    """The scenario's node, and the world around it, as a recorded-node file."""
+    node = recorded_node_state(scenario)
+    save_node(path, node, recorded_dns.simulated_world(scenario, node.bpf))
 
 
 def load_node(path: str | Path) -> NodeState:
@@ -371,17 +406,15 @@ def load_node(path: str | Path) -> NodeState:
     return snap.node
 
 
-def set_stop_hook(path: str | Path, installed: bool = True) -> None:
-    node = load_node(path)
-    if node.host.k3s is not None:
-        node.host.k3s.stop_hook = installed
-        save_node(path, node)
-
-
 def has_debris(path: str | Path) -> bool:
-    """Cilium links or iptables chains left on the recorded node."""
+    """Cilium links, iptables chains or BPF programs and pins left on the recorded node."""
     node = load_node(path)
-    return any(link.cilium for link in node.links) or any(d.cilium_chains for d in node.netfilter)
+    return (
+        any(link.cilium for link in node.links)
+        or any(d.cilium_chains for d in node.netfilter)
+        or any(a.cilium for a in node.bpf.attachments)
+        or any(p.cilium for p in node.bpf.pins)
+    )
 
 
 def relay_fixed(path: str | Path, scenario: dict[str, Any], pid: int) -> None:
@@ -398,7 +431,7 @@ def relay_fixed(path: str | Path, scenario: dict[str, Any], pid: int) -> None:
     if "/run/cilium/cgroupv2" not in fresh.host.cgroup2_mounts and fresh.host.cgroup2_mounts:
         fresh.host.cgroup2_mounts.append("/run/cilium/cgroupv2")
     fresh.agent = agent_state(True, "healthy", pid)
-    save_node(path, fresh)
+    save_node(path, fresh, recorded_dns.simulated_world(fixed, fresh.bpf))
 
 
 # ------------------------------------------------------------------ the backend
@@ -410,14 +443,18 @@ class RecordedBackend:
 
     Probes read the file's NodeState. Node actions hand it the very commands the
     kernel backend would run — their plans are the same — and it applies them to
-    the file (ciliumtui.training.recorded_commands); host files (the k3s drop-in)
-    are written under `host_root` and the recorded host facts follow.
+    the file (ciliumtui.training.recorded_commands), and the bpf(2) detaches to the
+    file's BPF state; bpffs pins are the file's too. Other host files (CNI configs,
+    drop-ins) are real files under `host_root` (never this machine's own: with host
+    root / they are refused), and the recorded host facts follow each change. The
+    node's DNS queries are answered from the file (recorded_dns).
     """
 
     path: str
     host_root: str = "/"
     live: bool = False  # no kernel: no netlink events
     needs_root: bool = False  # changes only a file
+    netns: None = None  # no namespace: commands are applied to the file
     # link groups marked by `ip link set X group G` until `ip link delete group G`
     _groups: dict[int, set[str]] = field(
         default_factory=dict, compare=False, hash=False, repr=False
@@ -476,6 +513,9 @@ class RecordedBackend:
     def plan_notes(self) -> list[str]:
         return [f"# {SIMULATED}: these commands change the file {self.path}, not a kernel"]
 
+    def _put(self, node: NodeState) -> None:
+        save_node(self.path, node)
+
     async def run(self, command: Command, timeout: float = COMMAND_TIMEOUT) -> bytes:
         argv = list(command.argv)
         tool = argv[0] if argv else ""
@@ -489,9 +529,15 @@ class RecordedBackend:
             commands.restore(dump, command.stdin or b"", "--noflush" in argv, tool)
         elif tool.startswith(("iptables-", "ip6tables-")) and tool.endswith("-save"):
             return commands.render_save(self._dump(node, tool))
+        elif tool == "tc":
+            commands.tc(node, argv)
+        elif tool == "sysctl":
+            out = commands.sysctl(node, argv)
+            self._put(node)
+            return out
         else:
             raise commands.not_simulated(argv)
-        save_node(self.path, node)
+        self._put(node)
         return b""
 
     @staticmethod
@@ -508,14 +554,83 @@ class RecordedBackend:
     def host_path(self, path: str) -> Path:
         return Path(self.host_root) / path.lstrip("/")
 
-    async def write_host_file(self, path: str, data: bytes) -> Path:
-        from ..node.host import has_stop_hook
+    # ------------------------------------------------------------ host files
+    def _host_file(self, path: str) -> Path:
+        """Where a host file of the node lies; never one of this machine's own."""
+        if Path(self.host_root).resolve() == Path("/"):
+            raise CiliumtuiError(
+                f"recorded node: {path} would be this machine's own file: "
+                "give the recorded node's --host-root"
+            )
+        return self.host_path(path)
 
-        target = self.host_path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.ciliumtui-tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-        if "/systemd/system/k3s" in path and has_stop_hook([data.decode(errors="replace")]):
-            set_stop_hook(self.path, True)  # what the probe would now read on a real node
+    def _host_changed(self, path: str) -> None:
+        """Read the host facts a change of `path` touches again, as the host probe
+        would on a real node (the other recorded facts stay as they are)."""
+        from ..sim.host_root import read_host_facts
+
+        fresh = read_host_facts(Path(self.host_root))
+        node = self._node()
+        host = node.host
+        if "/cni/" in path:
+            host.cni_dirs, host.cni_files = fresh.cni_dirs, fresh.cni_files
+        if "sysctl" in path:
+            host.sysctl_files = fresh.sysctl_files
+        if path.startswith(("/etc/rancher/k3s", "/etc/systemd/system/k3s")):
+            host.k3s = fresh.k3s
+        if "flannel" in path:
+            host.flannel_subnet_env = fresh.flannel_subnet_env
+        self._put(node)
+
+    async def write_host_file(self, path: str, data: bytes) -> Path:
+        return self.put_host_file(path, data)
+
+    def put_host_file(self, path: str, data: bytes) -> Path:
+        from ..node.backend import replace_file
+
+        target = replace_file(self._host_file(path), data)
+        self._host_changed(path)
         return target
+
+    def remove_host_file(self, path: str, *, directory: bool = False) -> None:
+        node = self._node()
+        pin = next((p for p in node.bpf.pins if p.path == path), None)
+        if pin is not None:  # the node's bpffs is in the file
+            commands.remove_pin(node, pin, directory)
+            self._put(node)
+            return
+        target = self._host_file(path)
+        (os.rmdir if directory else os.unlink)(target)
+        self._host_changed(path)
+
+    def rename_host_file(self, src: str, dst: str) -> None:
+        from ..node.backend import rename_no_replace
+
+        rename_no_replace(self._host_file(src), self._host_file(dst))
+        self._host_changed(dst)
+
+    # ------------------------------------------------------------------ bpf(2)
+    async def detach_bpf_program(self, hook: str, target: str, prog_id: int) -> None:
+        node = self._node()
+        commands.prog_detach(node, hook, target, prog_id)
+        self._put(node)
+
+    async def detach_bpf_link(self, link_id: int) -> bool:
+        node = self._node()
+        found = commands.link_detach(node, link_id)
+        self._put(node)
+        return found
+
+    # ------------------------------------------------------- its own resolvers
+    async def nameservers(self) -> list[str]:
+        return self._node().host.nameservers
+
+    async def dns_query(
+        self, qname: str, target: DnsTarget, kind: Kind, timeout: float
+    ) -> DnsCheck:
+        from ..dns import hostport
+
+        world = load_world(self.path)
+        return recorded_dns.answer(
+            self._node(), world, qname, target.server, hostport(target), target.via, kind, timeout
+        )

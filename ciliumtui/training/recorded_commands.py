@@ -3,8 +3,10 @@
 The node actions build the same commands for every backend (their plans are
 the commands); on a recorded node these functions apply them to the file's
 NodeState the way the kernel would: `ip -batch` / `ip` (link groups, link
-delete, rule add/del, route flush/replace), `iptables-*-restore` with or
-without `--noflush` (-A/-I/-D/-F/-X/-N/-P, atomic per table), `iptables-*-save`.
+delete, rule add/del, route flush/replace, `link set dev X xdp… off`),
+`iptables-*-restore` with or without `--noflush` (-A/-I/-D/-F/-X/-N/-P, atomic
+per table), `iptables-*-save`, `tc filter del … bpf` (NodeState.bpf) and
+`sysctl -w net.ipv4.conf.<dev>.rp_filter=N` (NodeState.rp_filter).
 Anything else is refused with a clear error: a recorded node cannot run it.
 Errors read like the real tools' ("line 3 failed", "No such file or directory").
 """
@@ -12,13 +14,16 @@ Errors read like the real tools' ("line 3 failed", "No such file or directory").
 from __future__ import annotations
 
 import copy
+import errno
+import os
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import CiliumtuiError
-from ..model import IpRule, NetfilterDump, NfChain, NfTable, NodeState, Route
+from ..model import BpfPin, IpRule, NetfilterDump, NfChain, NfTable, NodeState, Route
 from ..node.backend import CommandFailed
+from ..node.bpf import link_id_of, parse_tc_detail, xdp_mode_of
 from ..node.netfilter import parse_rule
 from ..ownership import is_cilium_chain, is_cilium_ip_rule, is_cilium_route
 
@@ -27,8 +32,9 @@ BUILTIN = {"INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"}
 
 def not_simulated(argv: Sequence[str]) -> CiliumtuiError:
     return CiliumtuiError(
-        f"recorded node: `{shlex.join(argv)}` cannot be simulated (ip, iptables-restore/-save "
-        "and systemctl daemon-reload can); run it on a real node"
+        f"recorded node: `{shlex.join(argv)}` cannot be simulated (ip, iptables-restore/-save, "
+        "tc filter del, sysctl -w …rp_filter and systemctl daemon-reload can); run it on a "
+        "real node"
     )
 
 
@@ -177,6 +183,8 @@ def _ip_line(node: NodeState, words: list[str], family: int, groups: dict[int, s
         for g, members in groups.items():
             if g != int(rest[2]):
                 members.discard(rest[0])
+    elif obj == "link" and verb == "set" and rest[:1] == ["dev"] and rest[2:3] in _XDP_OFF:
+        _xdp_off(node, ["ip", *words], rest[1], rest[2])
     elif obj == "link" and verb in ("delete", "del"):
         if rest[:1] == ["group"]:
             names = groups.pop(int(rest[1]), set())
@@ -250,10 +258,122 @@ def _ip_line(node: NodeState, words: list[str], family: int, groups: dict[int, s
 
 
 def _delete_links(node: NodeState, names: set[str]) -> None:
-    """The links, their veth peers (one end takes the other), and routes through them."""
+    """The links, their veth peers (one end takes the other), the routes through them
+    and the programs on them (a bpf_link's pin stays: its link is then defunct)."""
     gone = set(names) | {lk.peer for lk in node.links if lk.name in names and lk.peer}
     node.links = [lk for lk in node.links if lk.name not in gone]
     node.routes = [r for r in node.routes if r.dev not in gone]
+    node.bpf.attachments = [a for a in node.bpf.attachments if a.target not in gone]
+
+
+# ----------------------------------------------------------------------- bpf
+
+_XDP_OFF = (["xdp"], ["xdpgeneric"], ["xdpdrv"], ["xdpoffload"])
+_XDP_MODE = {"xdpgeneric": "generic", "xdpdrv": "native", "xdpoffload": "offload"}
+
+
+def _xdp_off(node: NodeState, argv: list[str], dev: str, word: str) -> None:
+    """`ip link set dev X xdp… off`: the program attached through netlink in that mode
+    goes (nothing attached: nothing to do); one attached through a bpf_link stays, and
+    netlink refuses, as the kernel does."""
+    if not any(link.name == dev for link in node.links):
+        raise CommandFailed(argv, 1, f'Cannot find device "{dev}"')
+    mode = _XDP_MODE.get(word)
+    mine = [a for a in node.bpf.attachments if a.hook == "xdp" and a.target == dev]
+    if any(a.via == "bpf_link" for a in mine):
+        raise CommandFailed(argv, 2, "Error: Can't replace active BPF XDP link.")
+    node.bpf.attachments = [
+        a
+        for a in node.bpf.attachments
+        if not (a in mine and (mode is None or xdp_mode_of(a.detail) == mode))
+    ]
+
+
+def tc(node: NodeState, argv: Sequence[str]) -> None:
+    """`tc filter del dev X ingress|egress [chain C] pref P handle H bpf` applied to the
+    recorded tc filters (NodeState.bpf); the filter must exist, as the kernel says."""
+    words = list(argv[1:])
+    if words[:2] != ["filter", "del"] or len(words) < 5 or words[2] != "dev":
+        raise not_simulated(argv)
+    dev, direction = words[3], words[4]
+    kv = _kv(words[5:])
+    if direction not in ("ingress", "egress") or "pref" not in kv or "handle" not in kv:
+        raise not_simulated(argv)
+    if not any(link.name == dev for link in node.links):
+        raise CommandFailed(argv, 1, f'Cannot find device "{dev}"')
+    want = (int(kv["pref"]), int(kv["handle"], 0), int(kv.get("chain", "0")))
+    for i, a in enumerate(node.bpf.attachments):
+        here = (a.via, a.hook, a.target) == ("tc", f"tc-{direction}", dev)
+        if here and parse_tc_detail(a.detail) == want:
+            del node.bpf.attachments[i]
+            return
+    raise CommandFailed(argv, 2, "Error: Filter with specified priority/protocol not found.")
+
+
+def remove_pin(node: NodeState, pin: BpfPin, directory: bool) -> None:
+    """`rm`/`rmdir` of a bpffs pin. Removing a link's last pin detaches its program (no
+    one else holds it on a recorded node); a directory must be empty, as rmdir(2) says."""
+    if directory != (pin.kind == "dir"):
+        code = errno.ENOTDIR if directory else errno.EISDIR
+        raise OSError(code, os.strerror(code), pin.path)
+    if directory and any(p.path.startswith(pin.path + "/") for p in node.bpf.pins):
+        raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY), pin.path)
+    node.bpf.pins = [p for p in node.bpf.pins if p.path != pin.path]
+    if pin.kind == "link":
+        node.bpf.attachments = [a for a in node.bpf.attachments if a.link_pin != pin.path]
+
+
+def prog_detach(node: NodeState, hook: str, target: str, prog_id: int) -> None:
+    """BPF_PROG_DETACH of exactly that program from that hook (tcx or cgroup); ENOENT
+    when it is not attached there, as the kernel says."""
+    for i, a in enumerate(node.bpf.attachments):
+        if (a.hook, a.target, a.program.id) == (hook, target, prog_id) and a.via != "bpf_link":
+            del node.bpf.attachments[i]
+            return
+    raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), f"{hook} {target} program {prog_id}")
+
+
+def link_detach(node: NodeState, link_id: int) -> bool:
+    """BPF_LINK_DETACH: its program leaves the hook (a pin of the link stays); False
+    when there is no such link."""
+    found = [
+        a for a in node.bpf.attachments if a.via == "bpf_link" and link_id_of(a.detail) == link_id
+    ]
+    node.bpf.attachments = [a for a in node.bpf.attachments if a not in found]
+    return bool(found)
+
+
+# -------------------------------------------------------------------- sysctl
+
+
+def _rp_dev(key: str) -> str | None:
+    """The device of an IPv4 rp_filter key (dotted or slash form), else None."""
+    parts = key.split("/") if "/" in key else key.split(".")
+    if len(parts) >= 5 and parts[:3] == ["net", "ipv4", "conf"] and parts[-1] == "rp_filter":
+        return ".".join(parts[3:-1])  # a device with dots comes in the slash form (sysctl.d(5))
+    return None
+
+
+def sysctl(node: NodeState, argv: Sequence[str]) -> bytes:
+    """`sysctl [-q] -w net.ipv4.conf.<dev>.rp_filter=N …` applied to NodeState.rp_filter;
+    its stdout, as sysctl prints it. Other keys cannot be simulated."""
+    words = list(argv[1:])
+    quiet = "-q" in words or "-qw" in words
+    if not {"-w", "-qw"} & set(words):
+        raise not_simulated(argv)
+    out = []
+    names = {link.name for link in node.links}
+    for word in (w for w in words if not w.startswith("-")):
+        key, sep, value = word.partition("=")
+        dev = _rp_dev(key)
+        if not sep or dev is None or not value.strip().isdigit():
+            raise not_simulated(argv)
+        if dev not in ("all", "default") and dev not in names and dev not in node.rp_filter:
+            path = "/proc/sys/" + key.replace(".", "/") if "/" not in key else "/proc/sys/" + key
+            raise CommandFailed(argv, 255, f"sysctl: cannot stat {path}: No such file or directory")
+        node.rp_filter[dev] = int(value)
+        out.append(f"{key} = {int(value)}")
+    return b"" if quiet else ("\n".join(out) + "\n").encode()
 
 
 def ip(

@@ -136,7 +136,7 @@ class Action:
     waits: ClassVar[bool] = False  # waits for a change (skipped in dry-run: nothing changed)
     needs_root: ClassVar[bool] = False  # changes links/iptables/host files: root only
     # Its changes are files under --host-root only: under a host root other than "/" it
-    # needs no root (a fake host root in tests and training).
+    # needs no root (a prepared host root: tests, a simulated node).
     host_files_only: ClassVar[bool] = False
     requires: ClassVar[frozenset[str]] = frozenset()  # see REQUIREMENTS
     params: ClassVar[dict[str, Param]] = {}

@@ -2,9 +2,10 @@
 orphaned Cilium config) and cni.set-aside (move a foreign config that outranks
 Cilium's aside, as Cilium's cni.exclusive does).
 
-Both read the CNI dirs (node.cni), decide with pure functions over the files
-(testable without a node), back up every file they touch, and change nothing
-when there is nothing to do (plan == []).
+Both read the CNI files the node's host probe reports (through the backend, like
+every probe), decide with pure functions over them (testable without a node),
+back up every file they touch, change the files through the backend
+(hostfiles.py), and change nothing when there is nothing to do (plan == []).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...model import CniFile
-from ...node.cni import read_cni
 from ...ownership import CILIUM_CNI_BACKUP_SUFFIX, is_cni_config_name, runtime_cni_config
 from . import hostfiles
 from .base import Action, ActionContext, ActionResult, register
@@ -109,7 +109,8 @@ def set_aside_ops(files: list[CniFile]) -> tuple[list[FileOp], list[str]]:
 
 
 def plan_lines(ctx: ActionContext, ops: list[FileOp], notes: list[str]) -> list[str]:
-    """Pasteable commands (notes as # lines); [] when there is nothing to do."""
+    """Pasteable commands (notes as # lines), then the backend's notes; [] when there
+    is nothing to do."""
     if not ops:
         return []
     lines = list(notes)
@@ -119,7 +120,7 @@ def plan_lines(ctx: ActionContext, ops: list[FileOp], notes: list[str]) -> list[
         else:
             assert op.to is not None
             lines.append(f"mv -n -- {hostfiles.shown(ctx, op.path)} {hostfiles.shown(ctx, op.to)}")
-    return lines
+    return lines + ctx.backend.plan_notes()
 
 
 def backup_ops(ctx: ActionContext, ops: list[FileOp]) -> list[Path]:
@@ -164,9 +165,10 @@ def run_ops(ctx: ActionContext, ops: list[FileOp], notes: list[str]) -> ActionRe
     return ActionResult(ok=True, rc=0, changed=bool(ops), data={"ops": done})
 
 
-def _files(ctx: ActionContext) -> list[CniFile]:
-    # Both dirs always: a dir that does not exist lists nothing.
-    return read_cni(ctx.opts.host_root, k3s=True)[1]
+async def _files(ctx: ActionContext) -> list[CniFile]:
+    # What the host probe reports (the dirs the runtime reads: k3s's too on a k3s node),
+    # so the plan acts on the very files the findings were made from.
+    return (await ctx.backend.host()).cni_files
 
 
 @register
@@ -181,18 +183,18 @@ class CniCleanup(Action):
     default_risk = "high"
     params = {}
 
-    def _ops(self, ctx: ActionContext) -> tuple[list[FileOp], list[str]]:
+    async def _ops(self, ctx: ActionContext) -> tuple[list[FileOp], list[str]]:
         orphaned = any(f.id == ORPHANED for f in ctx.findings)
-        return cleanup_ops(_files(ctx), orphaned)
+        return cleanup_ops(await _files(ctx), orphaned)
 
     async def plan(self, ctx: ActionContext) -> list[str]:
-        return plan_lines(ctx, *self._ops(ctx))
+        return plan_lines(ctx, *await self._ops(ctx))
 
     async def backup(self, ctx: ActionContext) -> list[Path]:
-        return backup_ops(ctx, self._ops(ctx)[0])
+        return backup_ops(ctx, (await self._ops(ctx))[0])
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        return run_ops(ctx, *self._ops(ctx))
+        return run_ops(ctx, *await self._ops(ctx))
 
 
 @register
@@ -207,14 +209,14 @@ class CniSetAside(Action):
     default_risk = "high"
     params = {}
 
-    def _ops(self, ctx: ActionContext) -> tuple[list[FileOp], list[str]]:
-        return set_aside_ops(_files(ctx))
+    async def _ops(self, ctx: ActionContext) -> tuple[list[FileOp], list[str]]:
+        return set_aside_ops(await _files(ctx))
 
     async def plan(self, ctx: ActionContext) -> list[str]:
-        return plan_lines(ctx, *self._ops(ctx))
+        return plan_lines(ctx, *await self._ops(ctx))
 
     async def backup(self, ctx: ActionContext) -> list[Path]:
-        return backup_ops(ctx, self._ops(ctx)[0])
+        return backup_ops(ctx, (await self._ops(ctx))[0])
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        return run_ops(ctx, *self._ops(ctx))
+        return run_ops(ctx, *await self._ops(ctx))

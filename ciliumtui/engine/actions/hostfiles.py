@@ -1,24 +1,25 @@
-"""Writes to the node's files, all in one place: paths are node paths, under --host-root.
+"""Writes to the node's files, all in one place: paths are node paths, under the host root.
 
-Every action that changes a host file (CNI configs, sysctl drop-ins) goes through
-these few functions, so moving the writes onto a NodeBackend is one edit here.
-A destination that exists is never overwritten by a rename.
+Every action that changes a host file (CNI configs, sysctl drop-ins, k3s config)
+goes through these few functions, and they go through the node's backend
+(DESIGN §3): it places the path under its host root and changes the file — and a
+backend that keeps its node in a file updates what its host probe reports. Plain
+calls: host files are small local files. A destination that exists is never
+overwritten by a rename.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 from pathlib import Path
 
-from ...errors import CiliumtuiError
 from .base import ActionContext
 
 
 def host_file(ctx: ActionContext, node_path: str) -> Path:
-    """Where `node_path` lies on this machine (the same path when --host-root is /)."""
-    return ctx.opts.host_path(node_path)
+    """Where `node_path` lies on this machine (the same path when the host root is /)."""
+    return ctx.backend.host_path(node_path)
 
 
 def shown(ctx: ActionContext, node_path: str) -> str:
@@ -35,23 +36,16 @@ def read(ctx: ActionContext, node_path: str) -> str | None:
 
 def write(ctx: ActionContext, node_path: str, text: str) -> None:
     """Atomic: a reader (systemd-sysctl, the runtime) never sees half a file."""
-    path = host_file(ctx, node_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.ciliumtui-tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    ctx.backend.put_host_file(node_path, text.encode())
 
 
 def rename(ctx: ActionContext, src: str, dst: str) -> None:
     """`mv -n src dst`; refuses (CiliumtuiError) when dst exists."""
-    source, target = host_file(ctx, src), host_file(ctx, dst)
-    if target.exists() or target.is_symlink():
-        raise CiliumtuiError(f"{target} exists: not overwritten")
-    os.rename(source, target)
+    ctx.backend.rename_host_file(src, dst)
 
 
 def remove(ctx: ActionContext, node_path: str) -> None:
-    host_file(ctx, node_path).unlink()
+    ctx.backend.remove_host_file(node_path)
 
 
 def save_copy(ctx: ActionContext, node_path: str, backup_dir: Path) -> Path:

@@ -18,20 +18,21 @@ The setting chosen, and why it is the safe minimal one:
   (99-zzzz-… after Cilium's own 99-zzz-override_cilium.conf and a hardening
   99-zzz… file), as systemd-sysctl applies files in name order.
 Live values are written with `sysctl -w` in the node's netns, pins first and
-`all` last, so no device is ever looser than the end state.
+`all` last, so no device is ever looser than the end state. Everything goes through
+the node's backend: the values and sysctl files it reports, its `sysctl -w`
+commands (the plan prints them as they run), its host files for the drop-in.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ... import netns
 from ...errors import CiliumtuiError
 from ...model import SysctlSetting
-from ...node.sysctl import effective_rp_filter, read_rp_filter, read_sysctl_files
+from ...node.backend import Command, CommandFailed, NodeBackend, shell_text
+from ...node.sysctl import effective_rp_filter
 from ...ownership import is_cilium_link
 from . import hostfiles
 from .base import Action, ActionContext, ActionResult, register
@@ -148,6 +149,14 @@ def live_argv(dev: str, value: int) -> list[str]:
     return ["sysctl", "-w", f"{rp_key(dev)}={value}"]
 
 
+def live_command(dev: str, value: int) -> Command:
+    return Command(tuple(live_argv(dev, value)))  # in the node's netns: its sysctls
+
+
+def _shown(backend: NodeBackend, dev: str, value: int) -> str:
+    return shell_text(backend.argv(live_command(dev, value)))
+
+
 @register
 class RpFilterFixAction(Action):
     name = "sysctl.rp-filter"
@@ -160,16 +169,13 @@ class RpFilterFixAction(Action):
     default_risk = "high"
     params = {}
 
-    def _fix(self, ctx: ActionContext) -> tuple[RpFilterFix, dict[str, int]]:
-        if ctx.opts.recorded_node:
-            # a recorded node has no kernel: sysctl -w would change THIS machine
-            raise CiliumtuiError("rp_filter cannot be changed on a recorded node")
-        rp = read_rp_filter(ctx.netns)
-        settings = read_sysctl_files(ctx.opts.host_root)
+    async def _fix(self, ctx: ActionContext) -> tuple[RpFilterFix, dict[str, int]]:
+        rp = await ctx.backend.rp_filter()
+        settings = (await ctx.backend.host()).sysctl_files
         return plan_rp_filter(rp, settings), rp
 
     async def plan(self, ctx: ActionContext) -> list[str]:
-        fix, _ = self._fix(ctx)
+        fix, _ = await self._fix(ctx)
         if fix.empty:
             return []
         assert fix.dropin is not None
@@ -180,19 +186,16 @@ class RpFilterFixAction(Action):
             lines.append(f"cat > {hostfiles.shown(ctx, fix.dropin)} <<'EOF'")
             lines += fix.text.splitlines()
             lines.append("EOF")
-        lines += [shlex.join(netns.ns_argv(ctx.netns, live_argv(d, v))) for d, v in fix.live]
-        return lines
+        lines += [_shown(ctx.backend, d, v) for d, v in fix.live]
+        return lines + ctx.backend.plan_notes()
 
     async def backup(self, ctx: ActionContext) -> list[Path]:
-        fix, rp = self._fix(ctx)
+        fix, rp = await self._fix(ctx)
         ctx.backup_dir.mkdir(parents=True, exist_ok=True)
         before = ctx.backup_dir / "rp_filter-before.json"
         before.write_text(json.dumps(rp, indent=1, sort_keys=True))
         out = [before]
-        undo = [
-            shlex.join(netns.ns_argv(ctx.netns, live_argv(d, rp.get(d, 0))))
-            for d, _ in reversed(fix.live)
-        ]
+        undo = [_shown(ctx.backend, d, rp.get(d, 0)) for d, _ in reversed(fix.live)]
         if fix.dropin is not None:
             old = hostfiles.read(ctx, fix.dropin)
             saved = ctx.backup_dir / (
@@ -208,7 +211,7 @@ class RpFilterFixAction(Action):
         return out
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        fix, _ = self._fix(ctx)
+        fix, _ = await self._fix(ctx)
         for line in fix.notes:
             ctx.out(line)
         if fix.empty:
@@ -219,13 +222,11 @@ class RpFilterFixAction(Action):
             hostfiles.write(ctx, fix.dropin, fix.text)
             ctx.out(f"wrote {fix.dropin}")
         for dev, value in fix.live:
-            res = await netns.run(live_argv(dev, value), netns=ctx.netns, timeout=10)
-            if res.rc != 0:
-                why = res.stderr.strip() or f"exit {res.rc}"
-                return ActionResult(
-                    ok=False, rc=res.rc, changed=True, message=f"{' '.join(res.argv)}: {why}"
-                )
-            ctx.out(res.stdout.strip() or f"{rp_key(dev)} = {value}")
+            try:
+                out = await ctx.backend.run(live_command(dev, value), timeout=10)
+            except CommandFailed as exc:
+                return ActionResult(ok=False, rc=exc.rc, changed=True, message=str(exc))
+            ctx.out(out.decode(errors="replace").strip() or f"{rp_key(dev)} = {value}")
         return ActionResult(
             ok=True,
             rc=0,
