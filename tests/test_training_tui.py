@@ -97,11 +97,8 @@ async def test_pilot_plays_post_reboot_to_a_solved_debrief() -> None:
             wizard = await run_wizard(app, pilot, "cleanup", node)
             assert wizard.result.status == "ok"
             assert wizard.step_status("purge-iptables") == "ok"
-            await pilot.press("escape")
-            await pilot.pause()
-            assert session.result is None  # no debrief before the trainee's verify
-
-            await run_wizard(app, pilot, "verify", node)
+            # cleanup ends with its own verify: that run proved the fix, so the
+            # debrief opens (no second verify needed).
             await wait_for(pilot, lambda: isinstance(app.screen, DebriefScreen))
             shown = text_of(app.screen, "#debrief-text")
             assert "Solved: yes" in shown and "Hints used: 1 of 3" in shown

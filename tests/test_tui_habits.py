@@ -262,7 +262,7 @@ async def test_inputs_form_validates_with_the_engine_and_suggests_the_pool(
         await pilot.pause()
         wizard = app.screen
         assert isinstance(wizard, WizardScreen)
-        assert wizard.raw_inputs["pool"] == suggested and wizard.raw_inputs["run_helm"] == "false"
+        assert wizard.raw_inputs["pool"] == suggested and wizard.raw_inputs["release"] == "cilium"
         assert f"pool={suggested}" in str(wizard.query_one("#wizard-status").render())
 
 

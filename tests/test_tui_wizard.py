@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ciliumtui.screens.ask import AskScreen
 from ciliumtui.screens.confirm import ConfirmScreen
 from ciliumtui.screens.wizard import WizardScreen
 from textual.widgets import Button, Input
@@ -341,31 +342,38 @@ async def test_journal_viewer_lists_runs_newest_first_and_flags_interrupted(
         assert app.screen is app.dashboard
 
 
-async def test_quit_during_a_run_needs_a_second_press(recorded_node: Options) -> None:
-    """A real run that keeps going: `restart` waits for an agent that cannot come up
-    (the recorded node still has Cilium's debris)."""
-    app = CiliumtuiApp(recorded_node, post_reboot_source(), live=False)
+async def test_quit_during_a_run_needs_a_second_press(
+    recorded_node: Options, tmp_path: Path
+) -> None:
+    """A real run that keeps going (the engine's pod.wait-ready on a label that never
+    becomes Ready): q asks, Cancel focused; a second press quits."""
+    playbook = tmp_path / "waits.yaml"
+    playbook.write_text(WAITS_FOREVER)
+    app = CiliumtuiApp(recorded_node, healthy_source(), live=False)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(app, pilot)
-        app.start_wizard("restart")
+        app.start_wizard(str(playbook))
         await pilot.pause()
         wizard = app.screen
+        assert isinstance(wizard, WizardScreen)
         await pilot.press("s")
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None
-        )
-        app.screen.query_one("#confirm-ok", Button).press()
-        await wait_for(pilot, lambda: wizard.step_status("wait-agent-ready") == "running", 30)
-        assert app.wizard_running()
-        await pilot.press("q")
-        await pilot.pause()
-        assert app.is_running and isinstance(app.screen, WizardScreen)
+        await wait_for(pilot, lambda: wizard.query_one("#wizard-wait").display)
+        assert app.change_running()
+        await pilot.press("q")  # asks first, Cancel focused
+        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen))
+        ask = app.screen
+        assert app.is_running
+        assert ask.query_one("#ask-box").border_title == "Quit while a change is running?"
+        await pilot.press("enter")  # Enter on the focused Cancel: the run goes on
+        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen))
+        assert app.is_running and wizard.state == "running", (wizard.state, wizard.result)
         await pilot.press("escape")  # nor does esc leave a running wizard
         await pilot.pause()
         assert isinstance(app.screen, WizardScreen)
-        # Two presses in a row: under load the real run can make the pauses above
-        # outlast the 3 s window, and then the first of these asks again.
-        await pilot.press("q", "q")
+        # The second press while asking is the operator meaning it (k9s's ctrl+c habit).
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen))
+        await pilot.press("ctrl+c")
         await pilot.pause()
     assert app.return_value == 0
 

@@ -394,9 +394,10 @@ class KernelBackend:
 
     async def nameservers(self) -> list[str]:
         from ..cluster.deadline import in_daemon_thread
-        from .host import read_nameservers
+        from .host import read_k3s, read_nameservers
 
-        return await in_daemon_thread(read_nameservers, self.opts)
+        # As the host probe reads them: k3s's resolv-conf, when set, is what pods get.
+        return await in_daemon_thread(lambda: read_nameservers(self.opts, read_k3s(self.opts)))
 
     async def dns_query(
         self, qname: str, target: DnsTarget, kind: Kind, timeout: float

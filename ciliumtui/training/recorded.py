@@ -420,16 +420,20 @@ def has_debris(path: str | Path) -> bool:
 def relay_fixed(path: str | Path, scenario: dict[str, Any], pid: int) -> None:
     """A restarted agent on the recorded node: datapath laid again, API healthy, pidfile.
 
-    The host facts the trainee changed (the k3s stop hook) are kept.
+    The host is the one the trainee left (an agent restart changes no k3s config,
+    sysctl file or CNI file but its own): its facts are kept, plus what the agent
+    lays when it starts — its CNI config and its cgroup2 mount.
     """
     old = load_node(path)
     fixed = {**scenario, "network": {**(scenario.get("network") or {})}}
     fixed["network"]["cilium"] = {**(fixed["network"].get("cilium") or {}), "present": True}
     fresh = recorded_node_state(fixed)
-    if old.host.k3s is not None and fresh.host.k3s is not None:
-        fresh.host.k3s.stop_hook = fresh.host.k3s.stop_hook or old.host.k3s.stop_hook
-    if "/run/cilium/cgroupv2" not in fresh.host.cgroup2_mounts and fresh.host.cgroup2_mounts:
-        fresh.host.cgroup2_mounts.append("/run/cilium/cgroupv2")
+    host = old.host
+    have = {(f.dir, f.name) for f in host.cni_files}
+    host.cni_files += [f for f in fresh.host.cni_files if f.cilium and (f.dir, f.name) not in have]
+    if "/run/cilium/cgroupv2" not in host.cgroup2_mounts and fresh.host.cgroup2_mounts:
+        host.cgroup2_mounts.append("/run/cilium/cgroupv2")
+    fresh.host = host
     fresh.agent = agent_state(True, "healthy", pid)
     save_node(path, fresh, recorded_dns.simulated_world(fixed, fresh.bpf))
 

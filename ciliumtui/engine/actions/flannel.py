@@ -5,8 +5,8 @@ bridge), its CNI config (it can win the CNI dir) and /run/flannel/subnet.env.
 What is flannel's: the links k3s-killall.sh deletes and flannel's lease file
 (`checks.k3s`, the same facts the finding reads), and CNI configs whose plugins
 or name say flannel. Cilium's links and configs are never touched. Links are
-read and deleted through the NodeBackend (the kernel, or training's recorded
-node); files are copied into the step's backup first; what the links were is
+read and deleted through the NodeBackend (the kernel, or a node recorded in a
+file); files are copied into the step's backup first; what the links were is
 written there too (a link cannot be restored from a file: flannel recreates its
 own when it runs).
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...model import CniFile
+from ...node.backend import Command, CommandFailed, shell_text
 from ...ownership import is_cilium_link
 from . import hostfiles
 from .base import Action, ActionContext, ActionResult, register
@@ -28,7 +29,7 @@ from .base import Action, ActionContext, ActionResult, register
 
 def is_flannel_cni(f: CniFile) -> bool:
     """A flannel CNI config (the predicate checks.k3s.flannel_traces uses)."""
-    from ...ownership import is_cilium_cni_config  # type: ignore[attr-defined,unused-ignore]
+    from ...ownership import is_cilium_cni_config
 
     return (
         not f.backup
@@ -44,24 +45,17 @@ class Traces:
     link_details: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _backend(ctx: ActionContext) -> Any:
-    """The node the commands go to (ActionContext.backend: the kernel, or training's
-    recorded node, which applies the same `ip link delete`)."""
-    return ctx.backend  # type: ignore[attr-defined,unused-ignore]
-
-
-def delete_link(name: str) -> Any:
-    from ...node.backend import Command  # type: ignore[import-not-found,unused-ignore]
+def delete_link(name: str) -> Command:
 
     return Command(("ip", "link", "delete", name))
 
 
 async def find_traces(ctx: ActionContext) -> Traces:
-    from ...checks.k3s import FLANNEL_LINKS, FLANNEL_SUBNET_ENV  # type: ignore[attr-defined,unused-ignore]
+    from ...checks.k3s import FLANNEL_LINKS, FLANNEL_SUBNET_ENV
     from ...node.cni import read_cni
 
     out = Traces()
-    for link in await _backend(ctx).links():
+    for link in await ctx.backend.links():
         if link.name in FLANNEL_LINKS and not is_cilium_link(link.name):
             out.links.append(link.name)
             out.link_details.append(dataclasses.asdict(link))
@@ -86,10 +80,9 @@ class FlannelCleanup(Action):
     requires = frozenset({"ip"})
 
     async def plan(self, ctx: ActionContext) -> list[str]:
-        from ...node.backend import shell_text  # type: ignore[import-not-found,unused-ignore]
 
         t = await find_traces(ctx)
-        backend = _backend(ctx)
+        backend = ctx.backend
         lines = [shell_text(backend.argv(delete_link(n))) for n in t.links]
         lines += [f"rm -- {hostfiles.shown(ctx, p)}" for p in t.files]
         if not lines:
@@ -106,12 +99,11 @@ class FlannelCleanup(Action):
         return [*saved, links]
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        from ...node.backend import CommandFailed  # type: ignore[import-not-found,unused-ignore]
 
         t = await find_traces(ctx)
         for name in t.links:
             try:
-                await _backend(ctx).run(delete_link(name), timeout=30)
+                await ctx.backend.run(delete_link(name), timeout=30)
             except CommandFailed as exc:
                 if "Cannot find device" not in str(exc):
                     raise

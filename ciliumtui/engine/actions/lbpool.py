@@ -62,7 +62,7 @@ def prefix_for(cidrs: list[netmath.Net]) -> int:
 def blocks_for(version: int) -> tuple[netmath.Net, ...]:
     if version == 4:
         return tuple(netmath.PRIVATE_BLOCKS)
-    from ...cidr import PRIVATE_BLOCKS_V6  # type: ignore[attr-defined,unused-ignore]
+    from ...cidr import PRIVATE_BLOCKS_V6
 
     return tuple(PRIVATE_BLOCKS_V6)
 
@@ -119,7 +119,7 @@ def plan_moves(
                 raise CiliumtuiError(f"{target} overlaps {', '.join(clash)}: choose a free range")
         else:
             prefix = prefix_for(mine)
-            target = netmath.first_free(prefix, taken, blocks_for(mine[0].version))  # type: ignore[arg-type,unused-ignore]
+            target = netmath.first_free(prefix, taken, blocks_for(mine[0].version))
             if target is None:
                 raise CiliumtuiError(f"no free private /{prefix} for {ref.label}")
         taken.append(target)

@@ -29,7 +29,7 @@ class MtuDetect(Action):
     summary = "the uplink's MTU, Cilium's device MTUs and the MTU cilium-config pins (if any)"
 
     async def run(self, ctx: ActionContext) -> ActionResult:
-        from ...checks.mtu import cilium_devices, uplink  # type: ignore[import-not-found,unused-ignore]
+        from ...checks.mtu import cilium_devices, uplink
         from ...collect import collect_node_only
         from ...model import Snapshot
 
