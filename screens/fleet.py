@@ -84,7 +84,7 @@ def summary_line(fs: FleetStatus, width: int = 0) -> str:
         if n:
             rest.append(f"{n} {state.replace('-', ' ')}")
     warned = sum(1 for r in fs.nodes if r.state == "healthy" and r.warning)
-    if not broken and len(rest) == 1 and not warned:
+    if fs.count("healthy") == total and not warned:
         return f"{_plural(total, 'node')}: all healthy"
 
     def build(k: int, note: bool) -> str:
@@ -158,7 +158,8 @@ class FleetPanel(TablePanel):
     COLUMNS = (
         Column("Node", "node", shrink=12),
         Column("State", "state"),
-        Column("Root cause", "root_cause", shrink=12),
+        # Never cut: "stale-cilium-…" could be either of two causes (the others go first).
+        Column("Root cause", "root_cause"),
         Column("Crit", "critical"),
         Column("Warn", "warning"),
         Column("Reported", "age"),
@@ -300,8 +301,8 @@ class FleetScreen(Screen[None]):
         took = time.monotonic() - start
         if not self.is_attached:
             return 0.0
-        self.read_s = took
         if result is not None:
+            self.read_s = took
             self._show(result)
         self._show_error(error, CRD_MISSING if result is not None and result.crd_missing else None)
         self.reads += 1
@@ -345,8 +346,11 @@ class FleetScreen(Screen[None]):
         if reading:
             parts.append("reading…")
         elif self._read_at:
+            # How long a read took only when it is worth knowing: a slow read is why
+            # the next one comes later (COST_FACTOR); under a second it is noise.
+            took = f" in {self.read_s:.1f}s" if self.read_s >= 1 else ""
             stale = " (last good read)" if self.error else ""
-            parts.append(f"read {self._read_at} in {self.read_s:.1f}s{stale}")
+            parts.append(f"read {self._read_at}{took}{stale}")
         self.query_one(FleetPanel).set_note(" · ".join(parts))
 
     def on_resize(self, event: events.Resize) -> None:

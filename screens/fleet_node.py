@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ciliumtui.fleet import NODE_PLAYBOOKS
@@ -121,6 +121,26 @@ def node_head(row: NodeRow) -> Text:
     return t
 
 
+def evidence_text(node: str, finding: Finding, findings: list[Finding]) -> Text:
+    """The pane under a node's findings: the highlighted finding's evidence, what it
+    explains or is explained by, and the command that fixes it on that node."""
+    t = Text()
+    t.append(finding.id, style=f"bold {SEVERITY_STYLE.get(finding.severity, '')}".strip())
+    if finding.explained_by:
+        t.append(f"  (symptom of {', '.join(finding.explained_by)})", style="dim")
+    else:
+        below = [f.id for f in findings if finding.id in f.explained_by]
+        t.append("  (root cause", style="dim")
+        t.append(f" of {', '.join(below)})" if below else ")", style="dim")
+    for line in finding.evidence or ["(no evidence recorded)"]:
+        t.append(f"\n  • {line}")
+    commands = fix_commands(node, finding)
+    if commands:
+        t.append(f"\n  fix on {node}: ", style="dim")
+        t.append(commands[0])
+    return t
+
+
 def fleet_clip(node: str, finding: Finding) -> str:
     """What `y` copies: the node, the evidence, the commands that fix it there."""
     lines = [f"# {node}: {finding.id}: {finding.title}", *finding.evidence]
@@ -161,6 +181,7 @@ class NodeFindingsScreen(Screen[None]):
         panel = FindingsPanel(id="fleet-node-findings", classes="panel")
         panel.TITLE = f"Findings of {self.row.node}"
         yield panel
+        yield Static(id="fleet-node-evidence")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -172,6 +193,18 @@ class NodeFindingsScreen(Screen[None]):
         # No report at all: "no findings, healthy" would be a lie; the head says why.
         panel.display = bool(self.findings) or self.row.state == "healthy"
         panel.show(self.findings)
+        self._show_evidence()
+
+    def _show_evidence(self) -> None:
+        box = self.query_one("#fleet-node-evidence", Static)
+        finding = self.query_one(FindingsPanel).selected() if self.findings else None
+        box.display = finding is not None
+        if finding is not None:
+            box.border_title = "Evidence"
+            box.update(evidence_text(self.row.node, finding, self.findings))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_evidence()
 
     def update(self, row: NodeRow) -> None:
         """The fleet view read this node again (its refresh): show the new report."""
