@@ -53,6 +53,9 @@ REFRESH_S = 15.0
 COST_FACTOR = 10
 # Errors where the apiserver answered (and refused): not "unreachable".
 ANSWERED = ("forbidden", "unauthorized", "not found", "apiserver error", "apiserver refused")
+# A broken condition without its NodeDiagnosis: the node says broken, not why.
+UNKNOWN_CAUSE = "cause unknown"
+NOT_READ = "the fleet could not be read (r reads again)"
 CRD_MISSING = "no NodeDiagnosis CRD: no publisher reports here (see `ciliumtui fleet manifest`)"
 
 
@@ -76,7 +79,8 @@ def summary_line(fs: FleetStatus, width: int = 0) -> str:
         return "no nodes"
     broken = [r for r in fs.nodes if r.state == "broken"]
     causes = sorted(
-        Counter(r.root_cause or "?" for r in broken).items(), key=lambda kv: (-kv[1], kv[0])
+        Counter(r.root_cause or UNKNOWN_CAUSE for r in broken).items(),
+        key=lambda kv: (-kv[1], kv[0]),
     )
     rest = []
     for state in STATES[1:]:
@@ -305,6 +309,9 @@ class FleetScreen(Screen[None]):
             self.read_s = took
             self._show(result)
         self._show_error(error, CRD_MISSING if result is not None and result.crd_missing else None)
+        if error and self.status is None:
+            # Never read: "reading the fleet…" would promise rows that are not coming.
+            self.query_one("#fleet-summary", Static).update(NOT_READ)
         self.reads += 1
         self._set_note()
         return max(self.interval, COST_FACTOR * took) if self.interval > 0 else 0.0

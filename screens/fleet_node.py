@@ -114,8 +114,15 @@ def node_head(row: NodeRow) -> Text:
     last = last_run_text(row)
     if last:
         t.append(f" · {last}", style="dim")
-    if row.state == "not-reporting" and row.findings:
-        t.append("\nNot reporting: these findings are from its last report.", style="yellow")
+    if row.state == "not-reporting":
+        # The publisher went quiet: what it last said may no longer hold.
+        if row.findings:
+            said = "these findings are from its last report"
+        elif row.age_s is not None:
+            said = f"its last report said: {row.message or 'nothing'}"
+        else:
+            said = "it never reported"
+        t.append(f"\nNot reporting: {said}. Is its publisher running there?", style="yellow")
     elif not row.findings and row.state != "healthy":
         t.append(f"\n{row.message or 'no report'}", style="yellow")
     return t

@@ -151,3 +151,44 @@ def frozen_read(n: int = 12, now: datetime = NOW) -> FleetRead:
         nodes.append(node_facts(node))
         reports.append(report_facts(nd))
     return FleetRead(nodes, reports)
+
+
+def heal(sim: Any, name: str) -> None:
+    """`name` reports healthy now (what its publisher writes after a fixing roll)."""
+    at = FO.rfc3339()
+    status = generated_status(name, False, at, 600)
+
+    def write() -> None:
+        store = sim.store
+        nd = store.get(ND_GVK, None, name)
+        node = store.get(NODE_GVK, None, name)
+        assert nd is not None and node is not None
+        cond = FO.condition(verdict(status), at, None)
+        conds = [c for c in node["status"].get("conditions") or [] if c.get("type") != cond["type"]]
+        store.update({**node, "status": {**node["status"], "conditions": [*conds, cond]}})
+        store.update({**nd, "status": status})
+
+    sim.call(write)
+
+
+def fleet_snapshot_app() -> tuple[Any, Any]:
+    """(app, steps) that show the `:fleet` view of the frozen fleet (no cluster, no
+    timer: every run draws the same frame) for tests/test_tui_snapshots.py."""
+    from ciliumtui.screens.fleet import FleetScreen
+    from tui_fixtures import opts, post_reboot_source
+
+    from ciliumtui.app import CiliumtuiApp
+
+    read = frozen_read()
+    app = CiliumtuiApp(opts(), post_reboot_source(), live=False)
+
+    async def before(pilot: Any) -> None:
+        await pilot.pause()
+        screen = FleetScreen(reader=lambda: read, clock=lambda: NOW, interval=0)
+        app.push_screen(screen)
+        while screen.reads < 1:
+            await pilot.pause(0.02)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return app, before
