@@ -147,7 +147,8 @@ def frozen_read(n: int = 12, now: datetime = NOW) -> FleetRead:
             "metadata": {"name": name},
             "status": {"conditions": [FO.condition(v, at, None)]},
         }
-        node, nd = reshape(node, FO.nd_object(name, status), now)
+        # Every publisher last wrote 95 s ago (the silent one: two hours before that).
+        node, nd = reshape(node, FO.nd_object(name, status), now - timedelta(seconds=95))
         nodes.append(node_facts(node))
         reports.append(report_facts(nd))
     return FleetRead(nodes, reports)
