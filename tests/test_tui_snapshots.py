@@ -9,6 +9,7 @@ tests/fleet_tui_fixtures.py). Update with `--snapshot-update`, then look at them
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -55,12 +56,16 @@ def test_screen(snap_compare: Any, screen: str, size: tuple[int, int]) -> None:
 
 
 @pytest.fixture
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def utc() -> Iterator[None]:
     # The fleet view shows when it read in local time: the frame must not depend on TZ.
-    monkeypatch.setenv("TZ", "UTC")
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
     time.tzset()
     yield
-    monkeypatch.undo()
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
     time.tzset()
 
 
