@@ -268,6 +268,15 @@ class CiliumtuiApp(App[int]):
 
         self.push_screen(JournalScreen())
 
+    def show_fleet(self, selector: str | None = None) -> None:
+        """`:fleet [SELECTOR]`: every node's report; on the fleet view, a new selector."""
+        from .screens.fleet import FleetScreen
+
+        if isinstance(self.screen, FleetScreen):
+            self.screen.set_selector(selector)
+        else:
+            self.push_screen(FleetScreen(selector))
+
     def env_lines(self) -> list[str]:
         """Where this session looks: what `:env` shows (training adds its flags)."""
         cluster = self.snapshot.cluster

@@ -164,6 +164,11 @@ def _focus_palette(host: CommandHost) -> list[PaletteEntry]:
     return [PaletteEntry(f"Focus {p}", "move focus to the panel", f"focus {p}") for p in PANELS]
 
 
+def _fleet(host: CommandHost, word: str, args: list[str]) -> None:
+    # A label selector may hold spaces ("tier in (a, b)"): the rest of the line is it.
+    host.show_fleet(" ".join(args) or None)
+
+
 def _screendump(host: CommandHost, word: str, args: list[str]) -> None:
     path = host.screendump(args[0] if args else None)
     host.say(f"screen saved to {path}")
@@ -194,6 +199,13 @@ COMMANDS: list[Command] = [
     ),
     Command("refresh", ":refresh", "re-probe everything", lambda h, w, a: h.refresh_all(), ("r",)),
     Command("journal", ":journal", "past wizard runs", lambda h, w, a: h.show_journal()),
+    Command(
+        "fleet",
+        ":fleet [SELECTOR]",
+        "every node's report (NodeDiagnosis), by root cause",
+        _fleet,
+        ("nodes",),
+    ),
     Command(
         "export",
         ":export [FILE]",
