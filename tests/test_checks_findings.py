@@ -817,3 +817,14 @@ def test_readme_lists_every_finding_id():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     section = readme[readme.index("### Findings") : readme.index("### Playbooks")]
     assert [fid for fid in CATALOGUE if f"`{fid}`" not in section] == []
+
+
+def test_readme_lists_every_shipped_playbook():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("### Playbooks") : readme.index("Cleanup touches only")]
+    shipped = sorted(p.stem for p in (root / "playbooks").glob("*.yaml"))
+    assert len(shipped) >= 13
+    assert [pb for pb in shipped if f"`{pb}`" not in section] == []
