@@ -40,13 +40,20 @@ def test_serve_malformed_file_names_the_line(tmp_path):
     assert r.returncode == 3 and f"{f}:" in r.stderr and "Traceback" not in r.stderr
 
 
-def _serve(*extra: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _serve(
+    *extra: str, sigint_ignored: bool = False
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """Start `sim serve`, read the lines it prints until 'Ctrl-C to stop.'"""
     proc = subprocess.Popen(
         [PY, "-m", "ciliumtui", "sim", "serve", "healthy", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ignore_sigint if sigint_ignored else None,
     )
     info: dict[str, str] = {}
     assert proc.stdout is not None
@@ -60,9 +67,23 @@ def _serve(*extra: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
 
 def _stop(proc: subprocess.Popen[str]) -> str:
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=15)
+    try:
+        _, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # never leave a server running behind the test
+        proc.communicate()
+        raise
     assert proc.returncode == 0, err
     return err
+
+
+def test_ctrl_c_stops_a_server_started_in_the_background(tmp_path):
+    """`sim serve &` from a script starts with SIGINT ignored; Ctrl-C (kill -INT) still
+    stops it and it cleans up."""
+    kc = tmp_path / "sim.kubeconfig"
+    proc, info = _serve("--kubeconfig-out", str(kc), sigint_ignored=True)
+    err = _stop(proc)
+    assert "stopped." in err and "Traceback" not in err
 
 
 def test_serve_until_ctrl_c_and_kubectl_works(tmp_path):

@@ -24,6 +24,7 @@ import yaml
 
 from ..errors import CiliumtuiError
 from ..options import Options
+from . import ctrl_c_stops
 
 if TYPE_CHECKING:
     from ..sim.agent_api import AgentApiServer
@@ -147,10 +148,11 @@ def _wait(
     print(f"node        {scenario.get('node_name')}" + (f" (netns {netns})" if netns else ""))
     if args.host_root_out:
         print(f"host root   {args.host_root_out}")
-    print("Ctrl-C to stop.", flush=True)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
-    try:
+    try:  # from before it is announced: a Ctrl-C right after the line stops it
+        ctrl_c_stops()
+        print("Ctrl-C to stop.", flush=True)
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import CiliumtuiError
 from ..options import Options
 from ..sim.scenario import list_scenarios, load_scenario
+from . import ctrl_c_stops
 
 if TYPE_CHECKING:
     from ..training.env import TrainingEnv
@@ -106,6 +107,7 @@ def _headless(session: TrainingSession) -> int:
     _hints_on_stdin(session)
     gave_up = False
     try:  # from the moment Ctrl-C is announced, it gives up (never a bare "interrupted")
+        ctrl_c_stops()
         print(
             f"Hints: {len(session.hints)} (type h + Enter for the next one). "
             "Waiting until verify passes; Ctrl-C gives up.",
