@@ -28,7 +28,7 @@ from ciliumtui.screens.debrief import DebriefScreen
 from ciliumtui.screens.finding_detail import FindingDetailScreen
 from ciliumtui.screens.inputs import InputsScreen
 from ciliumtui.screens.wizard import WizardScreen
-from textual.widgets import Button, DataTable, Input, Select, Static
+from textual.widgets import Button, DataTable, Input, Static
 
 from ciliumtui.model import Finding
 from ciliumtui.sim.scenario import list_scenarios, load_scenario
@@ -79,6 +79,17 @@ class Trainee:
             await self.pilot.pause(0.05)
 
 
+def assert_fits(screen: Any) -> None:
+    """DESIGN §7: every screen and modal fits (its buttons on screen, none cut off)."""
+    width, height = screen.app.size
+    for button in screen.query(Button):
+        if not button.display:
+            continue
+        r = button.region
+        assert r.width and r.x >= 0 and r.y >= 0, (screen, button.id, r)
+        assert r.right <= width and r.bottom <= height, (screen, button.id, r, (width, height))
+
+
 def text_of(screen: Any, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
@@ -115,20 +126,16 @@ async def fill_form(t: Trainee) -> None:
     one submits), tab past a choice list, enter on "Use these"."""
     form = t.app.screen
     assert isinstance(form, InputsScreen)
+    await t.pilot.pause()
+    assert_fits(form)
     for _ in range(20):
         if t.app.screen is not form:
             return
         await t.wait(lambda: form.focused is not None, "a form field has the focus", 10)
         focused = form.focused
-        if isinstance(focused, Input):
+        if isinstance(focused, Input) or isinstance(focused, Button) and focused.id == "inputs-ok":
             await t.press("enter")
-        elif isinstance(focused, Button) and focused.id == "inputs-ok":
-            await t.press("enter")
-        elif focused is not None and isinstance(focused.parent, Select) or isinstance(
-            focused, Select
-        ):
-            await t.press("tab")
-        else:
+        else:  # a choice list (its value is the suggestion) or Cancel: on to the next
             await t.press("tab")
         await t.pilot.pause()
     form_errors = [text_of(form, f"#error-{n}") for n in form.playbook.inputs]
@@ -148,14 +155,16 @@ async def run_wizard(t: Trainee, node: str) -> WizardScreen:
     await t.press("s")
     while True:
         await t.wait(
-            lambda: isinstance(app.screen, (ConfirmScreen, DebriefScreen))
-            or wizard.state != "running",
+            lambda: (
+                isinstance(app.screen, (ConfirmScreen, DebriefScreen)) or wizard.state != "running"
+            ),
             f"{wizard.playbook_id}: a confirmation or the end of the run",
         )
         screen = app.screen
         if not isinstance(screen, ConfirmScreen):
             break
         await t.wait(lambda s=screen: s.focused is not None, "the confirmation's focus", 10)
+        assert_fits(screen)
         if screen.needs_typing:
             # DESIGN §7: the name field has the focus; what is typed lands there.
             field = screen.query_one("#confirm-node", Input)
@@ -182,6 +191,8 @@ async def play(app: Any, pilot: Any, scenario: str, node: str) -> Trainee:
     t = Trainee(app, pilot)
     causes = set(root_causes(load_scenario(scenario)))
     await t.wait(lambda: isinstance(app.screen, BriefingScreen), "the briefing", 20)
+    await t.pilot.pause()
+    assert_fits(app.screen)
     await t.press("enter")
     await t.wait(lambda: isinstance(app.screen, DashboardScreen), "the dashboard", 10)
     await open_findings(t)
@@ -240,6 +251,8 @@ async def test_a_trainee_solves_the_scenario_with_keys_only(scenario, capsys):
         size = SIZES[scenario]
         async with app.run_test(size=size) as pilot:
             t = await play(app, pilot, scenario, env.opts.node_name)
+            await pilot.pause()
+            assert_fits(app.screen)
             shown = text_of(app.screen, "#debrief-text")
             assert "Solved: yes" in shown, shown
             debrief = session.result
