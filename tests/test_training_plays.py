@@ -79,14 +79,15 @@ class Trainee:
             await self.pilot.pause(0.05)
 
 
-def assert_fits(screen: Any) -> None:
-    """DESIGN §7: every screen and modal fits (its buttons on screen, none cut off)."""
-    width, height = screen.app.size
-    for button in screen.query(Button):
-        if not button.display:
-            continue
+async def assert_fits(t: Trainee, screen: Any) -> None:
+    """DESIGN §7: every screen and modal fits (its buttons on screen, none cut off);
+    checked once the screen is laid out (its buttons have a size)."""
+    width, height = t.app.size
+    buttons = [b for b in screen.query(Button) if b.display]
+    await t.wait(lambda: all(b.region.width for b in buttons), f"{screen!r} laid out", 10)
+    for button in buttons:
         r = button.region
-        assert r.width and r.x >= 0 and r.y >= 0, (screen, button.id, r)
+        assert r.x >= 0 and r.y >= 0, (screen, button.id, r)
         assert r.right <= width and r.bottom <= height, (screen, button.id, r, (width, height))
 
 
@@ -126,8 +127,7 @@ async def fill_form(t: Trainee) -> None:
     one submits), tab past a choice list, enter on "Use these"."""
     form = t.app.screen
     assert isinstance(form, InputsScreen)
-    await t.pilot.pause()
-    assert_fits(form)
+    await assert_fits(t, form)
     for _ in range(20):
         if t.app.screen is not form:
             return
@@ -164,7 +164,7 @@ async def run_wizard(t: Trainee, node: str) -> WizardScreen:
         if not isinstance(screen, ConfirmScreen):
             break
         await t.wait(lambda s=screen: s.focused is not None, "the confirmation's focus", 10)
-        assert_fits(screen)
+        await assert_fits(t, screen)
         if screen.needs_typing:
             # DESIGN §7: the name field has the focus; what is typed lands there.
             field = screen.query_one("#confirm-node", Input)
@@ -191,8 +191,7 @@ async def play(app: Any, pilot: Any, scenario: str, node: str) -> Trainee:
     t = Trainee(app, pilot)
     causes = set(root_causes(load_scenario(scenario)))
     await t.wait(lambda: isinstance(app.screen, BriefingScreen), "the briefing", 20)
-    await t.pilot.pause()
-    assert_fits(app.screen)
+    await assert_fits(t, app.screen)
     await t.press("enter")
     await t.wait(lambda: isinstance(app.screen, DashboardScreen), "the dashboard", 10)
     await open_findings(t)
@@ -251,8 +250,7 @@ async def test_a_trainee_solves_the_scenario_with_keys_only(scenario, capsys):
         size = SIZES[scenario]
         async with app.run_test(size=size) as pilot:
             t = await play(app, pilot, scenario, env.opts.node_name)
-            await pilot.pause()
-            assert_fits(app.screen)
+            await assert_fits(t, app.screen)
             shown = text_of(app.screen, "#debrief-text")
             assert "Solved: yes" in shown, shown
             debrief = session.result
