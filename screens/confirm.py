@@ -22,7 +22,11 @@ RISK_STYLE = {"destructive": "bold red", "high": "red", "low": "yellow", "read":
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    AUTO_FOCUS = None  # on_mount focuses the name field or Cancel
+    # The name field when there is one (it comes first), else Cancel. Not None: that
+    # means the app's "*", the plan's scroll area, which then held the focus until
+    # on_mount's deferred focus landed (a Pilot play saw the plan focused: keys typed
+    # then go nowhere).
+    AUTO_FOCUS = "#confirm-node, #cancel"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, request: ConfirmRequest) -> None:

@@ -72,6 +72,8 @@ def check_value(inp: PlaybookInput, raw: str) -> str | None:
 
 
 class InputsScreen(ModalScreen[dict[str, str] | None]):
+    # The first field (not the app's "*": the fields' scroll area would take the focus).
+    AUTO_FOCUS = "#inputs-fields Input, #inputs-fields Select"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(

@@ -1,6 +1,7 @@
 """Training in the TUI, played start to finish with Textual's Pilot on a real env:
 briefing → a hint → a root-cause finding opened → the cleanup wizard (the
-destructive step confirmed by typing the node name) → verify → debrief (solved)."""
+destructive step confirmed by typing the node name; it ends with its own verify)
+→ debrief (solved). tests/test_training_plays.py plays every scenario with keys only."""
 
 from __future__ import annotations
 
@@ -97,9 +98,9 @@ async def test_pilot_plays_post_reboot_to_a_solved_debrief() -> None:
             wizard = await run_wizard(app, pilot, "cleanup", node)
             assert wizard.result.status == "ok"
             assert wizard.step_status("purge-iptables") == "ok"
-            # cleanup ends with its own verify: that run proved the fix, so the
-            # debrief opens (no second verify needed).
+            # cleanup ends with its own verify step: its passing run opens the debrief.
             await wait_for(pilot, lambda: isinstance(app.screen, DebriefScreen))
+            await wait_for(pilot, lambda: app.screen.query("#debrief-text"))
             shown = text_of(app.screen, "#debrief-text")
             assert "Solved: yes" in shown and "Hints used: 1 of 3" in shown
             debrief = session.result

@@ -3,6 +3,7 @@ its simulated cluster — no root —, and in dry-run inside a netns), and the j
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from pathlib import Path
@@ -106,6 +107,38 @@ async def test_destructive_confirm_focuses_the_name_field_and_enter_confirms_onl
         await pilot.press(*NODE, "escape")
         await pilot.pause()
         assert answers == [False]
+
+
+async def focus_path(app: CiliumtuiApp, screen: Any) -> list[str | None]:
+    """The ids that have the focus, in turn, while `screen` is pushed and mounts."""
+    app.push_screen(screen)
+    seen: list[str | None] = []
+    for _ in range(200):  # every turn of the loop while the screen mounts
+        focused = screen.focused
+        if focused is not None and (not seen or seen[-1] != focused.id):
+            seen.append(focused.id)
+        await asyncio.sleep(0)
+    app.pop_screen()
+    return seen
+
+
+async def test_a_modal_never_focuses_its_scroll_area_first() -> None:
+    """The focus goes straight to the name field (destructive) or Cancel, and to the
+    form's first field: never through the plan's (fields') scroll area first (the
+    app's "*" auto-focus did that before on_mount's focus landed, and a key pressed
+    then went nowhere)."""
+    from ciliumtui.screens.inputs import InputsScreen
+
+    from ciliumtui.engine.loader import load_playbook
+
+    app = CiliumtuiApp(opts(), healthy_source(), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        for risk, first in (("high", "cancel"), ("destructive", "confirm-node")):
+            assert await focus_path(app, ConfirmScreen(request(risk))) == [first], risk
+            await pilot.pause()
+        form = InputsScreen(load_playbook("lb-pool-move"), {}, app.snapshot, NODE)
+        assert await focus_path(app, form) == ["field-to"]
 
 
 def test_confirm_screen_uses_the_engines_acceptance_rule() -> None:
