@@ -5,6 +5,7 @@ that open the screen). Hand-built model objects, no timers, no live events."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from tui_fixtures import (
@@ -113,16 +114,10 @@ def training_app(source: Any = None) -> CiliumtuiApp:
     return TrainingApp(session, source=source or post_reboot_source(), live=False)
 
 
-SCENARIOS = [
-    "post-reboot",
-    "healthy",
-    "agent-crashloop",
-    "coredns-external-fail",
-    "default-pod-cidr-overlap",
-    "k3s-no-stop-hook",
-    "metallb-overlap",
-    "stale-ciliumnode-cidr",
-]
+# Every shipped scenario's dashboard (a new one gets its snapshot automatically).
+SCENARIOS = sorted(
+    p.stem for p in (Path(__file__).resolve().parent.parent / "assets/scenarios").glob("*.yaml")
+)
 
 
 def scenario_source(scenario: str) -> Any:
@@ -220,11 +215,9 @@ async def _confirm(app: CiliumtuiApp, pilot: Any, risk: str) -> None:
     plan = [
         "# 7 Cilium links, nothing else",
         *(f"ip link delete {n}" for n in ("cilium_host", "cilium_net", "cilium_vxlan")),
-        "iptables-nft-restore --noflush -w <<'EOF'",
-        "*filter",
-        "-D FORWARD -m comment --comment cilium-feeder -j CILIUM_FORWARD",
-        "COMMIT",
-        "EOF",
+        # One entry, as the engine plans it: the here-doc is part of the command.
+        "iptables-nft-restore --noflush -w <<'EOF'\n*filter\n"
+        "-D FORWARD -m comment --comment cilium-feeder -j CILIUM_FORWARD\nCOMMIT\nEOF",
     ]
     request = ConfirmRequest(
         "delete-links",
