@@ -12,11 +12,25 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 
+def reflow(text: str) -> str:
+    """A scenario's prose as paragraphs: the YAML's line breaks (written at ~88 columns)
+    joined, so the terminal wraps it at its own width; blank lines and list items
+    ("- ", indented lines) are kept."""
+    out: list[str] = []
+    for line in text.strip().splitlines():
+        joins = out and out[-1] and line and not line.startswith(("-", " ", "*"))
+        if joins:
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line.rstrip())
+    return "\n".join(out)
+
+
 def briefing_text(scenario: dict[str, Any], mode_line: str, env: list[str] | None = None) -> Text:
     t = Text()
     t.append(f"{scenario.get('title', scenario.get('id'))}\n", style="bold")
     t.append(f"{mode_line}\n\n", style="cyan")
-    t.append(str(scenario.get("briefing", "")).strip() + "\n\n")
+    t.append(reflow(str(scenario.get("briefing", ""))) + "\n\n")
     if env:
         t.append("From a second terminal, point ciliumtui or kubectl at this node with:\n", "dim")
         for line in env:

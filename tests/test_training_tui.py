@@ -135,3 +135,16 @@ async def test_pilot_recorded_mode_shows_the_recorded_node_and_gives_up() -> Non
             assert "Solved: no (gave up)" in text_of(app.screen, "#debrief-text")
             await pilot.press("q")
         assert app.return_value == 1
+
+
+def test_the_briefing_is_wrapped_by_the_terminal_not_by_the_yaml() -> None:
+    """At 80 columns a briefing written at ~88 columns came out as ragged half-lines
+    ("It came back, but" / "some pods never start"); paragraphs and lists are kept."""
+    from ciliumtui.screens.briefing import briefing_text
+
+    from ciliumtui.sim.scenario import load_scenario
+
+    text = briefing_text(load_scenario("post-reboot"), "Mode: recorded").plain
+    assert "It came back, but some pods never start" in text
+    scenario = {"title": "t", "briefing": "One\ntwo.\n\n- a\n- b\n"}
+    assert "One two.\n\n- a\n- b\n" in briefing_text(scenario, "m").plain
