@@ -15,10 +15,15 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import CiliumtuiError
-from .options import Options
+
+if TYPE_CHECKING:
+    # Imported where used: Options pulls in the model (~30 ms), and a one-shot command
+    # starts its slowest node read (ciliumtui.prefetch) before that.
+    from .options import Options
 
 
 class _Parser(argparse.ArgumentParser):
@@ -193,6 +198,8 @@ def _fleet_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
 
 
 def _options(args: argparse.Namespace) -> Options:
+    from .options import Options
+
     host_root = getattr(args, "host_root", None) or "/"
     backend = None
     node_file = getattr(args, "node_file", None)
@@ -225,6 +232,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if (
+            args.command in ONE_SHOT
+            and not getattr(args, "node_file", None)
+            and not getattr(args, "from_file", None)
+        ):
+            from .prefetch import start_saves
+
+            # Overlaps the command's imports (ciliumtui.prefetch says why).
+            start_saves(getattr(args, "netns", None))
         opts = _options(args)
         if args.command is None:
             opts = opts.validate()
@@ -235,14 +251,6 @@ def _main(argv: Sequence[str] | None) -> int:
             from .app import run_tui
 
             return run_tui(opts)
-        if (
-            args.command in ONE_SHOT
-            and opts.backend is None
-            and not getattr(args, "from_file", None)
-        ):
-            from .prefetch import start_saves
-
-            start_saves(opts.netns)  # overlaps the command's imports (ciliumtui.prefetch)
         module = importlib.import_module(f"ciliumtui.commands.{args.command}")
         if args.command in ONE_SHOT:
             return _one_shot(module, args, opts)
