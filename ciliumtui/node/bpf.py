@@ -25,14 +25,13 @@ import asyncio
 import errno
 import os
 import re
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from ..model import BpfAttachment, BpfPin, BpfProgram, BpfState
-from ..netns import CLONE_NEWNET, _setns
+from ..netns import in_netns
 from ..ownership import is_cilium_bpf_pin, is_cilium_bpf_program
 from . import bpfnl, bpfsys
 from .bpfnl import NlLink
@@ -88,38 +87,6 @@ def link_id_of(detail: str | None) -> int | None:
 
 def xdp_mode_of(detail: str | None) -> str:
     return (detail or "generic").split(" ", 1)[0]
-
-
-# ------------------------------------------------------------------- namespaces
-
-
-def call_in_netns(netns: str | None, fn: Callable[[], T]) -> T:
-    """fn() in a fresh thread that entered `netns` (here when None); its result or error.
-
-    A fresh thread each time: a pooled thread would stay in the namespace.
-    """
-    if netns is None:
-        return fn()
-    out: list[T] = []
-    err: list[BaseException] = []
-
-    def body() -> None:
-        try:
-            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-            try:
-                _setns(fd, CLONE_NEWNET)
-            finally:
-                os.close(fd)
-            out.append(fn())
-        except BaseException as exc:  # handed to the caller
-            err.append(exc)
-
-    t = threading.Thread(target=body, name=f"bpf-netns-{netns}", daemon=True)
-    t.start()
-    t.join()
-    if err:
-        raise err[0]
-    return out[0]
 
 
 # ----------------------------------------------------------------------- netlink
@@ -213,7 +180,7 @@ def read_in_netns(
         devices, filters = read_netlink()
         return devices, filters, read_tcx(devices, errors)
 
-    return call_in_netns(netns, body)
+    return in_netns(netns, body)
 
 
 @dataclass

@@ -13,8 +13,8 @@ import os
 import socket
 from pathlib import Path
 
+from ..netns import in_netns
 from . import bpfsys
-from .bpf import call_in_netns
 
 TCX_ATTACH = {"tcx-ingress": bpfsys.ATTACH_TCX_INGRESS, "tcx-egress": bpfsys.ATTACH_TCX_EGRESS}
 
@@ -35,7 +35,7 @@ def detach_program(
             finally:
                 os.close(fd)
 
-        call_in_netns(netns, tcx)
+        in_netns(netns, tcx)
         return
     kind = hook.split(":", 1)[1] if hook.startswith("cgroup:") else ""
     if kind not in bpfsys.CGROUP_ATTACH_BY_NAME:

@@ -7,7 +7,7 @@ per-device filter dump ~1.8 ms (≈1 s for 600) on this 2-core machine; these du
 keeping only the handful of attributes used, take ~25 ms together. pyroute2 also
 does not decode TCA_BPF_ID / TCA_BPF_TAG / TCA_CHAIN, the very attributes needed.
 
-The socket must be created in the namespace to read (see bpf.call_in_netns).
+The socket must be created in the namespace to read (see netns.in_netns).
 """
 
 from __future__ import annotations

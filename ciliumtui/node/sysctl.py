@@ -16,13 +16,10 @@ the task that reads it. The values are read by a short-lived thread that entered
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable
 from typing import TypeVar
 
-from ..errors import CiliumtuiError
 from ..model import SysctlSetting
-from ..netns import CLONE_NEWNET, _setns
+from ..netns import in_netns
 from .hostfs import read_text, resolve
 
 T = TypeVar("T")
@@ -143,37 +140,6 @@ def read_sysctl_files(host_root: str) -> list[SysctlSetting]:
 # ----------------------------------------------------------------- live values
 
 
-def call_in_netns(netns: str | None, fn: Callable[[], T]) -> T:
-    """fn() in `netns`: a fresh thread enters it and dies afterwards (never a pool thread,
-    which would stay in the namespace). Blocking; the current namespace when None."""
-    if netns is None:
-        return fn()
-    result: list[T] = []
-    errors: list[BaseException] = []
-
-    def enter_and_call() -> None:
-        try:
-            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-            try:
-                _setns(fd, CLONE_NEWNET)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            errors.append(CiliumtuiError(f"cannot enter network namespace {netns}: {exc}"))
-            return
-        try:
-            result.append(fn())
-        except BaseException as exc:  # handed to the caller below
-            errors.append(exc)
-
-    t = threading.Thread(target=enter_and_call, name=f"netns-{netns}", daemon=True)
-    t.start()
-    t.join()
-    if errors:
-        raise errors[0]
-    return result[0]
-
-
 def _read_conf_dir() -> dict[str, int]:
     values: dict[str, int] = {}
     for entry in os.scandir(CONF_DIR):
@@ -187,7 +153,7 @@ def _read_conf_dir() -> dict[str, int]:
 
 def read_rp_filter(netns: str | None) -> dict[str, int]:
     """{"all": 1, "default": 0, "eth0": 0, ...}: IPv4 rp_filter as read in `netns` (blocking)."""
-    return call_in_netns(netns, _read_conf_dir)
+    return in_netns(netns, _read_conf_dir)
 
 
 def effective_rp_filter(values: dict[str, int], dev: str) -> int:

@@ -24,8 +24,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..netns import in_netns
 from ..node import bpfsys
-from ..node.bpf import CGROUP_ROOT, CILIUM_BPFFS, TC_GLOBALS, call_in_netns
+from ..node.bpf import CGROUP_ROOT, CILIUM_BPFFS, TC_GLOBALS
 
 _MOV_R0 = 0xB7  # BPF_ALU64 | BPF_MOV | BPF_K
 _EXIT = 0x95  # BPF_JMP | BPF_EXIT
@@ -170,7 +171,7 @@ class BpfSandbox:
     def _ifindex(self, dev: str) -> int:
         import socket
 
-        return call_in_netns(self.netns, lambda: socket.if_nametoindex(dev))
+        return in_netns(self.netns, lambda: socket.if_nametoindex(dev))
 
     # --------------------------------------------------------------- attach
 
@@ -216,7 +217,7 @@ class BpfSandbox:
             os.close(fd)
 
     def _link(self, prog_fd: int, target: int, attach: int, flags: int, pin: str | None) -> int:
-        link = call_in_netns(self.netns, lambda: bpfsys.link_create(prog_fd, target, attach, flags))
+        link = in_netns(self.netns, lambda: bpfsys.link_create(prog_fd, target, attach, flags))
         if pin is None:
             self.held.append(link)  # nothing pins it: only our fd keeps it attached
             return link
@@ -241,7 +242,7 @@ class BpfSandbox:
         fd = load_tc(name)
         try:
             ifindex = self._ifindex(dev)
-            call_in_netns(self.netns, lambda: bpfsys.prog_attach(ifindex, fd, attach))
+            in_netns(self.netns, lambda: bpfsys.prog_attach(ifindex, fd, attach))
         finally:
             os.close(fd)
 
