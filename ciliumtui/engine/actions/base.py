@@ -156,6 +156,30 @@ class Action:
         raise NotImplementedError(f"{self.name} cannot back up what it changes")
 
 
+class RestoreAction(Action):
+    """A restore: it reads a step's backup (`backup_of`) or a backup directory (`dir`)."""
+
+    mutates = True
+    needs_root = True
+    default_risk = "high"
+    params = {
+        "backup_of": Param("str", help="id of the step whose backup to restore"),
+        "dir": Param("str", help="a backup directory (instead of backup_of)"),
+    }
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+        if not params.get("backup_of") and not params.get("dir"):
+            return [("backup_of", "give backup_of (a step id) or dir")]
+        return []
+
+    def _dir(self, ctx: ActionContext) -> Path:
+        if ctx.params.get("dir"):
+            return Path(ctx.params["dir"])
+        step = ctx.params["backup_of"]
+        return ctx.backups.get(step, ctx.run_dir / "backups" / step)
+
+
 REGISTRY: dict[str, type[Action]] = {}
 
 

@@ -30,7 +30,7 @@ from ...errors import CiliumtuiError
 from ...node.backend import Command, CommandFailed, NodeBackend, shell_text
 from ...node.netfilter import restore_tool, save_tool
 from ...ownership import is_cilium_chain
-from .base import Action, ActionContext, ActionResult, Param, register
+from .base import Action, ActionContext, ActionResult, Param, RestoreAction, register
 
 BACKENDS = ("legacy", "nft")
 FAMILIES = (4, 6)
@@ -360,32 +360,13 @@ def _lines(data: bytes | None) -> list[tuple[str, str]]:
 
 
 @register
-class NetfilterRestore(Action):
+class NetfilterRestore(RestoreAction):
     name = "netfilter.restore"
     requires = frozenset({"iptables"})
     summary = (
         "load an iptables backup (a netfilter.purge step's backup) back: each table "
         "in it whole, as it was"
     )
-    mutates = True
-    needs_root = True
-    default_risk = "high"
-    params = {
-        "backup_of": Param("str", help="id of the step whose backup to restore"),
-        "dir": Param("str", help="a backup directory (instead of backup_of)"),
-    }
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
-        if not params.get("backup_of") and not params.get("dir"):
-            return [("backup_of", "give backup_of (a step id) or dir")]
-        return []
-
-    def _dir(self, ctx: ActionContext) -> Path:
-        if ctx.params.get("dir"):
-            return Path(ctx.params["dir"])
-        step = ctx.params["backup_of"]
-        return ctx.backups.get(step, ctx.run_dir / "backups" / step)
 
     def _commands(self, ctx: ActionContext) -> list[tuple[str, Command]]:
         d = self._dir(ctx)

@@ -21,13 +21,12 @@ import json
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ...errors import CiliumtuiError
 from ...model import IpRule, Route
 from ...node.backend import Command, CommandFailed, NodeBackend, render
 from ...ownership import CILIUM_TABLES
-from .base import Action, ActionContext, ActionResult, Param, register
+from .base import Action, ActionContext, ActionResult, RestoreAction, register
 
 FAMILIES = (4, 6)
 
@@ -208,28 +207,9 @@ class CiliumRouteCleanup(Action):
 
 
 @register
-class IprouteRestore(Action):
+class IprouteRestore(RestoreAction):
     name = "iproute.restore"
     summary = "put back the ip rule and table 2004/2005 routes an iproute.cilium-cleanup removed"
-    mutates = True
-    needs_root = True
-    default_risk = "high"
-    params = {
-        "backup_of": Param("str", help="id of the step whose backup to restore"),
-        "dir": Param("str", help="a backup directory (instead of backup_of)"),
-    }
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any]) -> list[tuple[str, str]]:
-        if not params.get("backup_of") and not params.get("dir"):
-            return [("backup_of", "give backup_of (a step id) or dir")]
-        return []
-
-    def _dir(self, ctx: ActionContext) -> Path:
-        if ctx.params.get("dir"):
-            return Path(ctx.params["dir"])
-        step = ctx.params["backup_of"]
-        return ctx.backups.get(step, ctx.run_dir / "backups" / step)
 
     def _commands(self, ctx: ActionContext) -> list[Command]:
         d = self._dir(ctx)
