@@ -40,12 +40,15 @@ from .options import Options
 from .probe import guarded, one_line
 
 if TYPE_CHECKING:
+    from dns.message import Message
+
     from .node.backend import NodeBackend
 
 DNS_TIMEOUT = 1.5  # seconds per query; CoreDNS answers in ms when it works
 # Below this, a query that gets no answer proves nothing: not asking is honest,
 # a "timeout after 0.05s" row would be a false DNS finding.
 MIN_QUERY_TIME = 0.3
+RETRANSMIT_AFTER = 1 / 3  # of the timeout: one lost datagram is sent again (see _udp)
 DEFAULT_PORT = 53
 NODE_VIA = "node"
 Kind = Literal["cluster", "external"]
@@ -139,9 +142,7 @@ def query(
         sock = socket_in_netns(netns, family, socket.SOCK_DGRAM)
         sock.setblocking(False)  # dnspython requires a non-blocking socket
         msg = dns.message.make_query(qname, rdtype)
-        resp = dns.query.udp(
-            msg, target.server, port=target.port, timeout=timeout, sock=sock, ignore_unexpected=True
-        )
+        resp = _udp(msg, target, family, sock, timeout)
         check.rcode = dns.rcode.to_text(resp.rcode())
         check.answers = [rd.to_text() for rrset in resp.answer for rd in rrset]
     except dns.exception.Timeout:
@@ -160,6 +161,38 @@ def query(
         if sock is not None:
             sock.close()
     return check
+
+
+def _udp(
+    msg: Message, target: DnsTarget, family: int, sock: socket.socket, timeout: float
+) -> Message:
+    """`msg` to `target` over UDP, sent again once if no answer came within a third of
+    the timeout — what a stub resolver does (resolv.conf `attempts`): one lost
+    datagram is not a DNS failure. A server that never answers still costs exactly
+    `timeout`. Raises dns.exception.Timeout, or DNSException for a bad answer."""
+    import dns.exception
+    import dns.inet
+    import dns.query
+
+    wire = msg.to_wire()
+    dest = dns.inet.low_level_address_tuple((target.server, target.port), family)
+    end = time.time() + timeout  # dnspython's expirations are time.time()
+    resend = time.time() + timeout * RETRANSMIT_AFTER
+    dns.query.send_udp(sock, wire, dest, end)
+    while True:
+        try:
+            resp, _when = dns.query.receive_udp(
+                sock, dest, min(resend, end), ignore_unexpected=True
+            )
+        except dns.exception.Timeout:
+            if resend >= end:
+                raise
+            dns.query.send_udp(sock, wire, dest, end)  # same id: a late first answer counts
+            resend = end
+            continue
+        if not msg.is_response(resp):
+            raise dns.query.BadResponse
+        return resp
 
 
 def hostport(t: DnsTarget) -> str:

@@ -261,8 +261,8 @@ def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
 
 class DnsResponder:
     """A real UDP DNS server (dnspython wire format) on `addr` (loopback, or inside a netns
-    when `sock` is given). Behaviour per kind: "ok" | "nxdomain" | "servfail" | "timeout";
-    a name under `cluster_domain` is "cluster", anything else "external"."""
+    when `sock` is given). Behaviour per kind: "ok" | "nxdomain" | "servfail" | "timeout" |
+    "drop-first" (the first datagram of each query is lost, its resend answered); a name under `cluster_domain` is "cluster", anything else "external"."""
 
     def __init__(
         self,
@@ -313,6 +313,8 @@ class DnsResponder:
             kind = "cluster" if name.endswith("." + self.domain) else "external"
             how = self.behaviour[kind]
             if how == "timeout":
+                continue
+            if how == "drop-first" and self.queries.count(name) == 1:
                 continue
             r = dns.message.make_response(q)
             if how == "nxdomain":

@@ -97,6 +97,26 @@ async def test_timeout_is_recorded_and_queries_run_concurrently(tmp_path):
     assert elapsed < 3.0
 
 
+async def test_one_lost_datagram_is_sent_again_not_a_dns_failure():
+    """A stub resolver resends (resolv.conf `attempts`); so does the probe, within the
+    same timeout: one lost UDP datagram must not become a critical DNS finding."""
+    with DnsResponder("drop-first", "timeout") as r:
+        target = DnsTarget(*r.addr, "service")
+        start = time.perf_counter()
+        lost_once, never = await run_checks(
+            [target],
+            [("kubernetes.default.svc.cluster.local", "cluster"), ("x.io", "external")],
+            netns=None,
+            timeout=1.2,
+        )
+        elapsed = time.perf_counter() - start
+    assert lost_once.ok and lost_once.answers == ["10.43.0.1"], lost_once
+    assert 400 <= lost_once.ms < 1200  # answered to the resend, a third of the timeout in
+    assert never.error == "timeout after 1.2s"
+    assert r.queries.count("x.io") == 2  # asked twice, and still only one timeout long
+    assert elapsed < 1.2 + 0.5
+
+
 async def test_pod_port_from_its_dns_container_port(tmp_path):
     with DnsResponder() as r:
         ip, port = r.addr
@@ -221,7 +241,8 @@ async def test_each_node_resolver_is_asked_the_public_name(make_netns, tmp_path)
         ("10.99.0.2:53", "node", "external", "github.com", None, "timeout after 1.5s"),
     ]
     assert state.checks[0].ok and state.checks[0].answers == ["93.184.215.14"]
-    assert good.queries == ["github.com"] and bad.queries == ["github.com"]
+    # The answering one is asked once; the silent one once more, a third of the timeout in.
+    assert good.queries == ["github.com"] and bad.queries == ["github.com"] * 2
     assert probes["node-dns"].ok and "dns" not in probes  # no cluster DNS to ask
 
 

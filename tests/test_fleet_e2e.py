@@ -226,7 +226,7 @@ def test_publish_survives_an_apiserver_outage(tmp_path: Path) -> None:
             world.restart_sim(down_for=4)  # the apiserver is gone for 4 s, then back, empty
             assert world.sim.store.get(ND, None, "node-a") is None
             nd = wait_for(lambda: world.sim.store.get(ND, None, "node-a"), timeout=60, interval=0.2)
-            assert nd["status"]["healthy"] == "True"
+            assert nd["status"]["healthy"] == "True", (nd["status"], pubs.log("node-a"))
             assert wait_for(lambda: condition(world, "node-a"), timeout=30)["status"] == "True"
             assert pubs.procs["node-a"].poll() is None  # never exited, never restarted
         finally:

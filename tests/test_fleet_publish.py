@@ -247,3 +247,18 @@ def test_after_an_unreachable_diagnose_it_reads_the_apiserver_again(sim: SimClus
     pub.diagnose_fn = real
     assert "nodediagnosis" in pub.cycle().wrote
     assert sim.store.get(ND, None, NODE) is not None
+
+
+def test_a_report_deleted_between_cycles_is_back_by_the_next_heartbeat(sim: SimCluster) -> None:
+    """`kubectl delete nd`, or an apiserver restored between two cycles: no request
+    failed, so only re-reading before the heartbeat notices the report is gone."""
+    diag = Scripted()
+    pub = publisher(sim, diag, interval=1)
+    pub.cycle()
+    sim.store.delete(ND, None, NODE)
+    time.sleep(1.0)
+    assert sorted(pub.cycle().wrote) == ["heartbeat", "nodediagnosis"]
+    assert sim.store.get(ND, None, NODE)["status"]["healthy"] == "True"
+    n = len(sim.requests)
+    assert pub.cycle().wrote == []  # heartbeat not due yet: no reads, no writes
+    assert sim.requests[n:] == []

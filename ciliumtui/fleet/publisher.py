@@ -6,8 +6,9 @@ One cycle:
    diagnose itself could not reach the apiserver there is nothing to publish to:
    the cycle fails and is retried.
 2. compare with what the apiserver holds (read once at start, after a failure,
-   and before any change is written — someone else, e.g. a fleet Job, may have
-   written since);
+   and before anything is written, a heartbeat too — someone else, e.g. a fleet
+   Job or `kubectl delete nd`, may have written since, or the apiserver may have
+   been restored from a backup without this publisher seeing a failure);
 3. write only what changed: the NodeDiagnosis (create or merge patch), the
    condition (strategic merge patch of nodes/status), an Event when the set of
    critical ids changed; when nothing changed, one heartbeat (the condition's
@@ -164,6 +165,10 @@ class Publisher:
             else:
                 raise
 
+    def _due(self, known: Known) -> bool:
+        """A heartbeat is due (always, for --once)."""
+        return (self.clock() - known.last_heartbeat) >= HEARTBEAT_FRACTION * self.interval
+
     def _publish(self, api: ApiClient, result: dict[str, Any], error: str | None) -> Outcome:
         d = K.Deadline(self.write_budget, self.opts.timeout)
         fresh = self.known is None
@@ -173,14 +178,19 @@ class Publisher:
         now = O.rfc3339()
         dg = digest(status)
         cond = O.condition(v, now, known.condition)
-        if (dg != known.nd_digest or O.condition_changed(known.condition, cond)) and not fresh:
-            known = self._read(api, d)  # a change: compare with what is really there
+        if not fresh and (
+            dg != known.nd_digest or O.condition_changed(known.condition, cond) or self._due(known)
+        ):
+            # Any write (a heartbeat too) first compares with what is really there: the
+            # report may have been deleted, or the apiserver restored from a backup,
+            # without this publisher ever seeing a failure. Two GETs per interval.
+            known = self._read(api, d)
             cond = O.condition(v, now, known.condition)
         wrote: list[str] = []
         nd_changed = dg != known.nd_digest
         cond_changed = O.condition_changed(known.condition, cond)
-        due = (self.clock() - known.last_heartbeat) >= HEARTBEAT_FRACTION * self.interval
-        if cond_changed or due or self.interval == 0:
+        due = self._due(known)
+        if cond_changed or due:
             try:
                 K.patch_node_status(api, self.node, O.condition_patch(cond), d)
             except Exception as exc:

@@ -45,6 +45,10 @@ class Responder:
         self._domain = domain
         self._behaviour = behaviour
         self.queries = 0
+        # False until the store holds the cluster: like CoreDNS's kubernetes plugin before
+        # its first sync, it stays silent rather than answer NXDOMAIN for every Service
+        # (a restarted simulator would otherwise say "cluster DNS broken" for an instant).
+        self.synced = True
         self._transports: list[asyncio.BaseTransport] = []
         self._servers: list[asyncio.AbstractServer] = []
         self.addresses: list[tuple[str, int]] = []
@@ -69,7 +73,7 @@ class Responder:
         except Exception:  # not a DNS message: a real server drops it too
             return None
         self.queries += 1
-        if not query.question:
+        if not query.question or not self.synced:
             return None
         q = query.question[0]
         name = q.name.to_text().rstrip(".").lower()

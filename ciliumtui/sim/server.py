@@ -182,6 +182,7 @@ class SimCluster:
             lambda: str(self.scenario["cluster"].get("domain", "cluster.local")),
             lambda: self.scenario.get("dns") or {},
         )
+        self._responder.synced = False  # until the store is filled, below
         if self.netns is None:
             addrs = await self._responder.start(None, [])
             self.dns_addr = addrs[0]
@@ -196,6 +197,7 @@ class SimCluster:
                 await self._start_upstream_resolver(dns_netns, {kube_dns_ip, *coredns_ips})
             objs = O.build_objects(self.scenario)
         self.store.load(objs)
+        self._responder.synced = True
 
     def _dns_netns(self) -> str | None:
         """Where the kube-dns responder listens: the node's upstream namespace when the
@@ -239,12 +241,12 @@ class SimCluster:
             self.controller.stop()
         if self.jobs is not None:
             self.jobs.stop()
+        if self._runner is not None:  # the apiserver goes first, CoreDNS after it: a
+            await self._runner.cleanup()  # diagnose never sees DNS gone but the API up
+            self._runner = None
         for responder in (self._responder, self._upstream):
             if responder is not None:
                 await responder.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
