@@ -40,6 +40,8 @@ class ProbeStatus:
 
 @dataclass
 class Link:
+    """One network interface and its addresses (`ip -j -d addr show`)."""
+
     name: str
     index: int
     kind: str | None = None  # "veth", "vxlan", "bridge", None for plain devices
@@ -56,6 +58,8 @@ class Link:
 
 @dataclass
 class Route:
+    """One route of any table (`ip -j route show table all`)."""
+
     dst: str  # "default", "10.0.0.0/24", "10.0.0.5/32" (always with a prefix length)
     family: int = 4  # 4 or 6
     table: str = "main"  # "main", "local", "2004", ...
@@ -72,6 +76,8 @@ class Route:
 
 @dataclass
 class IpRule:
+    """One policy routing rule (`ip -j rule show`)."""
+
     priority: int
     family: int = 4
     src: str | None = None  # "all" when absent
@@ -87,6 +93,8 @@ class IpRule:
 
 @dataclass
 class NfChain:
+    """A chain of one netfilter table, with its policy (built-in chains only)."""
+
     name: str
     policy: str | None = None  # "ACCEPT"/"DROP" for built-in chains, None for user chains
     cilium: bool = False
@@ -94,6 +102,8 @@ class NfChain:
 
 @dataclass
 class NfRule:
+    """One rule line of `iptables-save`, kept verbatim, and who owns it."""
+
     chain: str
     spec: str  # the full iptables-save line, e.g. '-A INPUT -m comment --comment "..." -j X'
     target: str | None = None  # the -j/-g target
@@ -103,6 +113,8 @@ class NfRule:
 
 @dataclass
 class NfTable:
+    """One table (`*filter`, `*nat`, ...) of an `iptables-save` dump."""
+
     name: str  # filter, nat, mangle, raw, security
     chains: list[NfChain] = field(default_factory=list)
     rules: list[NfRule] = field(default_factory=list)
@@ -133,6 +145,8 @@ class NetfilterDump:
 
 @dataclass
 class CniFile:
+    """One file in a CNI config dir, and whether it is Cilium's (or its backup)."""
+
     name: str
     cilium: bool = False  # 05-cilium.conflist and friends
     backup: bool = False  # *.cilium_bak (a foreign config Cilium renamed)
@@ -143,6 +157,8 @@ class CniFile:
 
 @dataclass
 class K3sInfo:
+    """What k3s's files on the node say: unit, config, kubeconfig, drop-ins."""
+
     present: bool = False
     unit_file: str | None = None  # path (under host root) of k3s.service / k3s-agent.service
     kubeconfig: str | None = None  # /etc/rancher/k3s/k3s.yaml when present
@@ -165,6 +181,8 @@ class K3sInfo:
 
 @dataclass
 class SysctlSetting:
+    """One `key = value` line of a sysctl.d file."""
+
     file: str  # node path, "/etc/sysctl.d/99-hardening.conf"
     key: str  # "net.ipv4.conf.all.rp_filter"
     value: str
@@ -172,6 +190,8 @@ class SysctlSetting:
 
 @dataclass
 class HostInfo:
+    """Host facts read from files under --host-root."""
+
     hostname: str | None = None
     kernel: str | None = None  # release, "6.1.0-18-amd64"
     bpffs_mounted: bool = False
@@ -211,6 +231,8 @@ class AgentHealth:
 
 @dataclass
 class AgentState:
+    """The Cilium agent as seen from the node: pidfile, process, REST API."""
+
     pidfile: str | None = None  # path when present
     pid: int | None = None
     pid_alive: bool = False
@@ -233,6 +255,8 @@ class AgentState:
 
 @dataclass
 class BpfProgram:
+    """One loaded BPF program (bpf(2) BPF_OBJ_GET_INFO_BY_FD)."""
+
     id: int  # kernel program id
     name: str  # kernel program name (at most 15 chars: "cil_from_netdev")
     type: str | None = None  # "sched_cls", "xdp", "cgroup_sock_addr", ...
@@ -254,6 +278,8 @@ class BpfAttachment:
 
 @dataclass
 class BpfPin:
+    """One pinned BPF object in a bpffs."""
+
     path: str  # node path under /sys/fs/bpf
     kind: str = "other"  # "map" | "prog" | "link" | "dir" | "other"
     cilium: bool = False
@@ -261,6 +287,8 @@ class BpfPin:
 
 @dataclass
 class BpfState:
+    """The node's BPF footprint: attachments, pins, and what could not be read."""
+
     attachments: list[BpfAttachment] = field(default_factory=list)
     pins: list[BpfPin] = field(default_factory=list)
     # what could not be read, one line each ("tcx: BPF_PROG_QUERY needs kernel >= 6.6")
@@ -269,6 +297,8 @@ class BpfState:
 
 @dataclass
 class NodeState:
+    """Everything the node probes saw."""
+
     links: list[Link] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     rules: list[IpRule] = field(default_factory=list)
@@ -287,6 +317,8 @@ class NodeState:
 
 @dataclass
 class Taint:
+    """One Node taint."""
+
     key: str
     value: str | None = None
     effect: str | None = None
@@ -294,6 +326,8 @@ class Taint:
 
 @dataclass
 class NodeInfo:
+    """One Node object, as far as the checks need it."""
+
     name: str
     addresses: list[tuple[str, str]] = field(default_factory=list)  # (type, address)
     taints: list[Taint] = field(default_factory=list)
@@ -305,6 +339,8 @@ class NodeInfo:
 
 @dataclass
 class ContainerInfo:
+    """One container's status in a pod."""
+
     name: str
     ready: bool = False
     restarts: int = 0
@@ -318,6 +354,8 @@ class ContainerInfo:
 
 @dataclass
 class PodInfo:
+    """One pod, as far as the checks need it."""
+
     name: str
     namespace: str
     node: str | None = None
@@ -350,6 +388,8 @@ class PodInfo:
 
 @dataclass
 class WorkloadInfo:
+    """A DaemonSet or Deployment (Cilium's, CoreDNS's ...), as far as the checks need it."""
+
     kind: str  # DaemonSet | Deployment
     name: str
     namespace: str
@@ -378,6 +418,8 @@ class CiliumConfig:
 
 @dataclass
 class CiliumNodeInfo:
+    """One CiliumNode object: its pod CIDRs and addresses."""
+
     name: str
     pod_cidrs: list[str] = field(default_factory=list)
     addresses: list[str] = field(default_factory=list)
@@ -385,6 +427,8 @@ class CiliumNodeInfo:
 
 @dataclass
 class ServiceInfo:
+    """One Service: clusterIP and ports."""
+
     name: str
     namespace: str
     cluster_ip: str | None = None
@@ -393,6 +437,8 @@ class ServiceInfo:
 
 @dataclass
 class LbPool:
+    """One load-balancer IP pool (Cilium's, MetalLB's, k3s ServiceLB's)."""
+
     kind: str  # IPAddressPool (MetalLB) | CiliumLoadBalancerIPPool
     name: str
     cidrs: list[str] = field(default_factory=list)  # ranges "a-b" are normalised to CIDRs
@@ -400,6 +446,8 @@ class LbPool:
 
 @dataclass
 class ClusterState:
+    """Everything the cluster probes saw (reachable=False: the apiserver was not)."""
+
     reachable: bool = False
     error: str | None = None  # one line: why the apiserver could not be used
     kubeconfig: str | None = None
@@ -429,6 +477,8 @@ class ClusterState:
 
 @dataclass
 class DnsCheck:
+    """One DNS query and its outcome."""
+
     qname: str
     server: str  # "10.43.0.10:53"
     via: str  # "service" | "pod/<name>" | "node" (a resolv.conf nameserver of the node itself)
@@ -445,6 +495,8 @@ class DnsCheck:
 
 @dataclass
 class DnsState:
+    """The DNS checks of one collection."""
+
     cluster_domain: str = "cluster.local"
     public_name: str = "example.com"
     checks: list[DnsCheck] = field(default_factory=list)
@@ -455,6 +507,8 @@ class DnsState:
 
 @dataclass
 class Snapshot:
+    """One collection: node, cluster and DNS state, and how each probe went."""
+
     node_name: str
     taken_at: str  # ISO 8601, UTC
     schema: int = SCHEMA_VERSION
@@ -489,6 +543,8 @@ class Snapshot:
 
 @dataclass
 class Finding:
+    """One check's result: what is wrong, the evidence, and the fix."""
+
     id: str  # stable, from DESIGN §5
     severity: Severity
     title: str

@@ -218,10 +218,12 @@ class SaveParser:
                     continue
                 sp = line.find(" ", 3)
                 chain = line[3:sp] if sp > 0 else line[3:]
-                comment = None
+                # Bounded finds, never slices of the line: ~30% of the parse (20,000 rules).
                 i = line.find("--comment ")
                 if i < 0:
-                    at, rest = 0, line
+                    comment = None
+                    t = line.rfind(" -j ")
+                    g = line.rfind(" -g ")
                 else:
                     j = i + 10
                     if line.startswith('"', j):
@@ -236,19 +238,18 @@ class SaveParser:
                         comment = line[j:end]
                     # The target follows the comment match; if nothing does, it came
                     # before it: never read a target out of the comment text.
-                    at, rest = (
-                        (end, line)
-                        if " -j " in line[end:] or " -g " in line[end:]
-                        else (0, line[:i])
-                    )
-                t = rest.rfind(" -j ")
-                g = rest.rfind(" -g ")
-                t = g if g > t else t
-                if t < at:
+                    t = line.rfind(" -j ", end)
+                    g = line.rfind(" -g ", end)
+                    if t < 0 and g < 0:
+                        t = line.rfind(" -j ", 0, i)
+                        g = line.rfind(" -g ", 0, i)
+                if g > t:
+                    t = g
+                if t < 0:
                     target = None
                 else:
-                    e = rest.find(" ", t + 4)
-                    target = rest[t + 4 :] if e < 0 else rest[t + 4 : e]
+                    e = line.find(" ", t + 4)
+                    target = line[t + 4 :] if e < 0 else line[t + 4 : e]
                 cilium = known(chain)
                 if cilium is None:
                     cilium = owned[chain] = is_cilium_chain(chain)

@@ -28,6 +28,7 @@ from .netdelta import Delta, apply_event
 if TYPE_CHECKING:
     from textual.app import App
     from textual.timer import Timer
+    from textual.worker import Worker
 
     from ..node.events import NetEvent
 
@@ -109,6 +110,7 @@ class Cycle:
         self.running = False
         self.dirty = False
         self.timer: Timer | None = None
+        self.worker: Worker[None] | None = None  # the current run's (typed: its result)
         self.live = True
 
     def request(self) -> bool:
@@ -119,7 +121,9 @@ class Cycle:
             self.timer.stop()
             self.timer = None
         self.running = True
-        self.app.run_worker(self._run(), group=self.name, exit_on_error=False)
+        # The coroutine function, not a coroutine: Textual creates it when the worker
+        # starts, so a request during shutdown leaves no never-awaited coroutine behind.
+        self.worker = self.app.run_worker(self._run, group=self.name, exit_on_error=False)
         return True
 
     @property
