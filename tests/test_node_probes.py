@@ -181,3 +181,17 @@ async def test_route_families_in_one_mixed_dump(make_netns):
     got = {(r.family, r.table, r.type) for r in node.routes if r.dst == "default"}
     assert got == {(6, "main", "unreachable"), (4, "2005", "local"), (6, "2005", "local")}
     assert {r.cilium for r in node.routes if r.table == "2005"} == {True}
+
+
+async def test_an_alias_that_is_not_utf8_does_not_fail_the_links_probe(make_netns):
+    """`ip -j` prints an alias's bytes raw; the strict JSON decoder must never see them."""
+    import subprocess
+
+    ns = make_netns("nd")
+    subprocess.run(
+        [b"ip", b"-n", ns.encode(), b"link", b"set", b"lo", b"alias", b"caf\xe9"], check=True
+    )
+    probes: dict[str, ProbeStatus] = {}
+    node = await collect_node(Options(netns=ns, host_root="/").node_backend, probes)
+    assert probes["links"].ok, probes["links"].error
+    assert [link.name for link in node.links] == ["lo"]

@@ -7,14 +7,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
 
 from ..errors import CiliumtuiError
 from ..netns import run
-from ..prefetch import ip_argv, take_output
 
 # `ip -N` prints tables, route types, scopes and protocols as numbers: names from
 # rt_tables & co. are local and mean nothing (a node may name 2004 "cilium"; DESIGN
@@ -83,18 +81,9 @@ IP_TIMEOUT = 10.0  # seconds; 10,000 routes take ~50 ms, so this only catches a 
 async def ip_json(args: list[str], netns: str | None, timeout: float = IP_TIMEOUT) -> list[Any]:
     """`ip [-n netns] -N -j ARGS` as decoded JSON (a list), numbers never names
     (see TABLE_NAMES); a failure is a one-line CiliumtuiError."""
-    argv = list(ip_argv(netns, args))
-    try:
-        early = await take_output(argv, timeout)  # started by the CLI (ciliumtui.prefetch)
-    except asyncio.TimeoutError:
-        raise CiliumtuiError(f"{' '.join(argv)}: timed out after {timeout:g}s") from None
-    if early is not None:
-        # An alias may hold any bytes, which `ip -j` prints raw: decode like `run` does.
-        rc, stdout = early[0], early[1].decode(errors="replace")
-        stderr = early[2].decode(errors="replace")
-    else:
-        done = await run(argv, timeout=timeout)
-        rc, stdout, stderr = done.rc, done.stdout, done.stderr
+    argv = ["ip", *(["-n", netns] if netns else []), "-N", "-j", *args]
+    done = await run(argv, timeout=timeout)
+    rc, stdout, stderr = done.rc, done.stdout, done.stderr
     if rc != 0:
         why = stderr.strip().splitlines()[0] if stderr.strip() else f"exit {rc}"
         raise CiliumtuiError(f"{' '.join(argv)}: {why}")
