@@ -193,21 +193,32 @@ def _bounds(value: float, lo: float | None, hi: float | None, unit: str = "") ->
         raise Invalid(f"must be at most {hi:g}{unit}, got {value:g}")
 
 
-class Int(Type):
-    # No unbounded integers: a 4000-digit `max_pods` is an error, not a slow stringification.
-    def __init__(self, min: int | None = None, max: int | None = 2**53) -> None:
+class _Bounded(Type):
+    """A number type with optional inclusive bounds, which the JSON Schema states too."""
+
+    json_type = "number"
+
+    def __init__(self, min: float | None = None, max: float | None = None) -> None:
         self.min, self.max = min, max
 
-    def describe(self) -> str:
-        return "an integer"
-
     def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "integer"}
+        out: dict[str, Any] = {"type": self.json_type}
         if self.min is not None:
             out["minimum"] = self.min
         if self.max is not None:
             out["maximum"] = self.max
         return out
+
+
+class Int(_Bounded):
+    json_type = "integer"
+
+    # No unbounded integers: a 4000-digit `max_pods` is an error, not a slow stringification.
+    def __init__(self, min: int | None = None, max: int | None = 2**53) -> None:
+        super().__init__(min, max)
+
+    def describe(self) -> str:
+        return "an integer"
 
     def check(self, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -224,22 +235,11 @@ class Int(Type):
         return value
 
 
-class Number(Type):
+class Number(_Bounded):
     """A finite number (int or float). `.nan` and `.inf` are errors."""
-
-    def __init__(self, min: float | None = None, max: float | None = None) -> None:
-        self.min, self.max = min, max
 
     def describe(self) -> str:
         return "a number"
-
-    def schema(self, defs: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "number"}
-        if self.min is not None:
-            out["minimum"] = self.min
-        if self.max is not None:
-            out["maximum"] = self.max
-        return out
 
     def check(self, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

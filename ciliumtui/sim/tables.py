@@ -237,7 +237,21 @@ def table(
     include: str = "Metadata",
     cont: str | None = None,
 ) -> Obj:
+    """The built-in kinds' Table (kubectl's columns for them)."""
     cols, cells = _COLUMNS.get(kind, ([_col("Name", fmt="name"), _col("Age")], _default_cells))
+    return build_table(cols, cells, objs, resource_version, include, cont)
+
+
+def build_table(
+    cols: list[Obj],
+    cells: Callable[[Obj], list[Any]],
+    objs: list[Obj],
+    resource_version: str,
+    include: str = "Metadata",
+    cont: str | None = None,
+) -> Obj:
+    """A meta.k8s.io/v1 Table of `objs`: `cells(obj)` per row, each row's object embedded
+    as `include` asks (?includeObject=Object|Metadata|None)."""
     rows = []
     for o in objs:
         if include == "Object":

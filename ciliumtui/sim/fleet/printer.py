@@ -8,13 +8,12 @@ Jobs and Leases print kubectl's usual columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from .. import resources as R
 from ..store import Store
-from ..tables import human_age
+from ..tables import build_table, human_age
 
 Obj = dict[str, Any]
 
@@ -62,39 +61,6 @@ def _crd_columns(store: Store, res: R.Resource) -> list[Obj] | None:
         if v.get("name") == res.version and v.get("additionalPrinterColumns"):
             return list(v["additionalPrinterColumns"])
     return None
-
-
-def _table(
-    cols: list[Obj],
-    cells: Callable[[Obj], list[Any]],
-    objs: list[Obj],
-    rv: str,
-    include: str,
-    cont: str | None,
-) -> Obj:
-    rows = []
-    for o in objs:
-        if include == "Object":
-            embedded: Obj | None = o
-        elif include == "None":
-            embedded = None
-        else:
-            embedded = {
-                "kind": "PartialObjectMetadata",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": o["metadata"],
-            }
-        rows.append({"cells": cells(o), "object": embedded})
-    meta: Obj = {"resourceVersion": rv}
-    if cont:
-        meta["continue"] = cont
-    return {
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": meta,
-        "columnDefinitions": cols,
-        "rows": rows,
-    }
 
 
 def _duration(start: str | None, end: str | None) -> str:
@@ -151,10 +117,10 @@ def fleet_table(
             _col("Duration"),
             _col("Age"),
         ]
-        return _table(cols, _job_cells, objs, rv, include, cont)
+        return build_table(cols, _job_cells, objs, rv, include, cont)
     if res.kind == "Lease":
         cols = [_col("Name", fmt="name"), _col("Holder"), _col("Age")]
-        return _table(cols, _lease_cells, objs, rv, include, cont)
+        return build_table(cols, _lease_cells, objs, rv, include, cont)
     if res not in R.CUSTOM:
         return None
     printer = _crd_columns(store, res)
@@ -177,4 +143,4 @@ def fleet_table(
             for c in printer
         ]
 
-    return _table(cols, cells, objs, rv, include, cont)
+    return build_table(cols, cells, objs, rv, include, cont)
