@@ -82,6 +82,7 @@ class StubEnv:
 
     mode = "recorded"
     kubeconfig = "/tmp/ciliumtui-train-0000/kubeconfig"
+    env_file = Path("/tmp/ciliumtui-train-0000/env.sh")
 
     def __init__(self) -> None:
         self.opts = opts(kubeconfig=self.kubeconfig, host_root="/tmp/ciliumtui-train-0000/root")
@@ -268,7 +269,10 @@ async def _inputs(app: CiliumtuiApp, pilot: Any) -> None:
 async def _briefing(app: CiliumtuiApp, pilot: Any) -> None:
     from ciliumtui.screens.briefing import BriefingScreen
 
-    env = ["export KUBECONFIG=/tmp/ciliumtui-train-0000/kubeconfig"]
+    env = [
+        ". /tmp/ciliumtui-train-0000/env.sh",
+        "ciliumtui diagnose   (or: ciliumtui run PLAYBOOK, kubectl ...)",
+    ]
     mode = "Mode: recorded node — no root, the node is a recorded file; changes are simulated"
     app.push_screen(BriefingScreen(SCENARIO, mode, env))
 

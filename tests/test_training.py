@@ -127,6 +127,34 @@ def test_post_reboot_via_cli_flags_in_netns() -> None:
     assert ns not in netns_list()
 
 
+def test_a_second_terminal_that_sources_env_sh_acts_on_the_session_node(tmp_path) -> None:
+    """The briefing's one line (`. env.sh`): plain `ciliumtui diagnose` and `kubectl`
+    then reach the session's node and cluster, and a run journals into its state dir."""
+    import json
+
+    with TrainingEnv("post-reboot", root=False) as env:
+        assert env.env_file is not None and len(f". {env.env_file}") < 76  # fits 80 columns
+        # A clean shell: no KUBECONFIG, no state dir, only the console script on PATH.
+        path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+        clean = {"PATH": path, "HOME": str(tmp_path)}
+
+        def sh(cmd: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["sh", "-c", f". {env.env_file} && {cmd}"],
+                capture_output=True, text=True, timeout=120, env=clean,
+            )  # fmt: skip
+
+        diag = sh("ciliumtui diagnose --json")
+        assert diag.returncode == 2, diag.stderr  # critical findings: the broken node
+        report = json.loads(diag.stdout)
+        assert report["node"] == "k3s-node1"
+        assert "stale-cilium-interfaces" in {f["id"] for f in report["findings"]}
+        assert sh("ciliumtui run verify --yes").returncode in (0, 1)
+        assert list((env.state_dir / "runs").glob("*/journal.jsonl"))  # this session's
+        pods = sh("kubectl get pods -n kube-system --request-timeout=10s")  # CI installs it
+        assert pods.returncode == 0 and "cilium-" in pods.stdout, pods.stderr
+
+
 @pytest.mark.root
 def test_restart_over_debris_does_not_fix() -> None:
     """Restarting the agent without cleaning up: it crash-loops again, nothing is fixed."""

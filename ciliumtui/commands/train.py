@@ -100,6 +100,9 @@ def _headless(session: TrainingSession) -> int:
     envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.env_vars().items())
     flags = shlex.join(env.cli_flags())
     print("In a second terminal (the journal goes to this session's state dir):")
+    if env.env_file is not None:
+        print(f"  . {env.env_file}    # then plain ciliumtui and kubectl act on this node")
+        print("  or, spelled out:")
     print(f"  {envs} ciliumtui diagnose {flags}")
     print(f"  {envs} ciliumtui run PLAYBOOK {flags}")
     print(f"  {envs} ciliumtui run verify {flags}")

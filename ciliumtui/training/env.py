@@ -49,6 +49,7 @@ import copy
 import json
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -71,6 +72,7 @@ CLEANUP_PLAYBOOKS = ("cleanup", "cleanup-node")
 TMP_PREFIX = "ciliumtui-train-"
 BPF_CGROUP_PREFIX = "ciliumtui-sim-"  # the sandbox's child cgroup (bpf_loader's prefix)
 OWNER_FILE = "owner.json"  # in the temp dir: who owns it and which namespace is its
+ENV_FILE = "env.sh"  # in the temp dir: what a second terminal sources (env_script)
 # What a network-namespace node needs besides root: building it, and the tool's own
 # probes and cleanup reading and writing both iptables backends.
 NETNS_TOOLS: dict[str, str] = {
@@ -255,6 +257,7 @@ class TrainingEnv:
         self.tmpdir: Path | None = None
         self.host_root: Path | None = None
         self.state_dir: Path | None = None
+        self.env_file: Path | None = None  # `. env.sh` in a second terminal (env_script)
         self.recorded_node: Path | None = None
         self.sim: _TrainingSim | None = None
         self.agent: Any = None  # AgentApiServer (netns mode)
@@ -339,6 +342,23 @@ class TrainingEnv:
                 else None
             ),
         )
+        self.env_file = self.tmpdir / ENV_FILE
+        self.env_file.write_text(self.env_script())
+
+    def env_script(self) -> str:
+        """What a second terminal sources (`. env.sh`) to act on this session's node:
+        kubectl and ciliumtui reach its cluster, ciliumtui its node and its state dir.
+        One short line to paste, where the flags themselves fold over several at 80
+        columns (and a folded `export` pastes as two commands)."""
+        q = shlex.quote
+        lines = [
+            f"# ciliumtui training ({self.scenario_id}): `. {self.tmpdir}/{ENV_FILE}`, then",
+            "# `ciliumtui diagnose`, `ciliumtui run PLAYBOOK`, `kubectl get pods -A`.",
+            f"export KUBECONFIG={q(str(self.opts.kubeconfig))}",
+            *(f"export {k}={q(v)}" for k, v in self.env_vars().items()),
+            f'ciliumtui() {{ command ciliumtui {shlex.join(self.cli_flags())} "$@"; }}',
+        ]
+        return "\n".join(lines) + "\n"
 
     def _write_owner(self, bpf_cgroup: str | None = None) -> None:
         assert self.tmpdir is not None

@@ -44,8 +44,15 @@ class TrainingApp(CiliumtuiApp):
         super().on_mount()
         from ciliumtui.screens.briefing import BriefingScreen
 
-        env = [f"export KUBECONFIG={self.session.env.opts.kubeconfig}", *self._cli_lines()[:1]]
+        env = self._source_lines()
         self.push_screen(BriefingScreen(self.session.scenario, mode_line(self.session), env))
+
+    def _source_lines(self) -> list[str]:
+        """What the briefing gives a second terminal: one short line to paste."""
+        env_file = self.session.env.env_file
+        if env_file is None:
+            return [f"export KUBECONFIG={self.session.env.opts.kubeconfig}", self._cli_lines()[0]]
+        return [f". {env_file}", "ciliumtui diagnose   (or: ciliumtui run PLAYBOOK, kubectl ...)"]
 
     def _cli_lines(self) -> list[str]:
         flags = " ".join(self.session.env.cli_flags())
@@ -55,6 +62,8 @@ class TrainingApp(CiliumtuiApp):
         env = self.session.env
         lines = [f"scenario    {self.session.scenario.get('id')}", *super().env_lines()]
         lines += ["", "From a second terminal (same node, same cluster):"]
+        if env.env_file is not None:
+            lines += [f"  . {env.env_file}", "  or, spelled out:"]
         lines.append(f"  export KUBECONFIG={env.opts.kubeconfig}")
         lines += [f"  {line}" for line in self._cli_lines()]
         for key, value in env.env_vars().items():
