@@ -262,3 +262,18 @@ def test_a_report_deleted_between_cycles_is_back_by_the_next_heartbeat(sim: SimC
     n = len(sim.requests)
     assert pub.cycle().wrote == []  # heartbeat not due yet: no reads, no writes
     assert sim.requests[n:] == []
+
+
+def test_one_heartbeat_per_interval_by_the_publishers_own_clock(sim: SimCluster) -> None:
+    """Re-reading before a heartbeat must not reset when the last beat was: the
+    condition's timestamp has whole seconds, the publisher's clock does not. An hour
+    at the default interval, by a clock the test steps: one heartbeat per cycle."""
+    now = [0.0]
+    opts = Options(kubeconfig=sim.kubeconfig, node=NODE, timeout=1.0)
+    pub = Publisher(opts, 600, diagnose_fn=Scripted(), clock=lambda: now[0])
+    assert sorted(pub.cycle().wrote) == ["condition", "nodediagnosis"]
+    beats = []
+    for _ in range(6):
+        now[0] += 600
+        beats.append(pub.cycle().wrote)
+    assert beats == [["heartbeat"]] * 6
