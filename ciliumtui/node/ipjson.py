@@ -83,11 +83,10 @@ async def ip_json(args: list[str], netns: str | None, timeout: float = IP_TIMEOU
     (see TABLE_NAMES); a failure is a one-line CiliumtuiError."""
     argv = ["ip", *(["-n", netns] if netns else []), "-N", "-j", *args]
     done = await run(argv, timeout=timeout)
-    rc, stdout, stderr = done.rc, done.stdout, done.stderr
-    if rc != 0:
-        why = stderr.strip().splitlines()[0] if stderr.strip() else f"exit {rc}"
+    if done.rc != 0:
+        why = done.stderr.strip().splitlines()[0] if done.stderr.strip() else f"exit {done.rc}"
         raise CiliumtuiError(f"{' '.join(argv)}: {why}")
-    text = stdout.strip()
+    text = done.stdout.strip()
     if not text:
         return []
     try:

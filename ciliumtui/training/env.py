@@ -352,7 +352,7 @@ class TrainingEnv:
         columns (and a folded `export` pastes as two commands)."""
         q = shlex.quote
         lines = [
-            f"# ciliumtui training ({self.scenario_id}): `. {self.tmpdir}/{ENV_FILE}`, then",
+            f"# ciliumtui training ({self.scenario_id}): `. {self.env_file}`, then",
             "# `ciliumtui diagnose`, `ciliumtui run PLAYBOOK`, `kubectl get pods -A`.",
             f"export KUBECONFIG={q(str(self.opts.kubeconfig))}",
             *(f"export {k}={q(v)}" for k, v in self.env_vars().items()),
