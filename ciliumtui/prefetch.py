@@ -11,11 +11,14 @@ SIGPIPE when this process exits).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import shutil
 import subprocess
 from collections.abc import Sequence
 
 SLOW_SAVES = ("iptables-nft-save", "ip6tables-nft-save")
+PIPE_SIZE = 1 << 20
 _started: dict[tuple[str, ...], subprocess.Popen[bytes]] = {}
 
 
@@ -29,11 +32,17 @@ def start_saves(netns: str | None) -> None:
             continue  # the probe reports it
         argv = save_argv(netns, tool)
         try:
-            _started[argv] = subprocess.Popen(
+            proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
         except OSError:
             continue  # the probe runs it again and says why
+        _started[argv] = proc
+        assert proc.stdout is not None
+        with contextlib.suppress(OSError):  # only a hint: a non-root user may be over its quota
+            # A 1 MiB pipe, not 64 KiB: the save (2 MB for 20,000 rules) keeps printing
+            # while this process is busy elsewhere, instead of stalling on a full pipe.
+            fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
 
 
 def take(argv: Sequence[str]) -> subprocess.Popen[bytes] | None:

@@ -48,14 +48,24 @@ _IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, cha
 _TCMSG = struct.Struct("=BxxxiIII")  # tcmsg: family, ifindex, handle, parent, info
 
 
-def _attrs(buf: bytes, offset: int, end: int) -> dict[int, bytes]:
-    """rtattrs in buf[offset:end] -> {type: payload} (the first of each type)."""
+_RTA = struct.Struct("=HH")  # rtattr: len, type
+
+
+def _attrs(
+    buf: bytes, offset: int, end: int, keep: frozenset[int] | None = None
+) -> dict[int, bytes]:
+    """rtattrs in buf[offset:end] -> {type: payload} (the first of each type), only
+    the types in `keep` when given: a link message carries ~40 attributes and the
+    probe reads two (500 links: 6 ms against 15 ms for all of them)."""
     out: dict[int, bytes] = {}
+    header = _RTA.unpack_from
     while offset + 4 <= end:
-        length, typ = struct.unpack_from("=HH", buf, offset)
+        length, typ = header(buf, offset)
         if length < 4:
             break
-        out.setdefault(typ & _NLA_TYPE_MASK, buf[offset + 4 : offset + length])
+        typ &= _NLA_TYPE_MASK
+        if (keep is None or typ in keep) and typ not in out:
+            out[typ] = buf[offset + 4 : offset + length]
         offset += (length + 3) & ~3
     return out
 
@@ -120,13 +130,24 @@ class NlLink:
     xdp: list[tuple[str, int]] = field(default_factory=list)  # (mode, program id)
 
 
+_LINK_ATTRS = frozenset({IFLA_IFNAME, IFLA_XDP})
+# ifinfomsg + IFLA_EXT_MASK(RTEXT_FILTER_SKIP_STATS): the kernel leaves the counters
+# out (500 links: 573 kB and 3.2 ms against 757 kB and 5.3 ms).
+IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS = 29, 1 << 3
+_LINK_DUMP = (
+    _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+    + _RTA.pack(8, IFLA_EXT_MASK)
+    + struct.pack("=I", RTEXT_FILTER_SKIP_STATS)
+)
+
+
 def links(d: Dumper) -> list[NlLink]:
     out: list[NlLink] = []
-    for typ, msg in d.dump(RTM_GETLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+    for typ, msg in d.dump(RTM_GETLINK, _LINK_DUMP):
         if typ != RTM_NEWLINK:
             continue
         _fam, _type, index, _flags, _change = _IFINFO.unpack_from(msg, _HDR.size)
-        a = _attrs(msg, _HDR.size + _IFINFO.size, len(msg))
+        a = _attrs(msg, _HDR.size + _IFINFO.size, len(msg), _LINK_ATTRS)
         link = NlLink(index, _str(a.get(IFLA_IFNAME)) or f"if{index}")
         if IFLA_XDP in a:
             xdp = _attrs(a[IFLA_XDP], 0, len(a[IFLA_XDP]))
@@ -138,6 +159,10 @@ def links(d: Dumper) -> list[NlLink]:
     return out
 
 
+_KIND = frozenset({TCA_KIND})
+_FILTER_ATTRS = frozenset({TCA_KIND, TCA_OPTIONS, TCA_CHAIN})
+
+
 def clsact_devices(d: Dumper) -> set[int]:
     """ifindexes with a clsact qdisc (the only parent of tc ingress/egress filters)."""
     found: set[int] = set()
@@ -145,7 +170,7 @@ def clsact_devices(d: Dumper) -> set[int]:
         if typ != RTM_NEWQDISC:
             continue
         _fam, ifindex, _h, _p, _i = _TCMSG.unpack_from(msg, _HDR.size)
-        if _str(_attrs(msg, _HDR.size + _TCMSG.size, len(msg)).get(TCA_KIND)) == "clsact":
+        if _str(_attrs(msg, _HDR.size + _TCMSG.size, len(msg), _KIND).get(TCA_KIND)) == "clsact":
             found.add(ifindex)
     return found
 
@@ -170,7 +195,7 @@ def bpf_filters(d: Dumper, ifindex: int, parent: int) -> list[NlFilter]:
             if typ != RTM_NEWTFILTER:
                 continue
             _fam, _ifi, handle, _parent, info = _TCMSG.unpack_from(msg, _HDR.size)
-            a = _attrs(msg, _HDR.size + _TCMSG.size, len(msg))
+            a = _attrs(msg, _HDR.size + _TCMSG.size, len(msg), _FILTER_ATTRS)
             if _str(a.get(TCA_KIND)) != "bpf" or not handle:
                 continue  # another classifier, or a chain/prio head (handle 0)
             opts = _attrs(a.get(TCA_OPTIONS, b""), 0, len(a.get(TCA_OPTIONS, b"")))
