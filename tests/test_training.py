@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -134,8 +135,12 @@ def test_a_second_terminal_that_sources_env_sh_acts_on_the_session_node(tmp_path
 
     with TrainingEnv("post-reboot", root=False) as env:
         assert env.env_file is not None and len(f". {env.env_file}") < 76  # fits 80 columns
-        # A clean shell: no KUBECONFIG, no state dir, only the console script on PATH.
-        path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+        # A clean shell as README line 1 leaves it: no KUBECONFIG, no state dir, and the
+        # venv that runs the session on nobody's PATH (only sh's and kubectl's).
+        kubectl_bin = shutil.which("kubectl")
+        assert kubectl_bin, "CI installs kubectl"
+        path = ":".join(dict.fromkeys([str(Path(kubectl_bin).parent), "/usr/bin", "/bin"]))
+        assert shutil.which("ciliumtui", path=path) is None, path
         clean = {"PATH": path, "HOME": str(tmp_path)}
 
         def sh(cmd: str) -> subprocess.CompletedProcess[str]:

@@ -52,6 +52,7 @@ import secrets
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -356,9 +357,14 @@ class TrainingEnv:
             "# `ciliumtui diagnose`, `ciliumtui run PLAYBOOK`, `kubectl get pods -A`.",
             f"export KUBECONFIG={q(str(self.opts.kubeconfig))}",
             *(f"export {k}={q(v)}" for k, v in self.env_vars().items()),
-            f'ciliumtui() {{ command ciliumtui {shlex.join(self.cli_flags())} "$@"; }}',
+            f'ciliumtui() {{ {shlex.join(self.cli_argv())} "$@"; }}',
         ]
         return "\n".join(lines) + "\n"
+
+    def cli_argv(self) -> list[str]:
+        """The command a second terminal runs: this very installation (README line 1
+        runs `.venv/bin/ciliumtui`, whose venv is on nobody's PATH), with the flags."""
+        return [sys.executable, "-m", "ciliumtui", *self.cli_flags()]
 
     def _write_owner(self, bpf_cgroup: str | None = None) -> None:
         assert self.tmpdir is not None
