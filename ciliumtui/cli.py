@@ -13,9 +13,9 @@ import gc
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import CiliumtuiError
@@ -66,12 +66,55 @@ def _common() -> argparse.ArgumentParser:
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """The subcommands, each one's parser built only when argparse picks it.
+
+    Building all of them and their copies of the shared options cost 17 ms of every
+    start (gettext looks for a translation file at each help string, and each
+    argument makes a HelpFormatter); a command needs its own parser only. `--help`
+    still lists every command with its help line.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._builders: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+        self.common: argparse.ArgumentParser | None = None
+
+    def command(
+        self, name: str, help: str, build: Callable[[argparse.ArgumentParser], None]
+    ) -> None:
+        self._choices_actions.append(self._ChoicesPseudoAction(name, (), help))
+        self._name_parser_map[name] = None  # type: ignore[assignment]  # a valid choice, built in __call__
+        self._builders[name] = build
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        build = self._builders.pop(values[0], None)
+        if build is not None:  # added without help: its --help listing entry exists
+            del self._name_parser_map[values[0]]  # else add_parser calls it a conflict
+            build(self.add_parser(values[0], parents=[self.common] if self.common else []))
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _shared() -> argparse.ArgumentParser:
+    """The shared options, for the top parser and every command's own.
+
+    They are accepted before and after the subcommand; SUPPRESS keeps a subparser's
+    unset default from overwriting a value given before the subcommand.
+    """
     common = _common()
-    # The shared options are accepted before and after the subcommand; SUPPRESS keeps a
-    # subparser's unset default from overwriting a value given before the subcommand.
     for action in common._actions:
         action.default = argparse.SUPPRESS
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _shared()
     parser = _Parser(
         prog="ciliumtui",
         description="Troubleshoot a Kubernetes node whose Cilium networking is broken. "
@@ -79,9 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"ciliumtui {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        action=_Commands, dest="command", metavar="COMMAND", parser_class=_Parser
+    )
+    assert isinstance(sub, _Commands)
+    sub.common = common
+    for name, (help, build) in COMMANDS.items():
+        sub.command(name, help, build)
+    return parser
 
-    p = sub.add_parser("diagnose", parents=[common], help="run every check, print findings")
+
+def _diagnose(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output (= --format json)")
     p.add_argument(
         "--format",
@@ -104,11 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="diagnose a snapshot saved with `ciliumtui snapshot --json` (no probing)",
     )
 
-    p = sub.add_parser("snapshot", parents=[common], help="print what the probes see")
+
+def _snapshot(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="JSON, loadable by `diagnose --from`")
     p.add_argument("--no-cluster", action="store_true", help="node probes only")
 
-    p = sub.add_parser("run", parents=[common], help="run a playbook headless")
+
+def _run(p: argparse.ArgumentParser) -> None:
     p.add_argument("playbook", help="playbook id (see `playbooks list`) or a YAML file")
     p.add_argument("--dry-run", action="store_true", help="show the plan; run only read steps")
     p.add_argument("--yes", action="store_true", help="confirm every step (destructive included)")
@@ -116,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_ID", help="resume an interrupted run")
     p.add_argument("--json", action="store_true", help="progress events as JSON lines")
 
-    p = sub.add_parser("playbooks", parents=[common], help="list, show or validate playbooks")
+
+def _playbooks(p: argparse.ArgumentParser) -> None:
     pb = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
     pb.add_parser("list", help="list the built-in playbooks")
     x = pb.add_parser("show", help="print a playbook's steps")
@@ -124,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     x = pb.add_parser("validate", help="validate playbook files (errors carry file:line)")
     x.add_argument("files", nargs="+")
 
-    p = sub.add_parser("cidr", parents=[common], help="pod CIDR planning before installing Cilium")
+
+def _cidr(p: argparse.ArgumentParser) -> None:
+    common = _shared()
     cb = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
     x = cb.add_parser("check", parents=[common], help="does the pool overlap anything in use?")
     x.add_argument(
@@ -137,13 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--prefix", type=int, default=16, help="size of the proposed pool (default /16)")
     x.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("train", parents=[common], help="training mode on a simulated broken node")
+
+def _train(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", nargs="?", help="scenario name (omit to list them)")
     p.add_argument(
         "--headless", action="store_true", help="no TUI: set up, print the briefing, wait"
     )
 
-    p = sub.add_parser("sim", parents=[common], help="the simulated cluster")
+
+def _sim(p: argparse.ArgumentParser) -> None:
     sb = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
     x = sb.add_parser("serve", help="serve a scenario's cluster on loopback")
     x.add_argument("scenario")
@@ -161,21 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--pods", type=int, default=100000)
     x.add_argument("--out", required=True)
 
-    _fleet_parsers(sub, common)
 
-    p = sub.add_parser("report", parents=[common], help="Markdown incident report from the journal")
-    p.add_argument("run_id", nargs="?", help="run id (default: the latest run)")
-    p.add_argument("--out", help="write to this file instead of stdout")
-    return parser
-
-
-def _fleet_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """`publish` and `fleet manifest|status|run` (DESIGN §10)."""
-    p = sub.add_parser("publish", parents=[common], help="publish this node's diagnosis (fleet)")
+def _publish(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--once", action="store_true", help="publish one result and exit")
     g.add_argument("--interval", type=int, metavar="S", help="report every S seconds (default 600)")
-    p = sub.add_parser("fleet", parents=[common], help="every node's diagnosis; rolled fixes")
+
+
+def _fleet(p: argparse.ArgumentParser) -> None:
+    """`fleet manifest|status|run` (DESIGN §10)."""
+    common = _shared()
     fb = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
     x = fb.add_parser("manifest", parents=[common], help="what to `kubectl apply -f -`")
     x.add_argument("--image", help="the ciliumtui image (default ghcr.io/ciliumtui/ciliumtui:VER)")
@@ -195,6 +248,26 @@ def _fleet_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
     x.add_argument(
         "--job-timeout", type=int, default=900, metavar="S", help="per node (default 900 s)"
     )
+
+
+def _report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_id", nargs="?", help="run id (default: the latest run)")
+    p.add_argument("--out", help="write to this file instead of stdout")
+
+
+# name -> (the line `ciliumtui --help` shows, what adds the command's own arguments)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "diagnose": ("run every check, print findings", _diagnose),
+    "snapshot": ("print what the probes see", _snapshot),
+    "run": ("run a playbook headless", _run),
+    "playbooks": ("list, show or validate playbooks", _playbooks),
+    "cidr": ("pod CIDR planning before installing Cilium", _cidr),
+    "train": ("training mode on a simulated broken node", _train),
+    "sim": ("the simulated cluster", _sim),
+    "publish": ("publish this node's diagnosis (fleet)", _publish),
+    "fleet": ("every node's diagnosis; rolled fixes", _fleet),
+    "report": ("Markdown incident report from the journal", _report),
+}
 
 
 def _options(args: argparse.Namespace) -> Options:

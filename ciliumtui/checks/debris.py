@@ -68,7 +68,7 @@ def kube_backend(snap: Snapshot) -> str | None:
     """Where kube-proxy/kubelet rules live: the probe's answer, else where KUBE-* chains are."""
     if snap.node is None:
         return None
-    if snap.node.kube_backend:
+    if snap.node.kube_backend in ("legacy", "nft"):  # a loaded file may say anything
         return snap.node.kube_backend
     for d in snap.node.netfilter:
         if any(c.name.startswith("KUBE-") for t in d.tables for c in t.chains):

@@ -17,6 +17,7 @@ import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 
 # __NR_bpf per architecture (arch/*/include/uapi/asm/unistd*.h).
 _NR_BPF = {
@@ -162,6 +163,7 @@ class BpfError(OSError):
         super().__init__(err, f"{text}: {detail}" if detail else text)
 
 
+@cache  # once: a bpf(2) per device and hook is 1,000 calls on a 500-pod node
 def _nr_bpf() -> int:
     machine = os.uname().machine  # what platform.machine() returns, without its 3 ms import
     if machine not in _NR_BPF:
