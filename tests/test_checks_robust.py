@@ -159,3 +159,14 @@ def test_checks_never_raise_on_odd_snapshots(data):
     assert all(isinstance(e, str) and "\n" not in e for f in found for e in f.evidence)
     # offline analysis is deterministic: the same file, the same findings
     assert run_checks(snapshot_from_dict(json.loads(json.dumps(snap.to_dict())))) == found
+
+
+def test_a_loaded_kube_backend_that_names_no_backend_is_ignored() -> None:
+    """A snapshot file is input: its kube_backend is read only when it names a backend
+    (hypothesis found "\\n" reaching the iptables-backend-split evidence)."""
+    for odd in ("\n", "nft\nlegacy", "iptables"):
+        data = no_agent(healthy()).to_dict()
+        data["node"]["kube_backend"] = odd
+        found = run_checks(snapshot_from_dict(json.loads(json.dumps(data))))
+        assert all("\n" not in e for f in found for e in f.evidence)
+        assert "iptables-backend-split" not in {f.id for f in found}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -158,6 +159,15 @@ def test_a_second_terminal_that_sources_env_sh_acts_on_the_session_node(tmp_path
         assert list((env.state_dir / "runs").glob("*/journal.jsonl"))  # this session's
         pods = sh("kubectl get pods -n kube-system --request-timeout=10s")  # CI installs it
         assert pods.returncode == 0 and "cilium-" in pods.stdout, pods.stderr
+        # The briefing's "or, spelled out" lines (:env, --headless) run on that PATH too.
+        envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.env_vars().items())
+        spelled = subprocess.run(
+            ["sh", "-c", f"KUBECONFIG={env.opts.kubeconfig} {envs} "
+             f"{env.command_line('diagnose')} --format npd"],
+            capture_output=True, text=True, timeout=120, env=clean,
+        )  # fmt: skip
+        assert spelled.returncode == 1, spelled.stderr  # npd: 1 = a problem, not 127
+        assert "stale-cilium-interfaces" in spelled.stdout
 
 
 @pytest.mark.root

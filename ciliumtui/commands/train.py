@@ -85,7 +85,7 @@ def _print_kept(env: TrainingEnv) -> None:
         last = env.kept_runs[-1]
         print(
             f"Journals kept: {len(env.kept_runs)} run(s); incident report of the last one: "
-            f"ciliumtui report {last}",
+            f"{env.command_line('report', last, flags=False)}",
             flush=True,
         )
 
@@ -98,15 +98,14 @@ def _headless(session: TrainingSession) -> int:
     print(str(scenario.get("briefing", "")).strip())
     print()
     envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.env_vars().items())
-    flags = shlex.join(env.cli_flags())
     print("In a second terminal (the journal goes to this session's state dir):")
     if env.env_file is not None:
         print(f"  . {env.env_file}    # then plain ciliumtui and kubectl act on this node")
         print("  or, spelled out:")
-    print(f"  {envs} ciliumtui diagnose {flags}")
-    print(f"  {envs} ciliumtui run PLAYBOOK {flags}")
-    print(f"  {envs} ciliumtui run verify {flags}")
-    print(f"  {envs} ciliumtui report RUN_ID")
+    print(f"  {envs} {env.command_line('diagnose')}")
+    print(f"  {envs} {env.command_line('run', 'PLAYBOOK')}")
+    print(f"  {envs} {env.command_line('run', 'verify')}")
+    print(f"  {envs} {env.command_line('report', 'RUN_ID', flags=False)}")
     _hints_on_stdin(session)
     gave_up = False
     try:  # from the moment Ctrl-C is announced, it gives up (never a bare "interrupted")

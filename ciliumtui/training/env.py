@@ -366,6 +366,12 @@ class TrainingEnv:
         runs `.venv/bin/ciliumtui`, whose venv is on nobody's PATH), with the flags."""
         return [sys.executable, "-m", "ciliumtui", *self.cli_flags()]
 
+    def command_line(self, *words: str, flags: bool = True) -> str:
+        """`ciliumtui WORDS FLAGS` spelled out for a second terminal, as cli_argv runs it."""
+        return shlex.join(
+            [sys.executable, "-m", "ciliumtui", *words, *(self.cli_flags() if flags else [])]
+        )
+
     def _write_owner(self, bpf_cgroup: str | None = None) -> None:
         assert self.tmpdir is not None
         owner = {"pid": os.getpid(), "start": _start_time(os.getpid()), "netns": self.netns}

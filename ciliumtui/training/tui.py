@@ -55,8 +55,8 @@ class TrainingApp(CiliumtuiApp):
         return [f". {env_file}", "ciliumtui diagnose   (or: ciliumtui run PLAYBOOK, kubectl ...)"]
 
     def _cli_lines(self) -> list[str]:
-        flags = " ".join(self.session.env.cli_flags())
-        return [f"ciliumtui diagnose {flags}", f"ciliumtui run PLAYBOOK {flags}"]
+        env = self.session.env
+        return [env.command_line("diagnose"), env.command_line("run", "PLAYBOOK")]
 
     def env_lines(self) -> list[str]:
         env = self.session.env
