@@ -29,7 +29,6 @@ import errno
 import ipaddress
 import socket
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from .cluster.deadline import Deadline, in_daemon_thread
@@ -38,6 +37,7 @@ from .model import ClusterState, DnsCheck, DnsState, PodInfo, ProbeStatus, Servi
 from .netns import socket_in_netns
 from .options import Options
 from .probe import guarded, one_line
+from .record import record
 
 if TYPE_CHECKING:
     from dns.message import Message
@@ -54,7 +54,7 @@ NODE_VIA = "node"
 Kind = Literal["cluster", "external"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DnsTarget:
     server: str  # IP address
     port: int

@@ -9,56 +9,16 @@ through JSON so a snapshot taken on a broken node can be diagnosed elsewhere
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from dataclasses import field
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from typing_extensions import dataclass_transform
-else:  # only a marker for the type checker (typing has it from 3.11 on)
-
-    def dataclass_transform(**_: object) -> Any:
-        return lambda decorator: decorator
-
+from .record import record
 
 SCHEMA_VERSION = 1
 
 Severity = Literal["critical", "warning", "info"]
 SEVERITY_RANK: dict[str, int] = {"critical": 2, "warning": 1, "info": 0}
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")  # most severe first
-
-
-_C = TypeVar("_C", bound=type)
-
-
-@dataclass_transform(field_specifiers=(field,))
-def record(cls: _C) -> _C:
-    """@dataclass, with one shared __repr__ and __eq__ instead of two generated per class.
-
-    Python 3.11 compiles every generated method with exec(): the model's 33 classes
-    cost 20-30 ms of each command's start with @dataclass, 12 ms like this
-    (`python -X importtime -c 'import ciliumtui.model'`). Same behaviour: the repr
-    of the repr=True fields, equality of the compare=True fields of the same class,
-    unhashable.
-    """
-    made: Any = dataclass(repr=False, eq=False)(cls)
-    shown = tuple(f.name for f in dataclasses.fields(made) if f.repr)
-    compared = tuple(f.name for f in dataclasses.fields(made) if f.compare)
-
-    def __repr__(self: Any) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in shown)
-        return f"{type(self).__qualname__}({fields})"
-
-    def __eq__(self: Any, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return tuple(getattr(self, n) for n in compared) == tuple(
-            getattr(other, n) for n in compared
-        )
-
-    made.__repr__ = __repr__
-    made.__eq__ = __eq__
-    made.__hash__ = None  # as @dataclass(eq=True) leaves it
-    return cls
 
 
 def severity_order(severity: str | None) -> int:

@@ -14,10 +14,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 from .errors import CiliumtuiError
+from .record import record
 
 CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
@@ -30,7 +30,7 @@ def ns_argv(netns: str | None, argv: Sequence[str]) -> list[str]:
     return ["ip", "netns", "exec", netns, *argv]
 
 
-@dataclass
+@record
 class Completed:
     argv: list[str]
     rc: int

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import CiliumtuiError
+from .record import record
 
 if TYPE_CHECKING:
     from .node.backend import NodeBackend
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Options:
     kubeconfig: str | None = None
     context: str | None = None

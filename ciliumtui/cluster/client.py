@@ -22,12 +22,13 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CiliumtuiError
 from ..options import Options
+from ..record import record
 from .deadline import Deadline, SocketRegistry, track_connections
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -42,7 +43,7 @@ class GarbageAnswer(ValueError):
     """The apiserver answered 2xx with something that is not a JSON object."""
 
 
-@dataclass
+@record
 class KubeconfigChoice:
     """Where the client configuration comes from: a file, or the pod's service account."""
 

@@ -8,15 +8,16 @@ k3s is present and a value is not configured: service CIDR 10.43.0.0/16, cluster
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from ..options import Options
+from ..record import record
 
 K3S_DEFAULT_SERVICE_CIDR = "10.43.0.0/16"
 K3S_DEFAULT_CLUSTER_DNS = "10.43.0.10"
 
 
-@dataclass
+@record
 class K3sHints:
     service_cidr: list[str] = field(default_factory=list)
     cluster_domain: str | None = None

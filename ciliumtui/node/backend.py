@@ -22,11 +22,11 @@ import os
 import shlex
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..errors import CiliumtuiError
+from ..record import record
 
 if TYPE_CHECKING:
     from ..dns import DnsTarget, Kind
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 COMMAND_TIMEOUT = 60.0  # seconds; a restore of 20,000 rules takes ~0.3 s
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Command:
     """One node command: argv as on the node itself, and what it reads on stdin.
 
@@ -271,7 +271,7 @@ async def run_argv(argv: Sequence[str], stdin: bytes | None, timeout: float) -> 
     return out if isinstance(out, bytes) else str(out).encode()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KernelBackend:
     """The running kernel: `opts.netns` (None: this namespace), files under opts.host_root."""
 

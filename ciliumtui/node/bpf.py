@@ -26,13 +26,13 @@ import errno
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from ..model import BpfAttachment, BpfPin, BpfProgram, BpfState
 from ..netns import in_netns
 from ..ownership import is_cilium_bpf_pin, is_cilium_bpf_program
+from ..record import record
 from . import bpfnl, bpfsys
 from .bpfnl import NlLink
 from .bpfsys import BpfError
@@ -92,7 +92,7 @@ def xdp_mode_of(detail: str | None) -> str:
 # ----------------------------------------------------------------------- netlink
 
 
-@dataclass
+@record
 class TcFilter:
     dev: str
     hook: str  # tc-ingress | tc-egress
@@ -137,7 +137,7 @@ def _limit(exc: BpfError, what: str) -> str:
     return f"{what}: {exc}"
 
 
-@dataclass
+@record
 class TcxEntry:
     dev: str
     hook: str
@@ -183,7 +183,7 @@ def read_in_netns(
     return in_netns(netns, body)
 
 
-@dataclass
+@record
 class CgroupEntry:
     attach: str  # bpftool's name: connect4, sendmsg6, sock_release, ...
     prog_id: int
@@ -218,7 +218,7 @@ def read_cgroup(host_root: Path, errors: list[str]) -> tuple[list[CgroupEntry], 
     return found, cgroup_id
 
 
-@dataclass
+@record
 class PinEntry:
     pin: BpfPin
     link: bpfsys.LinkInfo | None = None

@@ -17,7 +17,9 @@ import os
 import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from ..record import record
 
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
@@ -123,7 +125,7 @@ class Dumper:
                 yield typ, msg
 
 
-@dataclass
+@record
 class NlLink:
     index: int
     name: str
@@ -175,7 +177,7 @@ def clsact_devices(d: Dumper) -> set[int]:
     return found
 
 
-@dataclass
+@record
 class NlFilter:
     pref: int
     handle: int

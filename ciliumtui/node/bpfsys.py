@@ -16,8 +16,10 @@ import errno as errno_mod
 import os
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cache
+
+from ..record import record
 
 # __NR_bpf per architecture (arch/*/include/uapi/asm/unistd*.h).
 _NR_BPF = {
@@ -264,7 +266,7 @@ def fd_kind(fd: int) -> str:
 # ------------------------------------------------------------------------- info
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProgInfo:
     id: int
     type: int
@@ -276,7 +278,7 @@ class ProgInfo:
         return PROG_TYPES.get(self.type, f"type {self.type}")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LinkInfo:
     id: int
     type: int
@@ -336,7 +338,7 @@ def link_info_by_id(link_id: int) -> LinkInfo:
 # ------------------------------------------------------------------------ query
 
 
-@dataclass
+@record
 class Query:
     prog_ids: list[int] = field(default_factory=list)
     # per program, the bpf_link that holds it (0: attached with BPF_PROG_ATTACH);

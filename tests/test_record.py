@@ -1,4 +1,4 @@
-"""The model's classes behave as @dataclass ones do (model.record shares __repr__/__eq__)."""
+"""@record classes (the model, the probes' records) behave as @dataclass ones do."""
 
 from __future__ import annotations
 
@@ -38,3 +38,17 @@ def test_records_are_still_dataclasses_for_asdict_and_orjson() -> None:
     assert dataclasses.is_dataclass(route)
     assert dataclasses.asdict(route)["dev"] == "eth0"
     assert orjson.loads(orjson.dumps(route)) == dataclasses.asdict(route)
+
+
+def test_a_frozen_record_is_immutable_and_hashes_by_value() -> None:
+    from ciliumtui.node.backend import Command
+    from ciliumtui.options import Options
+
+    a, b = Options(netns="x"), Options(netns="x")
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a != Options(netns="y")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.netns = "z"  # type: ignore[misc]
+    assert dataclasses.replace(a, netns="y").netns == "y"
+    assert {Command(("ip", "-j", "link")): 1}[Command(("ip", "-j", "link"))] == 1
+    assert repr(a).startswith("Options(kubeconfig=None, context=None, node=None, netns='x',")
