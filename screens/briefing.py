@@ -48,6 +48,8 @@ class BriefingScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Start"),
         Binding("enter", "app.pop_screen", "Start"),
+        # A modal keeps the app's keys from the screen below: q quits here as everywhere.
+        Binding("q", "app.quit", "Quit"),
     ]
 
     def __init__(

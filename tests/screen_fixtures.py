@@ -18,6 +18,7 @@ from tui_fixtures import (
 
 from ciliumtui.app import CiliumtuiApp
 from ciliumtui.engine.events import ConfirmRequest, Event, RunResult
+from ciliumtui.training.env import TrainingEnv
 
 Before = Callable[[Any], Awaitable[None]]
 
@@ -92,6 +93,9 @@ class StubEnv:
 
     def env_vars(self) -> dict[str, str]:
         return {"CILIUMTUI_STATE_DIR": "/tmp/ciliumtui-train-0000/state"}
+
+    program = ("/usr/bin/python3", "-m", "ciliumtui")  # not this machine's venv: snapshots
+    command_line = TrainingEnv.command_line
 
 
 class StubSession:

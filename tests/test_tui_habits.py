@@ -286,3 +286,16 @@ async def test_training_env_shows_the_scenarios_kubeconfig_and_flags_and_give_up
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is app.dashboard and app.session.result is None
+
+
+async def test_q_on_the_training_briefing_quits_as_everywhere_else() -> None:
+    from ciliumtui.screens.briefing import BriefingScreen
+    from screen_fixtures import training_app
+
+    app = training_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, BriefingScreen)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0  # quit, not ignored (a trainee tried q first)

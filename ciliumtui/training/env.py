@@ -361,16 +361,17 @@ class TrainingEnv:
         ]
         return "\n".join(lines) + "\n"
 
+    # What a second terminal runs for `ciliumtui`: this very installation (README line 1
+    # runs `.venv/bin/ciliumtui`, whose venv is on nobody's PATH).
+    program: tuple[str, ...] = (sys.executable, "-m", "ciliumtui")
+
     def cli_argv(self) -> list[str]:
-        """The command a second terminal runs: this very installation (README line 1
-        runs `.venv/bin/ciliumtui`, whose venv is on nobody's PATH), with the flags."""
-        return [sys.executable, "-m", "ciliumtui", *self.cli_flags()]
+        """env.sh's `ciliumtui`: the program with this session's flags."""
+        return [*self.program, *self.cli_flags()]
 
     def command_line(self, *words: str, flags: bool = True) -> str:
-        """`ciliumtui WORDS FLAGS` spelled out for a second terminal, as cli_argv runs it."""
-        return shlex.join(
-            [sys.executable, "-m", "ciliumtui", *words, *(self.cli_flags() if flags else [])]
-        )
+        """`ciliumtui WORDS FLAGS` spelled out for a second terminal (:env, --headless)."""
+        return shlex.join([*self.program, *words, *(self.cli_flags() if flags else [])])
 
     def _write_owner(self, bpf_cgroup: str | None = None) -> None:
         assert self.tmpdir is not None
