@@ -174,6 +174,16 @@ def main() -> None:
             f"{min(times['snapshot']) / lo:.2f}x, {min(times['diagnose']) / lo:.2f}x; load "
             f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
+        # Each round's own ratio, against the bare commands timed just before it: a
+        # shared VM's speed drifts over seconds, and the drift cancels within a round.
+        paired = {
+            k: statistics.median(x / y for x, y in zip(times[k], times["bare"], strict=True))
+            for k in ("snapshot", "diagnose")
+        }
+        print(
+            f"per-round ratios (median): snapshot/bare {paired['snapshot']:.2f}x, "
+            f"diagnose/bare {paired['diagnose']:.2f}x"
+        )
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
         subprocess.run(["ip", "netns", "del", peer_ns], check=False)
