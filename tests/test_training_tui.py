@@ -148,3 +148,18 @@ def test_the_briefing_is_wrapped_by_the_terminal_not_by_the_yaml() -> None:
     assert "It came back, but some pods never start" in text
     scenario = {"title": "t", "briefing": "One\ntwo.\n\n- a\n- b\n"}
     assert "One two.\n\n- a\n- b\n" in briefing_text(scenario, "m").plain
+
+
+def test_the_mode_line_says_why_the_node_is_recorded() -> None:
+    """As root with a namespace tool missing, the mode is not "no root" (it is the tool)."""
+    from types import SimpleNamespace
+
+    from ciliumtui.training.tui import mode_line
+
+    def line(notice: str | None) -> str:
+        return mode_line(SimpleNamespace(env=SimpleNamespace(mode="recorded", notice=notice)))  # type: ignore[arg-type]
+
+    assert line(None).startswith("Mode: recorded node — no root, ")
+    missing = line("iptables-nft-restore not found: training on a recorded node; …")
+    assert missing.startswith("Mode: recorded node — iptables-nft-restore not found, ")
+    assert "no root" not in missing

@@ -23,7 +23,10 @@ def mode_line(session: TrainingSession) -> str:
     env = session.env
     if env.mode == "netns":
         return f"Mode: netns — a real network namespace ({env.opts.netns}), real iptables"
-    return "Mode: recorded node — no root, the node is a recorded file; node changes are simulated"
+    # Root, but a namespace tool is missing: say that, not "no root" (choose_node's notice).
+    notice = getattr(env, "notice", None)
+    why = notice.split(":", 1)[0] if notice else "no root"
+    return f"Mode: recorded node — {why}, the node is a recorded file; node changes are simulated"
 
 
 class TrainingApp(CiliumtuiApp):
