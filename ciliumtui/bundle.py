@@ -124,9 +124,12 @@ def _isolated_env(pex_root: Path) -> dict[str, str]:
 
 
 def build(project: Path, out: Path, targets: list[str], work: Path) -> None:
+    # ciliumtui itself goes in pure (setup.py): its one C part, the iptables-save
+    # scan, would tie the wheel to this machine's Python and architecture.
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work), str(project)],
         check=True,
+        env={**os.environ, "CILIUMTUI_PURE_PYTHON": "1"},
     )
     pex = Path(sys.executable).with_name("pex")
     argv = [

@@ -216,6 +216,7 @@ def test_dockerfile_is_hadolint_clean_and_installs_both_iptables_backends() -> N
     text = dockerfile.read_text()
     assert "iproute2" in text and "iptables" in text and "-slim" in text
     assert 'ENTRYPOINT ["ciliumtui"]' in text
+    assert "COPY pyproject.toml setup.py" in text  # the C iptables-save scan is built
 
 
 def test_hadolint_does_fail_on_a_bad_dockerfile(tmp_path: Path) -> None:
