@@ -13,8 +13,10 @@ import functools
 import ipaddress
 import shlex
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from .record import record
 
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 Addr = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -176,7 +178,7 @@ def first_free(
 # ------------------------------------------------------------------ labelled ranges
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Space:
     """A network with a human label: 'eth0 10.0.3.7/22', 'pool 10.0.0.0/8'."""
 
@@ -186,7 +188,7 @@ class Space:
     short: str | None = None  # a name for a narrow column: "eth0", "route wg0 t52"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InUse:
     """Something a pod pool must not overlap.
 
@@ -246,7 +248,7 @@ def shell_line(argv: Sequence[str]) -> str:
     return shlex.join(argv)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Suggestion:
     v4: Net | None
     v6: Net | None = None  # only when IPv6 is in play (dual-stack cluster, v6 node networks)

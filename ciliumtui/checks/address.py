@@ -14,11 +14,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .. import cidr
 from ..cidr import InUse, Space, relation
 from ..model import CiliumNodeInfo, Snapshot
+from ..record import record
 from .facts import (
     cluster_dns,
     cluster_ok,
@@ -40,7 +41,7 @@ LB_POOL = "lb-pool"
 KINDS = (POOL, POD_CIDR, NODE_NETWORK, SERVICE_CIDR, CLUSTER_DNS, UPSTREAM_DNS, LB_POOL)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Range:
     kind: str
     name: str  # short, for a narrow column: "eth0", "route wg0", "node k3s-node2"
@@ -51,7 +52,7 @@ class Range:
         return self.space.net
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Overlap:
     finding: str  # the catalogue id this overlap makes
     subject: Range  # what is in the wrong place
@@ -59,7 +60,7 @@ class Overlap:
     line: str  # the evidence line
 
 
-@dataclass
+@record
 class AddressFacts:
     ranges: list[Range] = field(default_factory=list)
     overlaps: list[Overlap] = field(default_factory=list)

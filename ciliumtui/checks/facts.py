@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 
 from .. import cidr
 from ..cidr import Space, relation
 from ..model import ClusterState, K3sInfo, PodInfo, Snapshot
+from ..record import record
 
 __all__ = ["Space", "relation"]  # re-exported: the address vocabulary lives in ciliumtui.cidr
 
@@ -104,7 +104,7 @@ def pod_line(pod: PodInfo) -> str:
 # ----------------------------------------------------------------------- agent
 
 
-@dataclass
+@record
 class AgentVerdict:
     running: bool
     evidence: list[str]
