@@ -154,6 +154,10 @@ XDP_FLAGS_DRV_MODE = 1 << 2
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
+# syscall(2) is variadic; bpf() always passes these four, and declaring them lets
+# plain ints through without building a ctypes object per argument (~1.5 us a call,
+# which a node with 500 devices makes 1,000 times for tcx alone).
+_libc.syscall.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_uint)
 
 
 class BpfError(OSError):
@@ -182,13 +186,11 @@ def _addr(buf: ctypes.Array[ctypes.c_char]) -> int:
 
 
 def bpf(cmd: int, attr: ctypes.Array[ctypes.c_char]) -> int:
-    """bpf(cmd, attr, ATTR_SIZE); returns the result (an fd for *_GET_FD / LOAD / CREATE)."""
-    ret = _libc.syscall(
-        ctypes.c_long(_nr_bpf()),
-        ctypes.c_int(cmd),
-        ctypes.c_void_p(_addr(attr)),
-        ctypes.c_uint(len(attr)),
-    )
+    """bpf(cmd, attr, ATTR_SIZE); returns the result (an fd for *_GET_FD / LOAD / CREATE).
+
+    `attr` may be longer (prog_query keeps its id arrays after the block): the kernel
+    is told ATTR_SIZE all the same."""
+    ret = _libc.syscall(_nr_bpf(), cmd, ctypes.addressof(attr), ATTR_SIZE)
     if ret < 0:
         raise BpfError(ctypes.get_errno(), cmd)
     return int(ret)
@@ -350,23 +352,29 @@ def prog_query(target: int, attach_type: int, *, with_links: bool = False) -> Qu
     """BPF_PROG_QUERY on a cgroup fd or (tcx) an ifindex of the calling thread's netns."""
     cap = 64
     while True:
-        ids = (ctypes.c_uint32 * cap)()
-        links = (ctypes.c_uint32 * cap)()
-        attr = _buf()
+        # One buffer: the attribute block, then prog_ids[cap], then link_ids[cap]. The
+        # tcx probe asks this of every device twice: ~6 us a query, against ~19 us with
+        # three ctypes allocations and array slices.
+        buf = ctypes.create_string_buffer(ATTR_SIZE + 8 * cap)
+        base = ctypes.addressof(buf)
         # target@0 attach_type@4 query_flags@8 attach_flags@12 prog_ids@16 count@24
         # prog_attach_flags@32 link_ids@40 link_attach_flags@48 revision@56
-        struct.pack_into("=IIIIQI", attr, 0, target, attach_type, 0, 0, ctypes.addressof(ids), cap)
+        struct.pack_into("=IIIIQI", buf, 0, target, attach_type, 0, 0, base + ATTR_SIZE, cap)
         if with_links:
-            struct.pack_into("=Q", attr, 40, ctypes.addressof(links))
+            struct.pack_into("=Q", buf, 40, base + ATTR_SIZE + 4 * cap)
         try:
-            bpf(PROG_QUERY, attr)
+            bpf(PROG_QUERY, buf)
         except BpfError as exc:
             if exc.errno == errno_mod.ENOSPC:  # more than `cap` programs: count says how many
-                (cap,) = struct.unpack_from("=I", attr, 24)
+                (cap,) = struct.unpack_from("=I", buf, 24)
                 continue
             raise
-        (count,) = struct.unpack_from("=I", attr, 24)
-        return Query(list(ids[:count]), list(links[:count]) if with_links else [])
+        (count,) = struct.unpack_from("=I", buf, 24)
+        if not count:
+            return Query()
+        ids = list(struct.unpack_from(f"={count}I", buf, ATTR_SIZE))
+        links = list(struct.unpack_from(f"={count}I", buf, ATTR_SIZE + 4 * cap))
+        return Query(ids, links if with_links else [])
 
 
 # -------------------------------------------------------------- detach (cleanup)
