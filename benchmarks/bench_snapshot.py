@@ -13,7 +13,7 @@ whose kubeconfig is missing. The in-process collect_node time is printed too, fo
 reference only (it leaves out start-up and output). Needs root; both namespaces
 are removed at the end.
 
-    .venv/bin/python benchmarks/bench_snapshot.py [--rounds 7]
+    .venv/bin/python benchmarks/bench_snapshot.py [--rounds 15]
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def timed(fn, *args) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=15)
     rounds = ap.parse_args().rounds
     tag = uuid.uuid4().hex[:6]
     ns, peer_ns = f"nd-bench-{tag}", f"nd-bpeer-{tag}"
@@ -148,6 +148,10 @@ def main() -> None:
             f"built {LINKS} lxc links, {ROUTES} routes, {RULES} iptables rules "
             f"in {time.perf_counter() - t0:.1f}s"
         )
+        from ciliumtui.node import netfilter
+
+        c_scan = netfilter.scan_rules is not netfilter._scan_rules
+        print(f"iptables-save rule scan: {'C (_savescan)' if c_scan else 'Python (not built)'}")
         check(ns, root, env)  # warm-up (page cache, .pyc) and a correctness check
         times: dict[str, list[float]] = {"bare": [], "snapshot": [], "diagnose": [], "inproc": []}
         for _ in range(rounds):  # interleaved, so all see the same machine load

@@ -171,7 +171,9 @@ class SaveParser:
     """Incremental `iptables-save` parser: feed() text as it arrives, close() for the dump.
 
     Parsing while the save binary is still printing keeps a 20,000-rule dump's
-    parse off the critical path.
+    parse off the critical path. Runs of rule lines go to scan_rules (the C scan,
+    _savescan.c, when the install built it; else _scan_rules); the few lines it
+    leaves (tables, chains, COMMIT, odd quoting or blanks) are handled here.
     """
 
     def __init__(self, backend: Backend, family: int) -> None:
