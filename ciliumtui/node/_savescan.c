@@ -13,8 +13,9 @@
  * asking is_cilium_chain(name) on a miss, so the rule itself stays in Python
  * (ciliumtui.ownership).
  *
- * Why C: 20,000 rules take 50-90 ms in Python, ~10 ms here, and a snapshot waits
- * for this parse after iptables-nft-save's last line.
+ * Why C: parse_save of 20,000 rules takes 51-57 ms with the Python scan, 14-17 ms
+ * with this one (best of 9, 2-core VM), and a snapshot waits for this parse after
+ * iptables-nft-save's last line.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -247,7 +247,8 @@ def _scan_rules(
     quote; _savescan.c also leaves a line with a character above U+00FF).
 
     The reference for ciliumtui/node/_savescan.c, which does the same in C (20,000
-    rules: 50-90 ms here, ~10 ms there) and is used when it was built.
+    rules: parse_save 51-57 ms with this scan, 14-17 ms with that one) and is used
+    when it was built.
     """
     known = owned.get
     add = rules.append
